@@ -1,0 +1,43 @@
+"""Sticky, monotonic assignment of routing keys to the candidate."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from flags.model import FlagSet, Variant
+
+BUCKETS = 10_000
+
+
+def bucket_of(salt: str, key: str) -> int:
+    """Stable bucket in [0, 10000) for a routing key under a salt."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8, key=salt.encode()[:64]).digest()
+    return int.from_bytes(digest, "big") % BUCKETS
+
+
+def candidate_buckets(rollout_percent: float) -> int:
+    """How many buckets, counted from 0, the candidate owns; growing the percent only adds buckets."""
+    return max(0, min(BUCKETS, round(rollout_percent * BUCKETS / 100)))
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutDecision:
+    """Where one request goes and why."""
+
+    variant: Variant
+    reason: str  # rollback | override | rollout
+    bucket: int
+    flags_version: int
+
+
+def decide_variant(flags: FlagSet, routing_key: str, category: str) -> RolloutDecision:
+    """Rollback beats a category override, which beats the percentage rollout."""
+    bucket = bucket_of(flags.salt, routing_key)
+    if flags.rollback:
+        return RolloutDecision(Variant.BASELINE, "rollback", bucket, flags.version)
+    pinned = flags.category_overrides.get(category)
+    if pinned is not None:
+        return RolloutDecision(pinned, "override", bucket, flags.version)
+    variant = Variant.CANDIDATE if bucket < candidate_buckets(flags.rollout_percent) else Variant.BASELINE
+    return RolloutDecision(variant, "rollout", bucket, flags.version)

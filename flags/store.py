@@ -1,0 +1,220 @@
+"""The SQL flag store: current flag set, version, and append-only audit log (SQLite or any SQLAlchemy URL)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session, SQLModel, col, create_engine, select
+
+from flags.model import AuditEntry, FlagAuditRow, FlagSet, FlagStateRow, Variant, utcnow
+from flags.updates import FlagUpdate
+
+_SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class FlagStoreUnavailable(RuntimeError):
+    """The store could not be read or written (down, locked past the timeout, or corrupt)."""
+
+
+class StaleFlagVersion(RuntimeError):
+    """An update carried an `expected_version` that is no longer current."""
+
+    def __init__(self, expected: int, current: int) -> None:
+        super().__init__(f"flag set is at version {current}, update expected {expected}")
+        self.expected = expected
+        self.current = current
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL + busy_timeout, and let us choose BEGIN IMMEDIATE for writes so workers never deadlock."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from pysqlite so the "begin" hook below decides the locking mode.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str) -> Engine:
+    """Engine for the flag store; SQLite gets the settings several worker processes need."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000},
+            poolclass=NullPool if ":memory:" not in url else None,
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
+
+
+def _row_to_flagset(row: FlagStateRow) -> FlagSet:
+    overrides = {name: Variant(value) for name, value in json.loads(row.category_overrides_json).items()}
+    return FlagSet(
+        version=row.version,
+        rollout_percent=row.rollout_percent,
+        shadow_percent=row.shadow_percent,
+        rollback=row.rollback,
+        salt=row.salt,
+        category_overrides=MappingProxyType(overrides),
+        updated_at=row.updated_at,
+    )
+
+
+def _audit_row_to_entry(row: FlagAuditRow) -> AuditEntry:
+    return AuditEntry(
+        id=row.id or 0,
+        at=row.at,
+        flag=row.flag,
+        old_value=json.loads(row.old_value_json),
+        new_value=json.loads(row.new_value_json),
+        actor=row.actor,
+        reason=row.reason,
+        version=row.version,
+    )
+
+
+class FlagStore:
+    """Reads and writes the flag set; every change is one transaction with its audit rows."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._schema_ready = False
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.engine.dispose()
+
+    @contextmanager
+    def _session(self, *, write: bool) -> Iterator[Session]:
+        try:
+            with self.engine.connect() as conn:
+                if write:
+                    conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+                with conn.begin(), Session(bind=conn) as session:
+                    yield session
+                    # The outer connection transaction commits; the session only has to flush into it.
+                    session.flush()
+        except SQLAlchemyError as exc:
+            raise FlagStoreUnavailable(f"flag store error: {exc.__class__.__name__}: {exc}") from exc
+
+    def ensure_schema(self) -> None:
+        """Create tables and the initial flag row if missing (idempotent, safe across workers)."""
+        if self._schema_ready:
+            return
+        try:
+            SQLModel.metadata.create_all(
+                self.engine, tables=[FlagStateRow.__table__, FlagAuditRow.__table__]  # type: ignore[list-item]
+            )
+        except SQLAlchemyError as exc:
+            raise FlagStoreUnavailable(f"cannot create flag tables: {exc}") from exc
+        with self._session(write=True) as session:
+            if session.get(FlagStateRow, 1) is None:
+                now = utcnow()
+                state = FlagStateRow(
+                    version=1, rollout_percent=0.0, shadow_percent=0.0, rollback=False,
+                    salt=secrets.token_hex(8), updated_at=now,
+                )
+                session.add(state)
+                session.add(FlagAuditRow(
+                    at=now, flag="*", old_value_json="null",
+                    new_value_json=json.dumps({"rollout_percent": 0.0, "shadow_percent": 0.0, "rollback": False}),
+                    actor="quantgate", reason="initial flag set", version=1,
+                ))
+        self._schema_ready = True
+
+    def current_version(self) -> int:
+        """The flag-set version: the cheap query workers poll."""
+        with self._session(write=False) as session:
+            version = session.exec(select(FlagStateRow.version).where(FlagStateRow.id == 1)).first()
+        if version is None:
+            raise FlagStoreUnavailable("flag table is empty")
+        return int(version)
+
+    def snapshot(self) -> FlagSet:
+        """The whole current flag set."""
+        with self._session(write=False) as session:
+            row = session.get(FlagStateRow, 1)
+            if row is None:
+                raise FlagStoreUnavailable("flag table is empty")
+            return _row_to_flagset(row)
+
+    def apply(self, update: FlagUpdate, actor: str) -> FlagSet:
+        """Apply a validated update atomically; returns the resulting flag set."""
+        with self._session(write=True) as session:
+            row = session.exec(select(FlagStateRow).where(FlagStateRow.id == 1).with_for_update()).first()
+            if row is None:
+                raise FlagStoreUnavailable("flag table is empty")
+            if update.expected_version is not None and update.expected_version != row.version:
+                raise StaleFlagVersion(update.expected_version, row.version)
+            changes = _diff(row, update)
+            if not changes:
+                return _row_to_flagset(row)
+            now = utcnow()
+            row.version += 1
+            row.updated_at = now
+            for flag, (old, new) in changes.items():
+                _set_flag(row, flag, new)
+                session.add(FlagAuditRow(
+                    at=now, flag=flag, old_value_json=json.dumps(old), new_value_json=json.dumps(new),
+                    actor=update.actor or actor, reason=update.reason, version=row.version,
+                ))
+            session.add(row)
+            session.flush()
+            return _row_to_flagset(row)
+
+    def audit(self, limit: int = 100, flag: str | None = None) -> list[AuditEntry]:
+        """Newest audit rows first."""
+        with self._session(write=False) as session:
+            query = select(FlagAuditRow).order_by(col(FlagAuditRow.id).desc()).limit(limit)
+            if flag is not None:
+                query = query.where(FlagAuditRow.flag == flag)
+            return [_audit_row_to_entry(row) for row in session.exec(query).all()]
+
+
+def _diff(row: FlagStateRow, update: FlagUpdate) -> dict[str, tuple[Any, Any]]:
+    """Old and new JSON values for each flag the update really changes."""
+    changes: dict[str, tuple[Any, Any]] = {}
+    for flag, value in update.changes().items():
+        if flag == "category_overrides":
+            old = json.loads(row.category_overrides_json)
+            new = dict(old)
+            for category, variant in value.items():  # type: ignore[union-attr]
+                if variant is None:
+                    new.pop(category, None)
+                else:
+                    new[category] = Variant(variant).value
+            new = dict(sorted(new.items()))
+        elif flag in ("rollout_percent", "shadow_percent"):
+            old, new = getattr(row, flag), round(float(value), 2)  # type: ignore[arg-type]
+        else:
+            old, new = getattr(row, flag), value
+        if old != new:
+            changes[flag] = (old, new)
+    return changes
+
+
+def _set_flag(row: FlagStateRow, flag: str, value: Any) -> None:
+    if flag == "category_overrides":
+        row.category_overrides_json = json.dumps(value)
+    else:
+        setattr(row, flag, value)

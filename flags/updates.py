@@ -1,0 +1,63 @@
+"""Validated change requests for the flag set, as they arrive at the admin API."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+
+from flags.model import Variant
+
+_CATEGORY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
+class FlagUpdate(BaseModel):
+    """A partial update: fields left out stay as they are; a reason is always required."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rollout_percent: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+    shadow_percent: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+    rollback: StrictBool | None = None
+    # A category mapped to null drops its override.
+    category_overrides: dict[str, Variant | None] | None = None
+    salt: str | None = Field(default=None, min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=2000)
+    actor: str | None = Field(default=None, min_length=1, max_length=200)
+    expected_version: int | None = Field(default=None, ge=0)
+
+    @field_validator("category_overrides")
+    @classmethod
+    def _category_names(cls, value: dict[str, Variant | None] | None) -> dict[str, Variant | None] | None:
+        import re
+
+        for name in value or {}:
+            if not re.match(_CATEGORY_PATTERN, name):
+                raise ValueError(f"invalid category name {name!r}: use 1-64 of [A-Za-z0-9_.:-]")
+        return value
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("reason must not be blank")
+        return value.strip()
+
+    def changes(self) -> dict[str, object]:
+        """Only the flags this update sets."""
+        fields = ("rollout_percent", "shadow_percent", "rollback", "category_overrides", "salt")
+        return {name: getattr(self, name) for name in fields if getattr(self, name) is not None}
+
+
+class RollbackRequest(BaseModel):
+    """The one-call kill switch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+    actor: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("reason must not be blank")
+        return value.strip()

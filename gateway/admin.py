@@ -1,0 +1,122 @@
+"""Admin API: read and change flags, one-call rollback, audit trail; bearer-token protected."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from flags.store import FlagStoreUnavailable, StaleFlagVersion
+from flags.updates import FlagUpdate, RollbackRequest
+from gateway.errors import Conflict, InvalidRequest, StoreUnavailable, Unauthorized, ValidationFailed
+from gateway.runtime import GatewayRuntime
+
+DEFAULT_ACTOR = "admin-api"
+
+
+def _check_token(runtime: GatewayRuntime, request: Request) -> None:
+    expected = runtime.settings.admin_token
+    if expected is None:
+        # Only reachable when the admin surface is bound to loopback (enforced at start-up).
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
+        raise Unauthorized("missing or invalid admin bearer token")
+
+
+def _format_validation(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error["loc"]) or "body"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+async def _parse(request: Request, model: type[BaseModel]) -> BaseModel:
+    body = await request.body()
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"body is not valid JSON: {exc}") from exc
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise ValidationFailed(_format_validation(exc)) from exc
+
+
+def _actor(request: Request, given: str | None) -> str:
+    return given or request.headers.get("x-quantgate-actor") or DEFAULT_ACTOR
+
+
+class AdminApi:
+    """The admin endpoints of one worker; writes go to the store and into this worker's cache at once."""
+
+    def __init__(self, runtime: GatewayRuntime) -> None:
+        self.runtime = runtime
+
+    async def _apply(self, update: FlagUpdate, actor: str) -> Response:
+        try:
+            await asyncio.to_thread(self.runtime.store.ensure_schema)
+            flags = await asyncio.to_thread(self.runtime.store.apply, update, actor)
+        except StaleFlagVersion as exc:
+            raise Conflict(str(exc)) from exc
+        except FlagStoreUnavailable as exc:
+            raise StoreUnavailable(f"flag store unavailable, nothing was changed: {exc}") from exc
+        self.runtime.flags.accept(flags)
+        return JSONResponse(flags.as_dict())
+
+    async def get_flags(self, request: Request) -> Response:
+        """GET /admin/flags: the flags in the store (or this worker's last known copy when it is down)."""
+        _check_token(self.runtime, request)
+        cache = self.runtime.flags
+        try:
+            flags = await asyncio.to_thread(self.runtime.store.snapshot)
+            source = "store"
+        except FlagStoreUnavailable:
+            flags, source = cache.flags, "last_known" if cache.loaded else "safe_default"
+        return JSONResponse({**flags.as_dict(), "source": source})
+
+    async def put_flags(self, request: Request) -> Response:
+        """PUT /admin/flags: validated partial update; invalid input writes nothing."""
+        _check_token(self.runtime, request)
+        update = await _parse(request, FlagUpdate)
+        assert isinstance(update, FlagUpdate)
+        return await self._apply(update, _actor(request, update.actor))
+
+    async def rollback(self, request: Request) -> Response:
+        """POST /admin/rollback: send every request to the baseline, now."""
+        _check_token(self.runtime, request)
+        body = await _parse(request, RollbackRequest)
+        assert isinstance(body, RollbackRequest)
+        update = FlagUpdate(rollback=True, reason=body.reason, actor=body.actor)
+        return await self._apply(update, _actor(request, body.actor))
+
+    async def audit(self, request: Request) -> Response:
+        """GET /admin/audit?limit=N&flag=NAME: newest first."""
+        _check_token(self.runtime, request)
+        try:
+            limit = int(request.query_params.get("limit", "100"))
+        except ValueError as exc:
+            raise InvalidRequest("limit must be an integer", param="limit") from exc
+        if not 1 <= limit <= 10_000:
+            raise InvalidRequest("limit must be between 1 and 10000", param="limit")
+        try:
+            entries = await asyncio.to_thread(self.runtime.store.audit, limit, request.query_params.get("flag"))
+        except FlagStoreUnavailable as exc:
+            raise StoreUnavailable(f"flag store unavailable: {exc}") from exc
+        return JSONResponse({"entries": [entry.as_dict() for entry in entries]})
+
+    def routes(self) -> list[BaseRoute]:
+        """Starlette routes of the admin surface."""
+        return [
+            Route("/admin/flags", self.get_flags, methods=["GET"]),
+            Route("/admin/flags", self.put_flags, methods=["PUT"]),
+            Route("/admin/rollback", self.rollback, methods=["POST"]),
+            Route("/admin/audit", self.audit, methods=["GET"]),
+        ]

@@ -1,0 +1,1 @@
+"""The `quantgate` command line."""

@@ -1,0 +1,59 @@
+"""Talks to the admin API for the CLI; every failure becomes a short message, never a traceback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class AdminApiError(RuntimeError):
+    """The admin API refused the call or could not be reached."""
+
+
+class AdminClient:
+    """Thin synchronous client of /admin/*."""
+
+    def __init__(self, url: str, token: str | None, timeout_s: float = 10.0) -> None:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout_s)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise AdminApiError(f"cannot reach admin API at {self._http.base_url}: {exc}") from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"error": {"message": response.text}}
+        if response.status_code >= 400:
+            message = (body.get("error") or {}).get("message", response.text)
+            raise AdminApiError(f"{response.status_code}: {message}")
+        return body
+
+    def flags(self) -> dict[str, Any]:
+        """Current flags."""
+        return self._call("GET", "/admin/flags")
+
+    def update(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Partial update (must include a reason)."""
+        return self._call("PUT", "/admin/flags", json=changes)
+
+    def rollback(self, reason: str, actor: str | None = None) -> dict[str, Any]:
+        """Flip the kill switch."""
+        body: dict[str, Any] = {"reason": reason}
+        if actor:
+            body["actor"] = actor
+        return self._call("POST", "/admin/rollback", json=body)
+
+    def audit(self, limit: int = 50, flag: str | None = None) -> list[dict[str, Any]]:
+        """Newest audit entries first."""
+        params: dict[str, Any] = {"limit": limit}
+        if flag:
+            params["flag"] = flag
+        return self._call("GET", "/admin/audit", params=params)["entries"]
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()

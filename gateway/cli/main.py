@@ -1,0 +1,170 @@
+"""`quantgate`: serve, simulate, demo, and the admin commands (flags, rollback, audit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+
+from gateway.cli.admin_client import AdminApiError, AdminClient
+from gateway.cli.tables import audit_table, flags_table
+
+app = typer.Typer(help="quantgate: roll a quantized LLM out next to its full-precision twin.", no_args_is_help=True)
+flags_app = typer.Typer(help="Show or change rollout flags through the admin API.", no_args_is_help=True)
+app.add_typer(flags_app, name="flags")
+console = Console()
+
+AdminUrl = Annotated[str, typer.Option("--url", envvar="QUANTGATE_ADMIN_URL", help="Admin API base URL.")]
+AdminToken = Annotated[Optional[str], typer.Option("--token", envvar="QUANTGATE_ADMIN_TOKEN", help="Bearer token.")]
+DEFAULT_ADMIN_URL = "http://127.0.0.1:8080"
+
+
+def _admin(url: str, token: str | None) -> AdminClient:
+    return AdminClient(url, token)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    config: Annotated[Optional[Path], typer.Option(help="YAML settings file.")] = None,
+    host: Annotated[Optional[str], typer.Option(help="Bind address.")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Public port.")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="uvicorn worker processes.")] = None,
+    admin_port: Annotated[Optional[int], typer.Option(help="Serve /admin on this port instead.")] = None,
+    admin_host: Annotated[Optional[str], typer.Option(help="Bind address of the admin port.")] = None,
+) -> None:
+    """Run the gateway (uvicorn with uvloop and httptools)."""
+    from gateway.app import AdminTokenRequired
+    from gateway.server import serve as run_server
+
+    try:
+        run_server(config, host=host, port=port, workers=workers, admin_port=admin_port, admin_host=admin_host)
+    except (AdminTokenRequired, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def simulate(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    served_model_name: Annotated[str, typer.Option(help="Model name the simulator answers to.")] = "baseline",
+    profile: Annotated[str, typer.Option(help="baseline (faithful) or candidate (quality faults).")] = "baseline",
+    ttft_ms: Annotated[float, typer.Option(help="Median time to first token (ms).")] = 40.0,
+    itl_ms: Annotated[float, typer.Option(help="Median inter-token latency (ms).")] = 8.0,
+    config: Annotated[Optional[Path], typer.Option(help="JSON/YAML SimulatorConfig (overrides the above).")] = None,
+) -> None:
+    """Run the OpenAI-compatible backend simulator (load and fault-injection target)."""
+    import uvicorn
+    import yaml
+
+    from simulator.app import create_simulator_app
+    from simulator.profile import LatencyProfile, SimulatorConfig, candidate_profile
+
+    if profile not in ("baseline", "candidate"):
+        _fail("--profile must be 'baseline' or 'candidate'")
+    settings: dict[str, Any] = {"served_model_name": served_model_name,
+                                "latency": LatencyProfile(ttft_ms=ttft_ms, itl_ms=itl_ms).model_dump()}
+    if profile == "candidate":
+        settings["faults"] = {k: v.model_dump() for k, v in candidate_profile().items()}
+    if config is not None:
+        settings.update(yaml.safe_load(config.read_text()) or {})
+    sim = create_simulator_app(SimulatorConfig.model_validate(settings))
+    uvicorn.run(sim, host=host, port=port, loop="uvloop", http="httptools", access_log=False, log_level="warning")
+
+
+@app.command()
+def demo(
+    keep_running: Annotated[bool, typer.Option(help="Leave the stack up for curl / the OpenAI SDK.")] = False,
+    requests_per_phase: Annotated[int, typer.Option(help="Requests sent in each rollout phase.")] = 80,
+    concurrency: Annotated[int, typer.Option(help="Concurrent client requests.")] = 8,
+) -> None:
+    """Start two simulated backends and the gateway, ramp the rollout 0→10→50%, roll back, summarize."""
+    from gateway.demo.run import run_demo
+
+    raise typer.Exit(run_demo(console, keep_running=keep_running, requests_per_phase=requests_per_phase,
+                              concurrency=concurrency))
+
+
+@flags_app.command("show")
+def flags_show(url: AdminUrl = DEFAULT_ADMIN_URL, token: AdminToken = None) -> None:
+    """Print the current flags."""
+    try:
+        console.print(flags_table(_admin(url, token).flags()))
+    except AdminApiError as exc:
+        _fail(str(exc))
+
+
+def _parse_pins(pins: list[str], unpins: list[str]) -> dict[str, Optional[str]] | None:
+    overrides: dict[str, Optional[str]] = {}
+    for pin in pins:
+        category, sep, variant = pin.partition("=")
+        if not sep:
+            _fail(f"--pin expects CATEGORY=baseline|candidate, got {pin!r}")
+        overrides[category] = variant
+    for category in unpins:
+        overrides[category] = None
+    return overrides or None
+
+
+@flags_app.command("set")
+def flags_set(
+    reason: Annotated[str, typer.Option(help="Why (required, stored in the audit log).")],
+    rollout: Annotated[Optional[float], typer.Option(help="Percent of routing keys to the candidate.")] = None,
+    shadow: Annotated[Optional[float], typer.Option(help="Percent of requests mirrored.")] = None,
+    rollback: Annotated[Optional[bool], typer.Option("--rollback/--no-rollback", help="Kill switch.")] = None,
+    pin: Annotated[Optional[list[str]], typer.Option(help="CATEGORY=baseline|candidate (repeatable).")] = None,
+    unpin: Annotated[Optional[list[str]], typer.Option(help="Drop a category's pin (repeatable).")] = None,
+    salt: Annotated[Optional[str], typer.Option(help="New bucketing salt (reshuffles every key).")] = None,
+    expected_version: Annotated[Optional[int], typer.Option(help="Refuse if the flags moved past this.")] = None,
+    url: AdminUrl = DEFAULT_ADMIN_URL,
+    token: AdminToken = None,
+) -> None:
+    """Change flags (partial update)."""
+    changes: dict[str, Any] = {"reason": reason, "rollout_percent": rollout, "shadow_percent": shadow,
+                               "rollback": rollback, "category_overrides": _parse_pins(pin or [], unpin or []),
+                               "salt": salt, "expected_version": expected_version}
+    try:
+        flags = _admin(url, token).update({k: v for k, v in changes.items() if v is not None})
+    except AdminApiError as exc:
+        _fail(str(exc))
+        return
+    console.print(flags_table(flags))
+
+
+@app.command("rollback")
+def rollback_command(
+    reason: Annotated[str, typer.Option(help="Why (required, stored in the audit log).")],
+    url: AdminUrl = DEFAULT_ADMIN_URL,
+    token: AdminToken = None,
+) -> None:
+    """Send all traffic back to the baseline now."""
+    try:
+        flags = _admin(url, token).rollback(reason)
+    except AdminApiError as exc:
+        _fail(str(exc))
+        return
+    console.print(f"[bold red]rollback active[/bold red] (flag-set version {flags['version']})")
+
+
+@app.command()
+def audit(
+    limit: Annotated[int, typer.Option(help="How many entries.")] = 50,
+    flag: Annotated[Optional[str], typer.Option(help="Only this flag.")] = None,
+    url: AdminUrl = DEFAULT_ADMIN_URL,
+    token: AdminToken = None,
+) -> None:
+    """Print the flag audit trail."""
+    try:
+        console.print(audit_table(_admin(url, token).audit(limit, flag)))
+    except AdminApiError as exc:
+        _fail(str(exc))
+
+
+if __name__ == "__main__":
+    app()

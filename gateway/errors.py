@@ -1,0 +1,126 @@
+"""Typed gateway errors; `gateway.app` maps every one of them to an OpenAI-style error body in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+
+class GatewayError(Exception):
+    """Base of every error a client may see; carries the HTTP status and OpenAI error fields."""
+
+    status_code = 500
+    error_type = "internal_error"
+    code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+    def body(self) -> dict[str, Any]:
+        """OpenAI-style error object, as vLLM and the OpenAI API return it."""
+        return {"error": {"message": self.message, "type": self.error_type, "param": self.param,
+                          "code": self.code or self.status_code}}
+
+    def body_bytes(self) -> bytes:
+        """The error body, serialized."""
+        return orjson.dumps(self.body())
+
+
+class InvalidRequest(GatewayError):
+    """The client's request cannot be proxied as sent."""
+
+    status_code = 400
+    error_type = "invalid_request_error"
+
+
+class RequestTooLarge(InvalidRequest):
+    """Body over the configured size limit."""
+
+    status_code = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body exceeds {limit} bytes")
+
+
+class ModelNotFound(GatewayError):
+    """The client named a model this gateway does not serve."""
+
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "model_not_found"
+
+
+class Unauthorized(GatewayError):
+    """Missing or wrong admin token."""
+
+    status_code = 401
+    error_type = "authentication_error"
+
+
+class ValidationFailed(GatewayError):
+    """Well-formed JSON whose values are not acceptable; nothing was written."""
+
+    status_code = 422
+    error_type = "invalid_request_error"
+
+
+class Conflict(GatewayError):
+    """An optimistic-concurrency check failed."""
+
+    status_code = 409
+    error_type = "conflict_error"
+
+
+class StoreUnavailable(GatewayError):
+    """The flag store cannot take writes right now."""
+
+    status_code = 503
+    error_type = "service_unavailable"
+
+
+class UpstreamFailure(GatewayError):
+    """A backend failed before answering; candidates fail over to the baseline on these."""
+
+    status_code = 502
+    error_type = "upstream_error"
+    reason = "error"
+
+    def __init__(self, message: str, *, variant: str) -> None:
+        super().__init__(message)
+        self.variant = variant
+
+
+class UpstreamUnavailable(UpstreamFailure):
+    """Could not connect to the backend."""
+
+    reason = "connect"
+
+
+class UpstreamTimeout(UpstreamFailure):
+    """The backend did not answer in time."""
+
+    status_code = 504
+    reason = "timeout"
+
+
+class UpstreamServerError(UpstreamFailure):
+    """The backend answered 5xx; its body is passed on when it is the final answer."""
+
+    reason = "status_5xx"
+
+    def __init__(self, message: str, *, variant: str, status: int, body: bytes, content_type: str) -> None:
+        super().__init__(message, variant=variant)
+        self.status_code = status
+        self.upstream_body = body
+        self.content_type = content_type
+
+    def body_bytes(self) -> bytes:
+        """The backend's own error body when it sent one."""
+        return self.upstream_body or super().body_bytes()
+
+
+class ClientGone(Exception):
+    """The client disconnected; nothing is left to answer."""

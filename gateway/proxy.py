@@ -1,0 +1,245 @@
+"""The OpenAI-compatible proxy endpoints: route, forward, relay the stream, fail over, record."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from flags.bucketing import RolloutDecision, decide_variant
+from flags.model import Variant
+from gateway.asgi import Scope, header_value, read_body, run_unless_disconnected
+from gateway.errors import ClientGone, GatewayError, InvalidRequest, ModelNotFound, UpstreamFailure
+from gateway.routing import raw_category, routing_key
+from gateway.runtime import GatewayRuntime
+from gateway.sse import SseTap
+from gateway.upstream import UpstreamBackend
+from monitors.metrics import RequestRecord
+
+_FORWARDED_HEADERS = (b"traceparent", b"tracestate")
+CLIENT_CLOSED = "499"
+
+
+@dataclass(slots=True)
+class ProxyRequest:
+    """One client request as the gateway understood it."""
+
+    request_id: str
+    endpoint: str
+    path: str
+    payload: dict[str, Any]
+    stream: bool
+    client_wants_usage: bool
+    routing_key: str
+    category: str
+    forward_headers: list[tuple[str, str]]
+    started: float
+
+
+def _parse_payload(body: bytes) -> dict[str, Any]:
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise InvalidRequest("request body must be a JSON object")
+    stream = payload.get("stream", False)
+    if not isinstance(stream, bool) and stream is not None:
+        raise InvalidRequest("'stream' must be a boolean", param="stream")
+    options = payload.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise InvalidRequest("'stream_options' must be an object", param="stream_options")
+    return payload
+
+
+class CompletionProxy:
+    """Raw ASGI endpoint for one OpenAI path; no Starlette Request on the hot path."""
+
+    def __init__(self, runtime: GatewayRuntime, endpoint: str, path: str) -> None:
+        self.runtime = runtime
+        self.endpoint = endpoint
+        self.path = path
+        settings = runtime.settings
+        self._accepted_models = {settings.public_model_name, settings.baseline.served_model_name,
+                                 settings.candidate.served_model_name}
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        started = time.perf_counter()
+        request_id = header_value(scope, b"x-request-id") or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        try:
+            body = await read_body(receive, self.runtime.settings.max_request_bytes)
+        except ClientGone:
+            return
+        request = self._understand(scope, body, request_id, started)
+        decision = decide_variant(self.runtime.flags.flags, request.routing_key, request.category)
+        scope["state"]["variant"] = decision.variant.value
+        exchange = ProxyExchange(self.runtime, request, decision, send)
+        try:
+            disconnected, _ = await run_unless_disconnected(receive, exchange.run())
+            if disconnected:
+                exchange.status = CLIENT_CLOSED
+        except GatewayError as exc:
+            exchange.status = str(exc.status_code)
+            scope["state"]["variant"] = exchange.variant.value
+            raise
+        finally:
+            exchange.record()
+
+    def _understand(self, scope: Scope, body: bytes, request_id: str, started: float) -> ProxyRequest:
+        payload = _parse_payload(body)
+        model = payload.get("model")
+        if model is not None and model not in self._accepted_models:
+            raise ModelNotFound(f"The model `{model}` does not exist; this gateway serves "
+                                f"`{self.runtime.settings.public_model_name}`.", param="model")
+        stream = bool(payload.get("stream"))
+        options = payload.get("stream_options") or {}
+        forward = [(name.decode(), value) for name in _FORWARDED_HEADERS
+                   if (value := header_value(scope, name)) is not None]
+        return ProxyRequest(
+            request_id=request_id, endpoint=self.endpoint, path=self.path, payload=payload, stream=stream,
+            client_wants_usage=bool(options.get("include_usage")),
+            routing_key=routing_key(scope, payload, request_id),
+            category=self.runtime.categories.label(raw_category(scope, payload)),
+            forward_headers=forward, started=started,
+        )
+
+
+class ProxyExchange:
+    """One request's trip through a backend (two, after a failover)."""
+
+    def __init__(self, runtime: GatewayRuntime, request: ProxyRequest, decision: RolloutDecision, send: Any) -> None:
+        self.runtime = runtime
+        self.request = request
+        self.decision = decision
+        self.send = send
+        self.variant: Variant = decision.variant
+        self.status = "000"
+        self.failed_over = False
+        self.first_token_at: float | None = None
+        self.output_tokens: int | None = None
+        self._gauge = runtime.metrics.in_flight
+
+    def _body_for(self, backend: UpstreamBackend) -> bytes:
+        payload = dict(self.request.payload)
+        payload["model"] = backend.settings.served_model_name
+        if self.request.stream:
+            # Ask for usage so output tokens are always known; the extra chunk is stripped if unasked.
+            payload["stream_options"] = {**(payload.get("stream_options") or {}), "include_usage": True}
+        return orjson.dumps(payload)
+
+    async def _open(self, backend: UpstreamBackend) -> tuple[aiohttp.ClientResponse, bytes]:
+        """Response plus its first body bytes: until those exist, the candidate can still fail over."""
+        headers = backend.request_headers(self.request.request_id, self.request.forward_headers)
+        response = await backend.post(self.request.path, self._body_for(backend), headers)
+        try:
+            if self.request.stream and response.status == 200:
+                first = await backend.read_some(response)
+                if not first:
+                    raise UpstreamFailure(f"{backend.variant.value} backend closed the stream before any data",
+                                          variant=backend.variant.value)
+            else:
+                first = await backend.read_all(response)
+        except BaseException:
+            response.close()
+            raise
+        return response, first
+
+    async def _open_with_failover(self) -> tuple[UpstreamBackend, aiohttp.ClientResponse, bytes]:
+        backends = self.runtime.backends
+        backend = backends[self.variant]
+        try:
+            return (backend, *await self._open(backend))
+        except UpstreamFailure as exc:
+            self.runtime.metrics.upstream_errors.labels(self.variant.value, exc.reason).inc()
+            if self.variant is not Variant.CANDIDATE:
+                raise
+            self.runtime.metrics.failovers.labels(self.request.category, exc.reason).inc()
+            self.failed_over = True
+            self.variant = Variant.BASELINE
+        backend = backends[Variant.BASELINE]
+        try:
+            return (backend, *await self._open(backend))
+        except UpstreamFailure as exc:
+            self.runtime.metrics.upstream_errors.labels(Variant.BASELINE.value, exc.reason).inc()
+            raise
+
+    def _response_headers(self, response: aiohttp.ClientResponse, streaming: bool) -> list[tuple[bytes, bytes]]:
+        content_type = response.headers.get("content-type", "application/json")
+        headers = [(b"content-type", content_type.encode("latin-1")),
+                   (b"x-quantgate-variant", self.variant.value.encode()),
+                   (b"x-request-id", self.request.request_id.encode("latin-1"))]
+        if self.failed_over:
+            headers.append((b"x-quantgate-failover", b"1"))
+        if streaming:
+            headers += [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+        return headers
+
+    async def run(self) -> None:
+        """Forward the request and relay the answer; typed errors before the first byte go to the handler."""
+        self._gauge.labels(self.decision.variant.value).inc()
+        try:
+            backend, response, first = await self._open_with_failover()
+            try:
+                if self.request.stream and response.status == 200:
+                    await self._relay_stream(backend, response, first)
+                else:
+                    await self._relay_whole(response, first)
+            finally:
+                response.close()
+        finally:
+            self._gauge.labels(self.decision.variant.value).dec()
+
+    async def _relay_whole(self, response: aiohttp.ClientResponse, body: bytes) -> None:
+        if response.status == 200:
+            try:
+                usage = orjson.loads(body).get("usage") or {}
+                tokens = usage.get("completion_tokens")
+                self.output_tokens = tokens if isinstance(tokens, int) else None
+            except (orjson.JSONDecodeError, AttributeError):
+                pass
+        self.status = str(response.status)
+        await self.send({"type": "http.response.start", "status": response.status,
+                         "headers": self._response_headers(response, streaming=False)})
+        await self.send({"type": "http.response.body", "body": body})
+
+    async def _relay_stream(self, backend: UpstreamBackend, response: aiohttp.ClientResponse, first: bytes) -> None:
+        tap = SseTap(strip_usage=not self.request.client_wants_usage)
+        send = self.send
+        self.status = "200"
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": self._response_headers(response, streaming=True)})
+        chunk = first
+        try:
+            while chunk:
+                out = tap.feed(chunk)
+                if out:
+                    await send({"type": "http.response.body", "body": out, "more_body": True})
+                chunk = await backend.read_some(response)
+        except UpstreamFailure as exc:
+            # Bytes already reached the client: no retry, tell it in-band the way vLLM does.
+            self.status = "502"
+            self.runtime.metrics.upstream_errors.labels(self.variant.value, "mid_stream").inc()
+            error = {"error": {"message": exc.message, "type": exc.error_type, "param": None, "code": 502}}
+            tap.flush()
+            await send({"type": "http.response.body", "body": b"data: " + orjson.dumps(error) + b"\n\n",
+                        "more_body": True})
+        finally:
+            self.first_token_at = tap.first_token_at
+            self.output_tokens = tap.output_tokens()
+        await send({"type": "http.response.body", "body": tap.flush(), "more_body": False})
+
+    def record(self) -> None:
+        """One metrics record per request, after it ended whichever way."""
+        now = time.perf_counter()
+        started = self.request.started
+        self.runtime.metrics.observe_request(RequestRecord(
+            variant=self.variant.value, category=self.request.category, endpoint=self.request.endpoint,
+            status=self.status, streamed=self.request.stream, total_s=now - started,
+            ttft_s=None if self.first_token_at is None else self.first_token_at - started,
+            output_tokens=self.output_tokens,
+        ))

@@ -1,0 +1,70 @@
+"""Running the gateway under uvicorn: one or several workers, and optionally a separate admin port."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+
+from gateway.app import Surface, check_admin_exposure, create_app
+from gateway.settings import GatewaySettings, load_settings
+
+CONFIG_FILE_ENV = "QUANTGATE_CONFIG_FILE"
+SURFACE_ENV = "QUANTGATE_SERVE_SURFACE"
+
+
+def app_from_environment() -> Starlette:
+    """uvicorn factory for worker processes: settings are rebuilt once per worker from env and file."""
+    settings = load_settings(os.environ.get(CONFIG_FILE_ENV) or None)
+    return create_app(settings, Surface(os.environ.get(SURFACE_ENV, Surface.ALL.value)))
+
+
+def _uvicorn_options() -> dict[str, object]:
+    return {"loop": "uvloop", "http": "httptools", "lifespan": "on", "access_log": False,
+            "log_level": "warning", "timeout_graceful_shutdown": 30, "factory": True}
+
+
+def _run_admin(host: str, port: int) -> None:
+    os.environ[SURFACE_ENV] = Surface.ADMIN.value
+    uvicorn.run("gateway.server:app_from_environment", host=host, port=port, workers=1, **_uvicorn_options())
+
+
+def _export_overrides(overrides: dict[str, object]) -> None:
+    # Workers are fresh processes: command-line overrides reach them as env vars, which beat the file.
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[f"QUANTGATE_{name.upper()}"] = str(value)
+
+
+def serve(config_file: Path | None, **overrides: object) -> None:
+    """Start the gateway in the foreground until SIGINT/SIGTERM."""
+    if config_file is not None:
+        os.environ[CONFIG_FILE_ENV] = str(Path(config_file).resolve())
+    _export_overrides(overrides)
+    settings: GatewaySettings = load_settings(config_file)
+    public_surface = Surface.PUBLIC if settings.admin_port is not None else Surface.ALL
+    check_admin_exposure(settings, Surface.ADMIN if settings.admin_port is not None else Surface.ALL)
+    metrics_dir = None
+    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = tempfile.mkdtemp(prefix="quantgate-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    admin = None
+    if settings.admin_port is not None:
+        admin = multiprocessing.get_context("spawn").Process(
+            target=_run_admin, args=(settings.admin_bind_host(), settings.admin_port), daemon=True)
+        admin.start()
+    os.environ[SURFACE_ENV] = public_surface.value
+    try:
+        uvicorn.run("gateway.server:app_from_environment", host=settings.host, port=settings.port,
+                    workers=settings.workers, **_uvicorn_options())
+    finally:
+        if admin is not None:
+            admin.terminate()
+            admin.join(10)
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -1,0 +1,165 @@
+"""Gateway configuration: built once at start-up from the environment and an optional YAML file."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+
+class ProvenanceStamp(BaseModel):
+    """What exactly a backend serves; exported as an info metric and stamped on comparisons."""
+
+    model: str = "unknown"
+    revision: str = ""
+    quantization: str = "none"
+    bits: int | None = None
+    group_size: int | None = None
+    calibration_set: str = ""
+    runtime_version: str = ""
+    hardware: str = ""
+
+    def as_labels(self) -> dict[str, str]:
+        """The stamp as Prometheus label values (all strings, empty when unknown)."""
+        return {
+            "model": self.model,
+            "revision": self.revision,
+            "quantization": self.quantization,
+            "bits": "" if self.bits is None else str(self.bits),
+            "group_size": "" if self.group_size is None else str(self.group_size),
+            "calibration_set": self.calibration_set,
+            "runtime_version": self.runtime_version,
+            "hardware": self.hardware,
+        }
+
+
+class BackendSettings(BaseModel):
+    """One OpenAI-compatible upstream (a vLLM server or the simulator)."""
+
+    name: str
+    base_url: str
+    served_model_name: str
+    api_key: SecretStr | None = None
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    # Applies between bytes, first byte included: a non-streamed answer arrives whole, so keep it long.
+    read_timeout_s: float = Field(default=300.0, gt=0)
+    max_connections: int = Field(default=2048, ge=1)
+    stamp: ProvenanceStamp = Field(default_factory=ProvenanceStamp)
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return value.rstrip("/")
+
+
+def _default_baseline() -> BackendSettings:
+    return BackendSettings(
+        name="baseline",
+        base_url="http://127.0.0.1:8001",
+        served_model_name="baseline",
+        stamp=ProvenanceStamp(model="simulator", quantization="none", bits=16),
+    )
+
+
+def _default_candidate() -> BackendSettings:
+    return BackendSettings(
+        name="candidate",
+        base_url="http://127.0.0.1:8002",
+        served_model_name="candidate",
+        stamp=ProvenanceStamp(model="simulator", quantization="w8a8", bits=8),
+    )
+
+
+class GatewaySettings(BaseSettings):
+    """Everything the gateway needs; env vars use the QUANTGATE_ prefix and `__` for nesting."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QUANTGATE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        yaml_file=None,
+    )
+
+    public_model_name: str = "quantgate"
+    baseline: BackendSettings = Field(default_factory=_default_baseline)
+    candidate: BackendSettings = Field(default_factory=_default_candidate)
+
+    flag_store_url: str = "sqlite:///./quantgate.db"
+    flag_poll_interval_s: float = Field(default=0.25, gt=0)
+
+    admin_token: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    admin_host: str | None = None
+    admin_port: int | None = Field(default=None, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1)
+
+    # Category label values come from clients: bound them so a bad client cannot explode cardinality.
+    categories: list[str] = Field(default_factory=list)
+    max_categories: int = Field(default=64, ge=1)
+    max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+
+    @field_validator("baseline", "candidate", mode="before")
+    @classmethod
+    def _merge_backend_defaults(cls, value: object, info: ValidationInfo) -> object:
+        # QUANTGATE_CANDIDATE__BASE_URL alone must not wipe the rest of the candidate's defaults.
+        if isinstance(value, dict):
+            default = _default_baseline() if info.field_name == "baseline" else _default_candidate()
+            merged = default.model_dump()
+            merged["api_key"] = default.api_key
+            for key, item in value.items():
+                if key == "stamp" and isinstance(item, dict):
+                    merged["stamp"] = {**merged["stamp"], **item}
+                else:
+                    merged[key] = item
+            return merged
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls))
+
+    def admin_bind_host(self) -> str:
+        """The host the admin surface listens on (the public host when it shares the port)."""
+        return self.admin_host or self.host
+
+    def admin_is_loopback_only(self) -> bool:
+        """True when the admin surface cannot be reached from outside this machine."""
+        host = self.admin_bind_host()
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: object) -> GatewaySettings:
+    """Build the settings once: explicit overrides, then QUANTGATE_* env vars, then the YAML file."""
+    if config_file is None:
+        return GatewaySettings(**overrides)  # type: ignore[arg-type]
+    path = Path(config_file)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+
+    class _FileSettings(GatewaySettings):
+        model_config = SettingsConfigDict(**{**GatewaySettings.model_config, "yaml_file": str(path)})
+
+    loaded = _FileSettings(**overrides)  # type: ignore[arg-type]
+    return GatewaySettings.model_construct(**dict(loaded))

@@ -1,0 +1,111 @@
+"""Watches an upstream SSE stream as it passes through: first content token, usage, usage-chunk stripping."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import orjson
+
+_USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
+
+
+def _event_boundary(buffer: bytes) -> int:
+    """Index just past the last complete SSE event in buffer, or -1."""
+    cut = buffer.rfind(b"\n\n")
+    if cut >= 0:
+        return cut + 2
+    cut = buffer.rfind(b"\r\n\r\n")
+    return cut + 4 if cut >= 0 else -1
+
+
+def _event_data(event: bytes) -> Any | None:
+    """The JSON payload of one SSE event, or None for [DONE], comments and non-JSON data."""
+    for line in event.splitlines():
+        if line.startswith(b"data:"):
+            data = line[5:].strip()
+            if not data or data == b"[DONE]":
+                return None
+            try:
+                return orjson.loads(data)
+            except orjson.JSONDecodeError:
+                return None
+    return None
+
+
+def _has_content(payload: Any) -> bool:
+    if not isinstance(payload, dict):
+        return False
+    for choice in payload.get("choices") or ():
+        if not isinstance(choice, dict):
+            continue
+        if choice.get("text"):
+            return True
+        delta = choice.get("delta")
+        if isinstance(delta, dict) and (delta.get("content") or delta.get("reasoning_content")
+                                        or delta.get("tool_calls")):
+            return True
+    return False
+
+
+class SseTap:
+    """Forwards whole SSE events as soon as their bytes arrive; never holds more than one partial event.
+
+    Parsing stops once the first content token was seen; after that only events that may carry
+    a usage object are parsed, so the per-chunk cost stays a substring search.
+    """
+
+    __slots__ = ("strip_usage", "first_token_at", "usage", "_pending")
+
+    def __init__(self, strip_usage: bool) -> None:
+        self.strip_usage = strip_usage
+        self.first_token_at: float | None = None
+        self.usage: dict[str, Any] | None = None
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Bytes to forward now for this network chunk (complete events only)."""
+        buffer = self._pending + chunk if self._pending else chunk
+        cut = _event_boundary(buffer)
+        if cut < 0:
+            self._pending = buffer
+            return b""
+        out, self._pending = (buffer, b"") if cut == len(buffer) else (buffer[:cut], buffer[cut:])
+        if self.first_token_at is None:
+            self._look_for_first_token(out)
+        if _USAGE_OBJECT.search(out):
+            out = self._take_usage(out)
+        return out
+
+    def flush(self) -> bytes:
+        """Whatever partial event is left when the upstream ends."""
+        out, self._pending = self._pending, b""
+        return out
+
+    def _look_for_first_token(self, out: bytes) -> None:
+        for event in out.split(b"\n\n"):
+            if event and _has_content(_event_data(event)):
+                self.first_token_at = time.perf_counter()
+                return
+
+    def _take_usage(self, out: bytes) -> bytes:
+        kept: list[bytes] = []
+        for event in out.split(b"\n\n"):
+            if not event:
+                continue
+            payload = _event_data(event) if _USAGE_OBJECT.search(event) else None
+            if isinstance(payload, dict) and isinstance(payload.get("usage"), dict):
+                self.usage = payload["usage"]
+                # The extra chunk vLLM sends for include_usage has no choices; drop it if the client never asked.
+                if self.strip_usage and not payload.get("choices"):
+                    continue
+            kept.append(event)
+        return b"".join(event + b"\n\n" for event in kept)
+
+    def output_tokens(self) -> int | None:
+        """completion_tokens from the usage the backend reported."""
+        if self.usage is None:
+            return None
+        tokens = self.usage.get("completion_tokens")
+        return tokens if isinstance(tokens, int) else None

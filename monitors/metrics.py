@@ -1,0 +1,131 @@
+"""Prometheus metrics of the gateway, per variant and category; multiprocess-safe under several workers."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+from prometheus_client.exposition import choose_encoder
+
+# Buckets follow vLLM's own serving histograms, with finer steps at the fast end so a
+# quantized model's TTFT gain (often tens of ms) is visible.
+TTFT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75,
+                1.0, 1.5, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0)
+DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0,
+                    45.0, 60.0, 120.0, 240.0, 480.0, 960.0)
+ITL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15,
+               0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
+TOKEN_BUCKETS = (1, 8, 16, 32, 64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 4096, 8192, 16384)
+
+STAMP_LABELS = ("model", "revision", "quantization", "bits", "group_size", "calibration_set",
+                "runtime_version", "hardware")
+
+
+def multiprocess_dir() -> str | None:
+    """The directory prometheus_client shares between workers, when the server set one up."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """What the gateway learned about one proxied request."""
+
+    variant: str
+    category: str
+    endpoint: str
+    status: str
+    streamed: bool
+    total_s: float
+    ttft_s: float | None
+    output_tokens: int | None
+
+
+class GatewayMetrics:
+    """All gateway metrics, registered on one registry (one per app, so tests can build many apps)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        vc = ("variant", "category")
+        self.requests = Counter("quantgate_requests", "Proxied requests by outcome (HTTP status; 499 = client went away).",
+                                (*vc, "endpoint", "status"), registry=r)
+        self.ttft = Histogram("quantgate_time_to_first_token_seconds",
+                              "Time from request arrival to the first content token forwarded (streamed requests).",
+                              vc, buckets=TTFT_BUCKETS, registry=r)
+        self.duration = Histogram("quantgate_request_duration_seconds", "Time from request arrival to the last byte.",
+                                  (*vc, "endpoint"), buckets=DURATION_BUCKETS, registry=r)
+        self.itl = Histogram("quantgate_inter_token_latency_seconds",
+                             "Mean time between output tokens after the first, one observation per streamed request.",
+                             vc, buckets=ITL_BUCKETS, registry=r)
+        self.output_tokens = Histogram("quantgate_output_tokens", "Output tokens per request, from the backend's usage.",
+                                       vc, buckets=TOKEN_BUCKETS, registry=r)
+        self.failovers = Counter("quantgate_failovers", "Requests retried on the baseline after the candidate failed "
+                                 "before the first byte.", ("category", "reason"), registry=r)
+        self.upstream_errors = Counter("quantgate_upstream_errors", "Upstream failures by variant and kind.",
+                                       ("variant", "reason"), registry=r)
+        self.in_flight = Gauge("quantgate_requests_in_flight", "Requests being proxied now.", ("variant",),
+                               registry=r, multiprocess_mode="livesum")
+        self.rollout_percent = Gauge("quantgate_flag_rollout_percent", "Share of routing keys sent to the candidate.",
+                                     registry=r, multiprocess_mode="livemostrecent")
+        self.shadow_percent = Gauge("quantgate_flag_shadow_percent", "Share of requests mirrored to the other arm.",
+                                    registry=r, multiprocess_mode="livemostrecent")
+        self.rollback_active = Gauge("quantgate_rollback_active", "1 when the rollback kill switch is in force "
+                                     "(minimum over workers: 1 means every worker applies it).",
+                                     registry=r, multiprocess_mode="livemin")
+        self.flag_set_version = Gauge("quantgate_flag_set_version", "Flag-set version in force (lowest over workers).",
+                                      registry=r, multiprocess_mode="livemin")
+        self.flag_store_up = Gauge("quantgate_flag_store_up", "1 when the last poll of the flag store succeeded "
+                                   "(minimum over workers).", registry=r, multiprocess_mode="livemin")
+        self.flag_staleness = Gauge("quantgate_flag_store_staleness_seconds", "Seconds since the flag store last "
+                                    "answered (worst worker; -1 before the first answer).",
+                                    registry=r, multiprocess_mode="livemax")
+        self.backend_info = Gauge("quantgate_backend_info", "Provenance stamp of each backend (value is always 1).",
+                                  ("variant", "backend", "served_model_name", *STAMP_LABELS),
+                                  registry=r, multiprocess_mode="livemax")
+        self._children: dict[tuple[str, ...], tuple[object, ...]] = {}
+
+    def describe_backend(self, variant: str, backend: str, served_model_name: str, stamp: dict[str, str]) -> None:
+        """Export one backend's provenance stamp as an info-style gauge."""
+        self.backend_info.labels(variant=variant, backend=backend, served_model_name=served_model_name,
+                                 **stamp).set(1)
+
+    def observe_flags(self, rollout_percent: float, shadow_percent: float, rollback: bool, version: int,
+                      store_up: bool, staleness_s: float) -> None:
+        """Publish the flags this worker routes on and the health of its store connection."""
+        self.rollout_percent.set(rollout_percent)
+        self.shadow_percent.set(shadow_percent)
+        self.rollback_active.set(1 if rollback else 0)
+        self.flag_set_version.set(version)
+        self.flag_store_up.set(1 if store_up else 0)
+        self.flag_staleness.set(-1 if staleness_s == float("inf") else staleness_s)
+
+    def _series(self, variant: str, category: str, endpoint: str) -> tuple[object, ...]:
+        key = (variant, category, endpoint)
+        series = self._children.get(key)
+        if series is None:
+            series = (self.ttft.labels(variant, category), self.duration.labels(variant, category, endpoint),
+                      self.itl.labels(variant, category), self.output_tokens.labels(variant, category))
+            self._children[key] = series
+        return series
+
+    def observe_request(self, record: RequestRecord) -> None:
+        """Record one finished request (called once, off the per-chunk path)."""
+        ttft, duration, itl, tokens = self._series(record.variant, record.category, record.endpoint)
+        self.requests.labels(record.variant, record.category, record.endpoint, record.status).inc()
+        duration.observe(record.total_s)  # type: ignore[attr-defined]
+        if record.output_tokens is not None:
+            tokens.observe(record.output_tokens)  # type: ignore[attr-defined]
+        if record.streamed and record.ttft_s is not None:
+            ttft.observe(record.ttft_s)  # type: ignore[attr-defined]
+            if record.output_tokens and record.output_tokens > 1:
+                itl.observe((record.total_s - record.ttft_s) / (record.output_tokens - 1))  # type: ignore[attr-defined]
+
+    def render(self, accept_header: str | None) -> tuple[bytes, str]:
+        """Exposition body and content type; aggregates all workers in multiprocess mode."""
+        registry = self.registry
+        if multiprocess_dir():
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        encoder, content_type = choose_encoder(accept_header or "")
+        return encoder(registry), content_type
