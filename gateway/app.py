@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from enum import Enum
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -16,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from flags.model import Variant
 from gateway.admin import AdminApi
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, RouteError, error_response_parts
 from gateway.proxy import CompletionProxy
 from gateway.runtime import GatewayRuntime
 from gateway.settings import GatewaySettings
@@ -38,21 +39,35 @@ class AdminTokenRequired(RuntimeError):
 
 def _error_response(request: Request, exc: Exception) -> Response:
     state = request.scope.get("state", {})
-    headers = {}
-    if request_id := state.get("request_id"):
-        headers["x-request-id"] = request_id
-    if variant := state.get("variant"):
-        headers["x-quantgate-variant"] = variant
-    if isinstance(exc, GatewayError):
-        return Response(exc.body_bytes(), status_code=exc.status_code, headers=headers,
-                        media_type=getattr(exc, "content_type", "application/json"))
     if isinstance(exc, HTTPException):
-        body = {"error": {"message": exc.detail, "type": "invalid_request_error", "param": None,
-                          "code": exc.status_code}}
-        return JSONResponse(body, status_code=exc.status_code, headers=headers)
-    log.exception("unhandled error", exc_info=exc)
-    body = {"error": {"message": "internal gateway error", "type": "internal_error", "param": None, "code": 500}}
-    return JSONResponse(body, status_code=500, headers=headers)
+        exc = RouteError(exc.status_code, str(exc.detail))
+    elif not isinstance(exc, GatewayError):
+        log.error("unhandled error", exc_info=exc)
+    status, headers, body = error_response_parts(exc, state.get("request_id"), state.get("variant"))
+    response = Response(body, status_code=status)
+    response.raw_headers = [(k, v) for k, v in response.raw_headers if k != b"content-type"] + headers
+    return response
+
+
+class GatewayAsgi:
+    """Pure ASGI front door: the completion paths bypass Starlette's middleware stack.
+
+    Each Starlette middleware wraps `send`, and a streamed answer calls `send` once per event;
+    the health, admin and metrics routes keep the full Starlette app.
+    """
+
+    def __init__(self, app: Starlette, proxies: dict[str, CompletionProxy]) -> None:
+        self.app = app
+        self.proxies = proxies
+        self.state = app.state
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            proxy = self.proxies.get(scope["path"])
+            if proxy is not None:
+                await proxy(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _public_routes(runtime: GatewayRuntime) -> list[BaseRoute]:
@@ -83,8 +98,6 @@ def _public_routes(runtime: GatewayRuntime) -> list[BaseRoute]:
         return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
     return [
-        Route("/v1/chat/completions", CompletionProxy(runtime, "chat", "/v1/chat/completions"), methods=["POST"]),
-        Route("/v1/completions", CompletionProxy(runtime, "completions", "/v1/completions"), methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -111,12 +124,17 @@ def check_admin_exposure(settings: GatewaySettings, surface: Surface) -> None:
             "set QUANTGATE_ADMIN_TOKEN or bind the admin surface to loopback")
 
 
-def create_app(settings: GatewaySettings, surface: Surface = Surface.ALL) -> Starlette:
+def create_app(settings: GatewaySettings, surface: Surface = Surface.ALL) -> GatewayAsgi:
     """Build the gateway ASGI app; upstream clients and flag polling live in its lifespan."""
     check_admin_exposure(settings, surface)
     runtime = GatewayRuntime.build(settings)
     routes: list[BaseRoute] = []
+    proxies: dict[str, CompletionProxy] = {}
     if surface is not Surface.ADMIN:
+        proxies = {path: CompletionProxy(runtime, endpoint, path)
+                   for endpoint, path in (("chat", "/v1/chat/completions"), ("completions", "/v1/completions"))}
+        # Registered on the router too, so a GET there is a clean 405 rather than a 404.
+        routes += [Route(path, proxy, methods=["POST"]) for path, proxy in proxies.items()]
         routes += _public_routes(runtime)
     if surface is not Surface.PUBLIC:
         routes += AdminApi(runtime).routes()
@@ -136,4 +154,4 @@ def create_app(settings: GatewaySettings, surface: Surface = Surface.ALL) -> Sta
                     exception_handlers={GatewayError: _error_response, HTTPException: _error_response,
                                         Exception: _error_response})
     app.state.runtime = runtime
-    return app
+    return GatewayAsgi(app, proxies)

@@ -32,39 +32,53 @@ async def read_body(receive: Any, limit: int) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def _wait_for_disconnect(receive: Any) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
+class DisconnectWatch:
+    """Cancels the current task the moment the client disconnects.
+
+    uvicorn silently drops writes to a closed connection, so only `receive()` tells us the
+    client left; without this a streaming upstream would keep generating for nobody. One
+    watcher task per request, and the work stays in the request's own task (no asyncio.wait).
+    """
+
+    __slots__ = ("_receive", "_task", "_watcher", "disconnected")
+
+    def __init__(self, receive: Any) -> None:
+        self._receive = receive
+        self._task: asyncio.Task[Any] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self.disconnected = False
+
+    async def _watch(self) -> None:
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self.disconnected = True
+                if self._task is not None:
+                    self._task.cancel()
+                return
+
+    def __enter__(self) -> DisconnectWatch:
+        self._task = asyncio.current_task()
+        self._watcher = asyncio.get_running_loop().create_task(self._watch())
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if self._watcher is not None and not self._watcher.done():
+            self._watcher.cancel()
+        if self.disconnected and self._task is not None:
+            # Swallow only the cancellation we caused; a shutdown cancel still propagates.
+            if self._task.uncancel() == 0 and exc_type is asyncio.CancelledError:
+                return True
+        return False
 
 
 async def run_unless_disconnected(receive: Any, work: Awaitable[T]) -> tuple[bool, T | None]:
-    """Run `work`, cancelling it the moment the client disconnects.
-
-    uvicorn silently drops writes to a closed connection, so only `receive()` tells us the
-    client left; without this a streaming upstream would keep generating for nobody.
-    Returns (client_disconnected, result).
-    """
-    work_task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
-    try:
-        await asyncio.wait((work_task, watcher), return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:
-        work_task.cancel()
-        watcher.cancel()
-        raise
-    if work_task.done():
-        watcher.cancel()
-        return False, work_task.result()
-    work_task.cancel()
-    try:
-        await work_task
-    except asyncio.CancelledError:
-        pass
-    except Exception:  # noqa: BLE001 - the client is gone; nobody is left to tell
-        pass
-    return True, None
+    """Run `work` in this task, cancelling it if the client disconnects; returns (disconnected, result)."""
+    watch = DisconnectWatch(receive)
+    result: T | None = None
+    with watch:
+        result = await work
+    return watch.disconnected, (None if watch.disconnected else result)
 
 
 def header_value(scope: Scope, name: bytes) -> str | None:

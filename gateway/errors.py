@@ -28,6 +28,10 @@ class GatewayError(Exception):
         """The error body, serialized."""
         return orjson.dumps(self.body())
 
+    def media_type(self) -> str:
+        """Content type of `body_bytes`."""
+        return "application/json"
+
 
 class InvalidRequest(GatewayError):
     """The client's request cannot be proxied as sent."""
@@ -81,6 +85,16 @@ class StoreUnavailable(GatewayError):
     error_type = "service_unavailable"
 
 
+class RouteError(GatewayError):
+    """Unknown path or method, raised by the router."""
+
+    error_type = "invalid_request_error"
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status
+
+
 class UpstreamFailure(GatewayError):
     """A backend failed before answering; candidates fail over to the baseline on these."""
 
@@ -120,6 +134,22 @@ class UpstreamServerError(UpstreamFailure):
     def body_bytes(self) -> bytes:
         """The backend's own error body when it sent one."""
         return self.upstream_body or super().body_bytes()
+
+    def media_type(self) -> str:
+        """The backend's content type when its body is passed on."""
+        return self.content_type if self.upstream_body else "application/json"
+
+
+def error_response_parts(exc: Exception, request_id: str | None, variant: str | None) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The one mapping from an exception to (status, headers, body) for every endpoint."""
+    if not isinstance(exc, GatewayError):
+        exc = GatewayError("internal gateway error")
+    headers = [(b"content-type", exc.media_type().encode("latin-1"))]
+    if request_id:
+        headers.append((b"x-request-id", request_id.encode("latin-1")))
+    if variant:
+        headers.append((b"x-quantgate-variant", variant.encode("latin-1")))
+    return exc.status_code, headers, exc.body_bytes()
 
 
 class ClientGone(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -13,12 +14,21 @@ import orjson
 from flags.bucketing import RolloutDecision, decide_variant
 from flags.model import Variant
 from gateway.asgi import Scope, header_value, read_body, run_unless_disconnected
-from gateway.errors import ClientGone, GatewayError, InvalidRequest, ModelNotFound, UpstreamFailure
+from gateway.errors import (
+    ClientGone,
+    GatewayError,
+    InvalidRequest,
+    ModelNotFound,
+    UpstreamFailure,
+    error_response_parts,
+)
 from gateway.routing import raw_category, routing_key
 from gateway.runtime import GatewayRuntime
 from gateway.sse import SseTap
 from gateway.upstream import UpstreamBackend
 from monitors.metrics import RequestRecord
+
+log = logging.getLogger("quantgate.proxy")
 
 _FORWARDED_HEADERS = (b"traceparent", b"tracestate")
 CLIENT_CLOSED = "499"
@@ -70,25 +80,35 @@ class CompletionProxy:
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         started = time.perf_counter()
         request_id = header_value(scope, b"x-request-id") or uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        exchange: ProxyExchange | None = None
         try:
             body = await read_body(receive, self.runtime.settings.max_request_bytes)
-        except ClientGone:
-            return
-        request = self._understand(scope, body, request_id, started)
-        decision = decide_variant(self.runtime.flags.flags, request.routing_key, request.category)
-        scope["state"]["variant"] = decision.variant.value
-        exchange = ProxyExchange(self.runtime, request, decision, send)
-        try:
+            request = self._understand(scope, body, request_id, started)
+            decision = decide_variant(self.runtime.flags.flags, request.routing_key, request.category)
+            exchange = ProxyExchange(self.runtime, request, decision, send)
             disconnected, _ = await run_unless_disconnected(receive, exchange.run())
             if disconnected:
                 exchange.status = CLIENT_CLOSED
-        except GatewayError as exc:
-            exchange.status = str(exc.status_code)
-            scope["state"]["variant"] = exchange.variant.value
-            raise
+        except ClientGone:
+            return
+        except Exception as exc:  # noqa: BLE001 - every failure before the first byte becomes an error body
+            if exchange is not None and exchange.response_started:
+                raise
+            await self._send_error(send, exc, request_id, exchange)
         finally:
-            exchange.record()
+            if exchange is not None:
+                exchange.record()
+
+    async def _send_error(self, send: Any, exc: Exception, request_id: str, exchange: ProxyExchange | None) -> None:
+        if not isinstance(exc, GatewayError):
+            log.error("unhandled proxy error", exc_info=exc)
+        variant = exchange.variant.value if exchange is not None else None
+        status, headers, body = error_response_parts(exc, request_id, variant)
+        if exchange is not None:
+            exchange.status = str(status)
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     def _understand(self, scope: Scope, body: bytes, request_id: str, started: float) -> ProxyRequest:
         payload = _parse_payload(body)
@@ -122,7 +142,8 @@ class ProxyExchange:
         self.failed_over = False
         self.first_token_at: float | None = None
         self.output_tokens: int | None = None
-        self._gauge = runtime.metrics.in_flight
+        self.response_started = False
+        self._gauge = runtime.metrics.in_flight.labels(decision.variant.value)
 
     def _body_for(self, backend: UpstreamBackend) -> bytes:
         payload = dict(self.request.payload)
@@ -181,7 +202,7 @@ class ProxyExchange:
 
     async def run(self) -> None:
         """Forward the request and relay the answer; typed errors before the first byte go to the handler."""
-        self._gauge.labels(self.decision.variant.value).inc()
+        self._gauge.inc()
         try:
             backend, response, first = await self._open_with_failover()
             try:
@@ -192,7 +213,7 @@ class ProxyExchange:
             finally:
                 response.close()
         finally:
-            self._gauge.labels(self.decision.variant.value).dec()
+            self._gauge.dec()
 
     async def _relay_whole(self, response: aiohttp.ClientResponse, body: bytes) -> None:
         if response.status == 200:
@@ -203,14 +224,17 @@ class ProxyExchange:
             except (orjson.JSONDecodeError, AttributeError):
                 pass
         self.status = str(response.status)
-        await self.send({"type": "http.response.start", "status": response.status,
-                         "headers": self._response_headers(response, streaming=False)})
+        self.response_started = True
+        headers = self._response_headers(response, streaming=False)
+        headers.append((b"content-length", str(len(body)).encode()))
+        await self.send({"type": "http.response.start", "status": response.status, "headers": headers})
         await self.send({"type": "http.response.body", "body": body})
 
     async def _relay_stream(self, backend: UpstreamBackend, response: aiohttp.ClientResponse, first: bytes) -> None:
         tap = SseTap(strip_usage=not self.request.client_wants_usage)
         send = self.send
         self.status = "200"
+        self.response_started = True
         await send({"type": "http.response.start", "status": 200,
                     "headers": self._response_headers(response, streaming=True)})
         chunk = first

@@ -9,16 +9,14 @@ import tempfile
 from pathlib import Path
 
 import uvicorn
-from starlette.applications import Starlette
-
-from gateway.app import Surface, check_admin_exposure, create_app
+from gateway.app import GatewayAsgi, Surface, check_admin_exposure, create_app
 from gateway.settings import GatewaySettings, load_settings
 
 CONFIG_FILE_ENV = "QUANTGATE_CONFIG_FILE"
 SURFACE_ENV = "QUANTGATE_SERVE_SURFACE"
 
 
-def app_from_environment() -> Starlette:
+def app_from_environment() -> GatewayAsgi:
     """uvicorn factory for worker processes: settings are rebuilt once per worker from env and file."""
     settings = load_settings(os.environ.get(CONFIG_FILE_ENV) or None)
     return create_app(settings, Surface(os.environ.get(SURFACE_ENV, Surface.ALL.value)))
@@ -26,7 +24,8 @@ def app_from_environment() -> Starlette:
 
 def _uvicorn_options() -> dict[str, object]:
     return {"loop": "uvloop", "http": "httptools", "lifespan": "on", "access_log": False,
-            "log_level": "warning", "timeout_graceful_shutdown": 30, "factory": True}
+            "log_level": "warning", "timeout_graceful_shutdown": 30, "factory": True,
+            "proxy_headers": False, "server_header": False}
 
 
 def _run_admin(host: str, port: int) -> None:

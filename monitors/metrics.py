@@ -84,6 +84,7 @@ class GatewayMetrics:
                                   ("variant", "backend", "served_model_name", *STAMP_LABELS),
                                   registry=r, multiprocess_mode="livemax")
         self._children: dict[tuple[str, ...], tuple[object, ...]] = {}
+        self._request_counters: dict[tuple[str, ...], Counter] = {}
 
     def describe_backend(self, variant: str, backend: str, served_model_name: str, stamp: dict[str, str]) -> None:
         """Export one backend's provenance stamp as an info-style gauge."""
@@ -112,7 +113,11 @@ class GatewayMetrics:
     def observe_request(self, record: RequestRecord) -> None:
         """Record one finished request (called once, off the per-chunk path)."""
         ttft, duration, itl, tokens = self._series(record.variant, record.category, record.endpoint)
-        self.requests.labels(record.variant, record.category, record.endpoint, record.status).inc()
+        key = (record.variant, record.category, record.endpoint, record.status)
+        counter = self._request_counters.get(key)
+        if counter is None:
+            counter = self._request_counters[key] = self.requests.labels(*key)
+        counter.inc()
         duration.observe(record.total_s)  # type: ignore[attr-defined]
         if record.output_tokens is not None:
             tokens.observe(record.output_tokens)  # type: ignore[attr-defined]

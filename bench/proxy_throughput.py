@@ -1,0 +1,168 @@
+"""Gateway vs direct-to-simulator: throughput, TTFT, total latency and gateway CPU per streamed request.
+
+Run: .venv/bin/python -m bench.proxy_throughput [--duration 12] [--rounds 4] [--concurrency 1 32 128]
+Both paths are measured in the same run, against the same simulator, on the same cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import httpx
+import psutil
+import uvloop
+from rich.console import Console
+from rich.table import Table
+
+from gateway.demo.stack import LocalStack, free_port, gateway_env, quantgate_argv, simulator_argv
+
+TOKENS = 18  # role chunk + 18 token chunks + [DONE] = 20 SSE events per request
+
+
+@dataclass
+class LoadResult:
+    """What one load run produced."""
+
+    completed: int
+    errors: int
+    elapsed_s: float
+    ttft_s: list[float]
+    total_s: list[float]
+
+    def merge(self, other: LoadResult) -> None:
+        """Add another round's figures."""
+        self.completed += other.completed
+        self.errors += other.errors
+        self.elapsed_s += other.elapsed_s
+        self.ttft_s += other.ttft_s
+        self.total_s += other.total_s
+
+    @property
+    def rps(self) -> float:
+        """Completed requests per second."""
+        return self.completed / self.elapsed_s
+
+    def pct(self, values: list[float], q: float) -> float:
+        """Quantile in ms."""
+        if not values:
+            return float("nan")
+        return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 1000) - 1] * 1000
+
+
+def _body(shadow_key: int) -> dict[str, object]:
+    return {"model": "bench", "stream": True, "max_tokens": TOKENS, "min_tokens": TOKENS, "temperature": 0,
+            "messages": [{"role": "user", "content": f"benchmark prompt {shadow_key % 50}"}]}
+
+
+async def _one(session: aiohttp.ClientSession, url: str, key: int, result: LoadResult) -> None:
+    started = time.perf_counter()
+    first: float | None = None
+    async with session.post(url, json=_body(key), headers={"x-quantgate-key": f"user-{key}"}) as response:
+        if response.status != 200:
+            await response.read()
+            result.errors += 1
+            return
+        async for chunk in response.content.iter_any():
+            if first is None and b'"content":"' in chunk.replace(b'"content":""', b""):
+                first = time.perf_counter()
+    done = time.perf_counter()
+    result.completed += 1
+    result.ttft_s.append((first or done) - started)
+    result.total_s.append(done - started)
+
+
+async def run_load(url: str, concurrency: int, duration_s: float) -> LoadResult:
+    """Closed-loop load: `concurrency` streams back to back for `duration_s`."""
+    result = LoadResult(0, 0, 0.0, [], [])
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
+        deadline = time.perf_counter() + duration_s
+        counter = iter(range(10**9))
+
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                try:
+                    await _one(session, url, next(counter), result)
+                except aiohttp.ClientError:
+                    result.errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        result.elapsed_s = time.perf_counter() - started
+    return result
+
+
+def _cpu_s(pid: int) -> float:
+    proc = psutil.Process(pid)
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        times = p.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def _row(table: Table, name: str, conc: int, res: LoadResult, cpu_ms: str, ratio: str) -> None:
+    table.add_row(name, str(conc), f"{res.rps:.0f}", f"{res.pct(res.ttft_s, 0.5):.2f}", f"{res.pct(res.ttft_s, 0.99):.2f}",
+                  f"{res.pct(res.total_s, 0.99):.1f}", str(res.errors), cpu_ms, ratio)
+
+
+def main() -> None:
+    """Start a simulator and a gateway, load both paths at each concurrency, print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=float, default=12.0, help="seconds per path and concurrency")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32, 128])
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved direct/gateway rounds per cell")
+    parser.add_argument("--itl-ms", type=float, default=0.0, help="simulator inter-token latency")
+    args = parser.parse_args()
+    console = Console(width=150)
+    workdir = Path(tempfile.mkdtemp(prefix="quantgate-bench-"))
+    stack = LocalStack(workdir)
+    sim_port, gw_port = free_port(), free_port()
+    try:
+        stack.start("simulator", simulator_argv(sim_port, "bench", ttft_ms=0, itl_ms=args.itl_ms)).wait_ready(
+            f"http://127.0.0.1:{sim_port}/health")
+        env = gateway_env(workdir / "bench.db", sim_port, sim_port, baseline_name="bench", candidate_name="bench")
+        gateway = stack.start("gateway", quantgate_argv("serve", "--port", str(gw_port)), env)
+        gateway.wait_ready(f"http://127.0.0.1:{gw_port}/readyz")
+        assert gateway.process is not None
+        gw_pid = gateway.process.pid
+        direct_url = f"http://127.0.0.1:{sim_port}/v1/chat/completions"
+        proxy_url = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
+        uvloop.install()
+        asyncio.run(run_load(proxy_url, 8, 2.0))  # warm-up: connections, imports, caches
+        asyncio.run(run_load(direct_url, 8, 2.0))
+        table = Table(title=f"Streaming proxy benchmark ({TOKENS + 2} SSE events per request, "
+                            f"simulator ITL {args.itl_ms} ms, {args.duration:.0f}s per cell)")
+        for column in ("path", "streams", "req/s", "TTFT p50 ms", "TTFT p99 ms", "total p99 ms", "errors",
+                       "gateway CPU ms/req", "throughput vs direct"):
+            table.add_column(column)
+        for conc in args.concurrency:
+            direct, proxied, cpu_s = LoadResult(0, 0, 0.0, [], []), LoadResult(0, 0, 0.0, [], []), 0.0
+            # Interleave short rounds so drift on this shared machine hits both paths alike.
+            for _ in range(args.rounds):
+                direct.merge(asyncio.run(run_load(direct_url, conc, args.duration / args.rounds)))
+                cpu_before = _cpu_s(gw_pid)
+                proxied.merge(asyncio.run(run_load(proxy_url, conc, args.duration / args.rounds)))
+                cpu_s += _cpu_s(gw_pid) - cpu_before
+            cpu_ms = cpu_s * 1000 / max(1, proxied.completed)
+            _row(table, "direct", conc, direct, "-", "1.00x")
+            _row(table, "gateway", conc, proxied, f"{cpu_ms:.2f}", f"{proxied.rps / direct.rps:.2f}x")
+            added = proxied.pct(proxied.ttft_s, 0.5) - direct.pct(direct.ttft_s, 0.5)
+            table.add_row("", "", "", f"(+{added:.2f})", "", "", "", "", "")
+        console.print(table)
+        metrics = httpx.get(f"http://127.0.0.1:{gw_port}/metrics").text
+        series = sum(1 for line in metrics.splitlines() if line.startswith("quantgate_"))
+        console.print(f"gateway ran with flags polling and metrics on ({series} quantgate_* series exported)")
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""`quantgate demo`: the whole product on one machine, with simulated backends."""

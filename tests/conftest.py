@@ -1,0 +1,184 @@
+"""Shared fixtures: real uvicorn servers on 127.0.0.1 ephemeral ports, simulators, and gateways in front."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from gateway.app import create_app
+from gateway.settings import BackendSettings, GatewaySettings, ProvenanceStamp
+from simulator.app import create_simulator_app
+from simulator.profile import LatencyProfile, SimulatorConfig
+
+ADMIN_TOKEN = "test-admin-token"
+FAST = LatencyProfile(ttft_ms=2, ttft_sigma=0, itl_ms=1, itl_sigma=0)
+
+
+def _bound_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+ServeFn = Callable[[Any], Awaitable[str]]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[ServeFn]:
+    """Start an ASGI app under a real uvicorn server on an ephemeral port; returns its base URL."""
+    running: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+
+    async def start(app: Any) -> str:
+        sock = _bound_socket()
+        server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False))
+        task = asyncio.create_task(server._serve(sockets=[sock]))  # noqa: SLF001 - no signal capture in tests
+        for _ in range(500):
+            if server.started or task.done():
+                break
+            await asyncio.sleep(0.01)
+        if task.done():
+            task.result()
+        running.append((server, task))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+    yield start
+    for server, task in reversed(running):
+        server.should_exit = True
+    for server, task in reversed(running):
+        try:
+            await asyncio.wait_for(task, 10)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            task.cancel()
+
+
+@dataclass
+class Simulator:
+    """A running simulator and the knobs tests turn."""
+
+    url: str
+    name: str
+
+    async def control(self, **changes: Any) -> dict[str, Any]:
+        """PUT /control with a partial config."""
+        async with httpx.AsyncClient() as client:
+            response = await client.put(f"{self.url}/control", json=changes)
+            response.raise_for_status()
+            return response.json()
+
+    async def stats(self) -> dict[str, float]:
+        """Request, completion and abort counters."""
+        async with httpx.AsyncClient() as client:
+            return (await client.get(f"{self.url}/stats")).json()
+
+
+@pytest.fixture
+async def make_simulator(serve: ServeFn) -> Callable[..., Awaitable[Simulator]]:
+    """Factory of simulators; fast latencies unless a test asks otherwise."""
+
+    async def make(name: str = "baseline", **config: Any) -> Simulator:
+        config.setdefault("latency", FAST)
+        app = create_simulator_app(SimulatorConfig(served_model_name=name, **config))
+        return Simulator(await serve(app), name)
+
+    return make
+
+
+@pytest.fixture
+async def baseline_sim(make_simulator: Callable[..., Awaitable[Simulator]]) -> Simulator:
+    """The full-precision arm."""
+    return await make_simulator("baseline-model")
+
+
+@pytest.fixture
+async def candidate_sim(make_simulator: Callable[..., Awaitable[Simulator]]) -> Simulator:
+    """The quantized arm (faithful until a test injects faults)."""
+    return await make_simulator("candidate-model")
+
+
+def backend(name: str, url: str, served: str, **extra: Any) -> BackendSettings:
+    """Backend settings for a local server."""
+    return BackendSettings(name=name, base_url=url, served_model_name=served,
+                           stamp=ProvenanceStamp(model=f"tiny-{name}", quantization="none" if name == "baseline"
+                                                 else "w8a8", bits=16 if name == "baseline" else 8), **extra)
+
+
+@dataclass
+class Gateway:
+    """A running gateway with an authenticated admin client."""
+
+    url: str
+    app: Any
+    settings: GatewaySettings
+
+    @property
+    def runtime(self) -> Any:
+        """The worker's runtime (flags cache, metrics, backends)."""
+        return self.app.state.runtime
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        """Client for the public API."""
+        kwargs.setdefault("timeout", 30)
+        return httpx.AsyncClient(base_url=self.url, **kwargs)
+
+    def admin(self) -> httpx.AsyncClient:
+        """Client for the admin API, with the bearer token."""
+        return httpx.AsyncClient(base_url=self.url, timeout=30, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+
+    async def set_flags(self, **changes: Any) -> dict[str, Any]:
+        """PUT /admin/flags and wait until this worker routes on the result."""
+        changes.setdefault("reason", "test")
+        async with self.admin() as admin:
+            response = await admin.put("/admin/flags", json=changes)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+GatewayFactory = Callable[..., Awaitable[Gateway]]
+
+
+@pytest.fixture
+async def make_gateway(serve: ServeFn, tmp_path: Path, baseline_sim: Simulator,
+                       candidate_sim: Simulator) -> GatewayFactory:
+    """Factory of gateways on a per-test SQLite store, in front of the two simulators."""
+
+    async def make(wait_for_flags: bool = True, **overrides: Any) -> Gateway:
+        values: dict[str, Any] = {
+            "flag_store_url": f"sqlite:///{tmp_path / 'flags.db'}",
+            "flag_poll_interval_s": 0.05,
+            "admin_token": ADMIN_TOKEN,
+            "baseline": backend("baseline", baseline_sim.url, baseline_sim.name),
+            "candidate": backend("candidate", candidate_sim.url, candidate_sim.name),
+        }
+        values.update(overrides)
+        settings = GatewaySettings(**values)
+        app = create_app(settings)
+        gateway = Gateway(await serve(app), app, settings)
+        if wait_for_flags:
+            for _ in range(200):
+                if gateway.runtime.flags.loaded:
+                    break
+                await asyncio.sleep(0.02)
+            assert gateway.runtime.flags.loaded
+        return gateway
+
+    return make
+
+
+@pytest.fixture
+async def gateway(make_gateway: GatewayFactory) -> Gateway:
+    """A gateway with default flags (everything on the baseline)."""
+    return await make_gateway()
+
+
+def chat_body(prompt: str = "hello there", **extra: Any) -> dict[str, Any]:
+    """A chat completion request body."""
+    return {"model": "quantgate", "messages": [{"role": "user", "content": prompt}], "max_tokens": 16, **extra}
