@@ -125,18 +125,17 @@ def generate(request: SimRequest, faults: FaultRates | None) -> SimAnswer:
         pieces = _split_json(_json_answer(request, rng))
         natural = len(pieces)
     else:
-        natural = _natural_length(request, rng)
-        pieces = _prose_pieces(rng, natural + 64)
+        # min_tokens (a vLLM sampling parameter) holds off the end of the answer, as it does there.
+        natural = max(_natural_length(request, rng), request.min_tokens)
+        pieces = _prose_pieces(rng, natural * 2 + 64)
     answer = SimAnswer(pieces=pieces[:natural], finish_reason="stop", prompt_tokens=prompt_tokens)
     if faults is not None:
         _apply_faults(answer, request, faults, _rng(request.prompt, request.seed, "faults"), pieces)
-    _fit_length(answer, request, rng)
+    _fit_length(answer, request)
     return answer
 
 
-def _fit_length(answer: SimAnswer, request: SimRequest, rng: random.Random) -> None:
-    if len(answer.pieces) < request.min_tokens:
-        answer.pieces += _prose_pieces(rng, request.min_tokens - len(answer.pieces))
+def _fit_length(answer: SimAnswer, request: SimRequest) -> None:
     if len(answer.pieces) > request.max_tokens:
         answer.pieces = answer.pieces[:request.max_tokens]
         answer.finish_reason = "length"

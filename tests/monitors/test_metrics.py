@@ -1,0 +1,48 @@
+"""Gateway metrics as an on-call engineer reads them."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import Gateway, chat_body
+from tests.helpers import metric_value
+
+
+async def test_metrics_per_variant_and_category(gateway: Gateway) -> None:
+    await gateway.set_flags(category_overrides={"json": "candidate"})
+    async with gateway.client() as client:
+        await client.post("/v1/chat/completions", json=chat_body(stream=True, max_tokens=6, min_tokens=6),
+                          headers={"x-quantgate-category": "json"})
+        await client.post("/v1/chat/completions", json=chat_body(max_tokens=3, metadata={"category": "math"}))
+        text = (await client.get("/metrics")).text
+    assert metric_value(text, "quantgate_requests_total", variant="candidate", category="json", status="200") == 1
+    assert metric_value(text, "quantgate_requests_total", variant="baseline", category="math", status="200") == 1
+    # TTFT and inter-token latency only come from streamed answers.
+    assert metric_value(text, "quantgate_time_to_first_token_seconds_count", category="json") == 1
+    assert metric_value(text, "quantgate_time_to_first_token_seconds_count", category="math") == 0
+    assert metric_value(text, "quantgate_inter_token_latency_seconds_count", category="json") == 1
+    assert metric_value(text, "quantgate_output_tokens_sum", category="math") == 3
+    assert metric_value(text, "quantgate_request_duration_seconds_count") == 2
+    assert metric_value(text, "quantgate_flag_set_version") >= 2
+    assert metric_value(text, "quantgate_rollback_active") == 0
+
+
+async def test_backend_provenance_stamps_are_exported(gateway: Gateway) -> None:
+    async with gateway.client() as client:
+        text = (await client.get("/metrics")).text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    stamps = {s.labels["variant"]: s.labels for s in families["quantgate_backend_info"].samples}
+    assert stamps["candidate"]["quantization"] == "w8a8" and stamps["candidate"]["bits"] == "8"
+    assert stamps["baseline"]["model"] == "tiny-baseline"
+
+
+async def test_category_label_cardinality_is_bounded(make_gateway) -> None:  # type: ignore[no-untyped-def]
+    gateway = await make_gateway(max_categories=3)
+    async with gateway.client() as client:
+        for i in range(6):
+            await client.post("/v1/chat/completions", json=chat_body(max_tokens=1),
+                              headers={"x-quantgate-category": f"cat{i}"})
+        text = (await client.get("/metrics")).text
+    categories = {s.labels["category"] for f in text_string_to_metric_families(text)
+                  if f.name == "quantgate_requests" for s in f.samples}
+    assert categories == {"cat0", "cat1", "cat2", "other"}
