@@ -27,6 +27,11 @@ def audit_table(entries: list[dict[str, Any]], title: str = "Flag audit trail") 
     for column in ("version", "at", "flag", "old", "new", "actor", "reason"):
         table.add_column(column)
     for entry in sorted(entries, key=lambda e: e["id"]):
-        table.add_row(str(entry["version"]), entry["at"][:19], entry["flag"], json.dumps(entry["old_value"]),
-                      json.dumps(entry["new_value"]), entry["actor"], entry["reason"])
+        table.add_row(str(entry["version"]), entry["at"][:19].replace("T", " "), entry["flag"],
+                      _compact(entry["old_value"]), _compact(entry["new_value"]), entry["actor"], entry["reason"])
     return table
+
+
+def _compact(value: Any) -> str:
+    text = json.dumps(value, separators=(",", ":"))
+    return text if len(text) <= 48 else text[:45] + "..."

@@ -1,0 +1,158 @@
+"""`quantgate demo`: two simulated backends, the gateway on SQLite, a rollout ramp, a rollback, a summary."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+import signal
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from gateway.cli.tables import audit_table
+from gateway.demo.stack import LocalStack, free_port, gateway_env, quantgate_argv, simulator_argv
+from gateway.demo.traffic import Outcome, drive, load_prompts
+
+PHASES: list[tuple[str, dict[str, Any]]] = [
+    ("rollout 0%", {"rollout_percent": 0, "reason": "demo: start with everything on the baseline"}),
+    ("rollout 10%", {"rollout_percent": 10, "reason": "demo: canary 10% of users"}),
+    ("rollout 50%", {"rollout_percent": 50, "reason": "demo: widen to 50%"}),
+    ("rollback", {"rollback": True, "reason": "demo: roll back with one flip"}),
+]
+
+
+class DemoStack:
+    """The processes of the demo and how to reach them."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.stack = LocalStack(workdir)
+        self.token = secrets.token_urlsafe(16)
+        self.baseline_port, self.candidate_port, self.gateway_port = free_port(), free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.gateway_port}"
+
+    def start(self) -> None:
+        """Backends first (a quantized candidate: a little faster, a little worse on some slices), then the gateway."""
+        baseline = self.stack.start("baseline", simulator_argv(self.baseline_port, "baseline", "baseline", 60, 5))
+        candidate = self.stack.start("candidate", simulator_argv(self.candidate_port, "candidate", "candidate", 35, 3.5))
+        baseline.wait_ready(f"http://127.0.0.1:{self.baseline_port}/health")
+        candidate.wait_ready(f"http://127.0.0.1:{self.candidate_port}/health")
+        env = gateway_env(self.workdir / "quantgate.db", self.baseline_port, self.candidate_port, self.token)
+        self.stack.start("gateway", quantgate_argv("serve", "--port", str(self.gateway_port)), env).wait_ready(
+            f"{self.url}/readyz")
+
+    def admin(self) -> httpx.Client:
+        """Authenticated admin client."""
+        return httpx.Client(base_url=self.url, headers={"authorization": f"Bearer {self.token}",
+                                                        "x-quantgate-actor": "demo"}, timeout=10)
+
+
+def _pct(values: list[float], q: float) -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0] * 1000:.0f}"
+    return f"{statistics.quantiles(values, n=100, method='inclusive')[int(q * 100) - 1] * 1000:.0f}"
+
+
+def _phase_table(outcomes: list[Outcome]) -> Table:
+    table = Table(title="Requests per variant, by rollout phase")
+    for column in ("phase", "baseline", "candidate", "errors", "candidate share"):
+        table.add_column(column, justify="right" if column != "phase" else "left")
+    for phase, _ in PHASES:
+        rows = [o for o in outcomes if o.phase == phase]
+        base = sum(o.variant == "baseline" and o.status == 200 for o in rows)
+        cand = sum(o.variant == "candidate" and o.status == 200 for o in rows)
+        errors = sum(o.status != 200 for o in rows)
+        table.add_row(phase, str(base), str(cand), str(errors), f"{cand / max(1, len(rows)):.0%}")
+    return table
+
+
+def _latency_table(outcomes: list[Outcome]) -> Table:
+    table = Table(title="Client-side latency per variant (streamed requests for TTFT)")
+    for column in ("variant", "requests", "TTFT p50 ms", "TTFT p95 ms", "total p50 ms", "total p95 ms"):
+        table.add_column(column, justify="right" if column != "variant" else "left")
+    for variant in ("baseline", "candidate"):
+        rows = [o for o in outcomes if o.variant == variant and o.status == 200]
+        ttft = [o.ttft_s for o in rows if o.ttft_s is not None]
+        totals = [o.total_s for o in rows]
+        table.add_row(variant, str(len(rows)), _pct(ttft, 0.5), _pct(ttft, 0.95), _pct(totals, 0.5),
+                      _pct(totals, 0.95))
+    return table
+
+
+def _run_phases(demo: DemoStack, console: Console, requests_per_phase: int, concurrency: int) -> list[Outcome]:
+    prompts = load_prompts()
+    outcomes: list[Outcome] = []
+    with demo.admin() as admin:
+        for index, (phase, change) in enumerate(PHASES):
+            response = admin.post("/admin/rollback", json={"reason": change["reason"]}) if change.get("rollback") \
+                else admin.put("/admin/flags", json=change)
+            response.raise_for_status()
+            time.sleep(0.6)  # a little over two flag polls: every worker now routes on the new flags
+            started = time.perf_counter()
+            batch = asyncio.run(drive(demo.url, phase, prompts, requests_per_phase, concurrency,
+                                      offset=index * requests_per_phase))
+            candidate = sum(o.variant == "candidate" for o in batch)
+            console.print(f"  {phase:<12} {len(batch)} requests in {time.perf_counter() - started:.1f}s, "
+                          f"{candidate} on the candidate")
+            outcomes += batch
+    return outcomes
+
+
+def _summarize(demo: DemoStack, console: Console, outcomes: list[Outcome]) -> bool:
+    console.print(_phase_table(outcomes))
+    console.print(_latency_table(outcomes))
+    with demo.admin() as admin:
+        console.print(audit_table(admin.get("/admin/audit", params={"limit": 20}).json()["entries"]))
+    after_rollback = [o for o in outcomes if o.phase == "rollback"]
+    clean = bool(after_rollback) and all(o.variant == "baseline" and o.status == 200 for o in after_rollback)
+    if clean:
+        console.print("[bold green]After the rollback flip every request went to the baseline.[/bold green]")
+    else:
+        console.print("[bold red]Some requests after the rollback did not reach the baseline.[/bold red]")
+    console.print(f"Metrics: {demo.url}/metrics   (quantgate_requests_total, "
+                  "quantgate_time_to_first_token_seconds, quantgate_rollback_active, ...)")
+    return clean
+
+
+def _hold(demo: DemoStack, console: Console) -> None:
+    console.print(f"\nStack is up. Gateway: {demo.url}   admin token: {demo.token}")
+    console.print(f"  curl -N {demo.url}/v1/chat/completions -H 'content-type: application/json' "
+                  "-d '{\"model\":\"quantgate\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'")
+    console.print(f"  quantgate flags show --url {demo.url} --token {demo.token}")
+    console.print("  OpenAI SDK: OpenAI(base_url='" + demo.url + "/v1', api_key='unused')")
+    console.print("Press Ctrl-C to stop everything.")
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+
+
+def run_demo(console: Console, keep_running: bool, requests_per_phase: int, concurrency: int) -> int:
+    """Run the demo; returns the process exit code (0 when the rollback was clean)."""
+    workdir = Path(tempfile.mkdtemp(prefix="quantgate-demo-"))
+    demo = DemoStack(workdir)
+    try:
+        console.print(f"[bold]quantgate demo[/bold]: baseline and candidate simulators, gateway on SQLite ({workdir})")
+        demo.start()
+        console.print(f"Gateway ready at {demo.url}; driving {requests_per_phase} mixed requests per phase")
+        clean = _summarize(demo, console, _run_phases(demo, console, requests_per_phase, concurrency))
+        if keep_running:
+            _hold(demo, console)
+        return 0 if clean else 1
+    except (RuntimeError, httpx.HTTPError) as exc:
+        console.print(f"[red]demo failed:[/red] {exc}")
+        return 1
+    finally:
+        demo.stack.stop()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,41 @@
+"""The `quantgate` admin commands against a running gateway."""
+
+from __future__ import annotations
+
+import asyncio
+
+from typer.testing import CliRunner
+
+from gateway.cli.main import app
+from tests.conftest import ADMIN_TOKEN, Gateway
+
+
+async def _quantgate(*args: str) -> tuple[int, str]:
+    # The gateway serves from this event loop, so the synchronous CLI runs in a thread.
+    result = await asyncio.to_thread(CliRunner().invoke, app, list(args), env={"COLUMNS": "200"})
+    return result.exit_code, result.output
+
+
+async def test_flags_set_show_rollback_audit(gateway: Gateway) -> None:
+    auth = ["--url", gateway.url, "--token", ADMIN_TOKEN]
+    code, out = await _quantgate("flags", "set", "--rollout", "25", "--pin", "json=baseline",
+                                 "--reason", "canary start", *auth)
+    assert code == 0, out
+    assert "25.0" in out and '"json": "baseline"' in out
+    code, out = await _quantgate("rollback", "--reason", "format breaks", *auth)
+    assert code == 0 and "rollback active" in out
+    assert gateway.runtime.flags.flags.rollback is True
+    code, out = await _quantgate("audit", *auth)
+    assert code == 0 and "format breaks" in out and "canary start" in out
+    code, out = await _quantgate("flags", "show", *auth)
+    assert code == 0 and "True" in out
+
+
+async def test_cli_reports_refusals_without_traceback(gateway: Gateway) -> None:
+    code, out = await _quantgate("flags", "set", "--rollout", "250", "--reason", "x", "--url", gateway.url,
+                                 "--token", ADMIN_TOKEN)
+    assert code == 1 and "422" in out and "Traceback" not in out
+    code, out = await _quantgate("flags", "show", "--url", gateway.url, "--token", "wrong")
+    assert code == 1 and "401" in out
+    code, out = await _quantgate("flags", "show", "--url", "http://127.0.0.1:9")
+    assert code == 1 and "cannot reach" in out

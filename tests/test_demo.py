@@ -1,0 +1,22 @@
+"""The main job: `quantgate demo` runs end to end, exits by itself and leaves no process behind."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import psutil
+
+
+def test_demo_ramps_rolls_back_and_cleans_up() -> None:
+    before = {p.pid for p in psutil.process_iter()}
+    result = subprocess.run([sys.executable, "-m", "gateway.cli.main", "demo", "--requests-per-phase", "24"],
+                            capture_output=True, text=True, timeout=180, env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "every request went to the baseline" in out
+    assert "Requests per variant" in out and "TTFT p50" in out and "Flag audit trail" in out
+    assert "/metrics" in out
+    leftovers = [p for p in psutil.process_iter(["pid", "cmdline"])
+                 if p.pid not in before and "gateway.cli.main" in " ".join(p.info["cmdline"] or [])]
+    assert not leftovers
