@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -128,31 +129,43 @@ def main() -> None:
     try:
         stack.start("simulator", simulator_argv(sim_port, "bench", ttft_ms=0, itl_ms=args.itl_ms)).wait_ready(
             f"http://127.0.0.1:{sim_port}/health")
+        bare_port = free_port()
+        bare_proc = stack.start("bare-proxy", [sys.executable, "-m", "bench.bare_proxy", "--port", str(bare_port), "--upstream",
+                                   f"http://127.0.0.1:{sim_port}"])
         env = gateway_env(workdir / "bench.db", sim_port, sim_port, baseline_name="bench", candidate_name="bench")
         gateway = stack.start("gateway", quantgate_argv("serve", "--port", str(gw_port)), env)
         gateway.wait_ready(f"http://127.0.0.1:{gw_port}/readyz")
         assert gateway.process is not None
         gw_pid = gateway.process.pid
+        assert bare_proc.process is not None
+        bare_pid = bare_proc.process.pid
         direct_url = f"http://127.0.0.1:{sim_port}/v1/chat/completions"
         proxy_url = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
+        bare_url = f"http://127.0.0.1:{bare_port}/v1/chat/completions"
         uvloop.install()
         asyncio.run(run_load(proxy_url, 8, 2.0))  # warm-up: connections, imports, caches
         asyncio.run(run_load(direct_url, 8, 2.0))
         table = Table(title=f"Streaming proxy benchmark ({TOKENS + 2} SSE events per request, "
                             f"simulator ITL {args.itl_ms} ms, {args.duration:.0f}s per cell)")
         for column in ("path", "streams", "req/s", "TTFT p50 ms", "TTFT p99 ms", "total p99 ms", "errors",
-                       "gateway CPU ms/req", "throughput vs direct"):
+                       "proxy CPU ms/req", "throughput vs direct"):
             table.add_column(column)
         for conc in args.concurrency:
-            direct, proxied, cpu_s = LoadResult(0, 0, 0.0, [], []), LoadResult(0, 0, 0.0, [], []), 0.0
-            # Interleave short rounds so drift on this shared machine hits both paths alike.
+            direct, bare, proxied = (LoadResult(0, 0, 0.0, [], []) for _ in range(3))
+            cpu_s = bare_cpu_s = 0.0
+            # Interleave short rounds so drift on this shared machine hits every path alike.
             for _ in range(args.rounds):
                 direct.merge(asyncio.run(run_load(direct_url, conc, args.duration / args.rounds)))
+                bare_before = _cpu_s(bare_pid)
+                bare.merge(asyncio.run(run_load(bare_url, conc, args.duration / args.rounds)))
+                bare_cpu_s += _cpu_s(bare_pid) - bare_before
                 cpu_before = _cpu_s(gw_pid)
                 proxied.merge(asyncio.run(run_load(proxy_url, conc, args.duration / args.rounds)))
                 cpu_s += _cpu_s(gw_pid) - cpu_before
             cpu_ms = cpu_s * 1000 / max(1, proxied.completed)
             _row(table, "direct", conc, direct, "-", "1.00x")
+            bare_ms = f"{bare_cpu_s * 1000 / max(1, bare.completed):.2f}"
+            _row(table, "bare proxy (peer)", conc, bare, bare_ms, f"{bare.rps / direct.rps:.2f}x")
             _row(table, "gateway", conc, proxied, f"{cpu_ms:.2f}", f"{proxied.rps / direct.rps:.2f}x")
             added = proxied.pct(proxied.ttft_s, 0.5) - direct.pct(direct.ttft_s, 0.5)
             table.add_row("", "", "", f"(+{added:.2f})", "", "", "", "", "")

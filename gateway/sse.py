@@ -74,7 +74,7 @@ class SseTap:
         out, self._pending = (buffer, b"") if cut == len(buffer) else (buffer[:cut], buffer[cut:])
         if self.first_token_at is None:
             self._look_for_first_token(out)
-        if _USAGE_OBJECT.search(out):
+        if b'"usage"' in out and _USAGE_OBJECT.search(out):
             out = self._take_usage(out)
         return out
 
