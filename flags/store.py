@@ -66,6 +66,14 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
 
 
+def create_tables(engine: Engine, tables: list[Any]) -> None:
+    """create_all inside a write transaction: a read-then-write upgrade would fail fast on a busy SQLite."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            SQLModel.metadata.create_all(conn, tables=tables)
+
+
 def _row_to_flagset(row: FlagStateRow) -> FlagSet:
     overrides = {name: Variant(value) for name, value in json.loads(row.category_overrides_json).items()}
     return FlagSet(
@@ -122,9 +130,7 @@ class FlagStore:
         if self._schema_ready:
             return
         try:
-            SQLModel.metadata.create_all(
-                self.engine, tables=[FlagStateRow.__table__, FlagAuditRow.__table__]  # type: ignore[list-item]
-            )
+            create_tables(self.engine, [FlagStateRow.__table__, FlagAuditRow.__table__])  # type: ignore[list-item]
         except SQLAlchemyError as exc:
             raise FlagStoreUnavailable(f"cannot create flag tables: {exc}") from exc
         with self._session(write=True) as session:

@@ -19,7 +19,7 @@ from gateway.runtime import GatewayRuntime
 DEFAULT_ACTOR = "admin-api"
 
 
-def _check_token(runtime: GatewayRuntime, request: Request) -> None:
+def check_token(runtime: GatewayRuntime, request: Request) -> None:
     expected = runtime.settings.admin_token
     if expected is None:
         # Only reachable when the admin surface is bound to loopback (enforced at start-up).
@@ -73,7 +73,7 @@ class AdminApi:
 
     async def get_flags(self, request: Request) -> Response:
         """GET /admin/flags: the flags in the store (or this worker's last known copy when it is down)."""
-        _check_token(self.runtime, request)
+        check_token(self.runtime, request)
         cache = self.runtime.flags
         try:
             flags = await asyncio.to_thread(self.runtime.store.snapshot)
@@ -84,14 +84,14 @@ class AdminApi:
 
     async def put_flags(self, request: Request) -> Response:
         """PUT /admin/flags: validated partial update; invalid input writes nothing."""
-        _check_token(self.runtime, request)
+        check_token(self.runtime, request)
         update = await _parse(request, FlagUpdate)
         assert isinstance(update, FlagUpdate)
         return await self._apply(update, _actor(request, update.actor))
 
     async def rollback(self, request: Request) -> Response:
         """POST /admin/rollback: send every request to the baseline, now."""
-        _check_token(self.runtime, request)
+        check_token(self.runtime, request)
         body = await _parse(request, RollbackRequest)
         assert isinstance(body, RollbackRequest)
         update = FlagUpdate(rollback=True, reason=body.reason, actor=body.actor)
@@ -99,7 +99,7 @@ class AdminApi:
 
     async def audit(self, request: Request) -> Response:
         """GET /admin/audit?limit=N&flag=NAME: newest first."""
-        _check_token(self.runtime, request)
+        check_token(self.runtime, request)
         try:
             limit = int(request.query_params.get("limit", "100"))
         except ValueError as exc:

@@ -27,6 +27,9 @@ from gateway.runtime import GatewayRuntime
 from gateway.sse import SseTap
 from gateway.upstream import UpstreamBackend
 from monitors.metrics import RequestRecord
+from shadow.judging import PrimaryAnswer
+from shadow.mirror import ShadowJob
+from shadow.sampling import shared_seed, wants_shadow
 
 log = logging.getLogger("quantgate.proxy")
 
@@ -84,8 +87,13 @@ class CompletionProxy:
         try:
             body = await read_body(receive, self.runtime.settings.max_request_bytes)
             request = self._understand(scope, body, request_id, started)
-            decision = decide_variant(self.runtime.flags.flags, request.routing_key, request.category)
-            exchange = ProxyExchange(self.runtime, request, decision, send)
+            flags = self.runtime.flags.flags
+            decision = decide_variant(flags, request.routing_key, request.category)
+            shadowed = wants_shadow(flags, request.routing_key)
+            if shadowed and "seed" not in request.payload:
+                # Both arms must sample alike to be comparable: the gateway picks the seed.
+                request.payload["seed"] = shared_seed(request_id)
+            exchange = ProxyExchange(self.runtime, request, decision, send, shadowed)
             disconnected, _ = await run_unless_disconnected(receive, exchange.run())
             if disconnected:
                 exchange.status = CLIENT_CLOSED
@@ -132,8 +140,14 @@ class CompletionProxy:
 class ProxyExchange:
     """One request's trip through a backend (two, after a failover)."""
 
-    def __init__(self, runtime: GatewayRuntime, request: ProxyRequest, decision: RolloutDecision, send: Any) -> None:
+    def __init__(self, runtime: GatewayRuntime, request: ProxyRequest, decision: RolloutDecision, send: Any,
+                 shadowed: bool = False) -> None:
         self.runtime = runtime
+        self.shadowed = shadowed
+        self.shadow_job: ShadowJob | None = None
+        self.captured: list[bytes] = []
+        self.usage_tokens: int | None = None
+        self.complete = False
         self.request = request
         self.decision = decision
         self.send = send
@@ -203,8 +217,11 @@ class ProxyExchange:
     async def run(self) -> None:
         """Forward the request and relay the answer; typed errors before the first byte go to the handler."""
         self._gauge.inc()
+        self.runtime.primaries_in_flight += 1
         try:
             backend, response, first = await self._open_with_failover()
+            if self.shadowed:
+                self._start_shadow()
             try:
                 if self.request.stream and response.status == 200:
                     await self._relay_stream(backend, response, first)
@@ -213,7 +230,35 @@ class ProxyExchange:
             finally:
                 response.close()
         finally:
+            self.runtime.primaries_in_flight -= 1
             self._gauge.dec()
+            self._hand_over_answer()
+
+    def _start_shadow(self) -> None:
+        """Mirror to the other arm now that the primary has started; never after a failover."""
+        if self.failed_over:
+            self.runtime.quality.drops.labels("failover").inc()
+            return
+        request = self.request
+        job = ShadowJob(request.request_id, request.category, request.routing_key, request.path, request.payload,
+                        request.stream, self.variant)
+        if self.runtime.shadow.submit(job, self.runtime.primaries_in_flight):
+            self.shadow_job = job
+
+    def _hand_over_answer(self) -> None:
+        """Give the finished answer to the detectors and to the waiting shadow (both run in the background)."""
+        answer = None
+        if self.complete:
+            fmt = self.request.payload.get("response_format")
+            answer = PrimaryAnswer(
+                variant=self.variant.value, category=self.request.category, raw=b"".join(self.captured),
+                streamed=self.request.stream, total_s=time.perf_counter() - self.request.started,
+                ttft_s=None if self.first_token_at is None else self.first_token_at - self.request.started,
+                usage_tokens=self.output_tokens, complete=True,
+                response_format=fmt if isinstance(fmt, dict) else None)
+            self.runtime.judging.submit(answer)
+        if self.shadow_job is not None:
+            self.shadow_job.primary_finished(answer)
 
     async def _relay_whole(self, response: aiohttp.ClientResponse, body: bytes) -> None:
         if response.status == 200:
@@ -229,6 +274,9 @@ class ProxyExchange:
         headers.append((b"content-length", str(len(body)).encode()))
         await self.send({"type": "http.response.start", "status": response.status, "headers": headers})
         await self.send({"type": "http.response.body", "body": body})
+        if response.status == 200:
+            self.captured.append(body)
+            self.complete = True
 
     async def _relay_stream(self, backend: UpstreamBackend, response: aiohttp.ClientResponse, first: bytes) -> None:
         tap = SseTap(strip_usage=not self.request.client_wants_usage)
@@ -238,12 +286,17 @@ class ProxyExchange:
         await send({"type": "http.response.start", "status": 200,
                     "headers": self._response_headers(response, streaming=True)})
         chunk = first
+        capture, capture_left = self.captured, self.runtime.settings.shadow.capture_max_bytes
         try:
             while chunk:
                 out = tap.feed(chunk)
                 if out:
                     await send({"type": "http.response.body", "body": out, "more_body": True})
+                    if capture_left > 0:
+                        capture.append(out)
+                        capture_left -= len(out)
                 chunk = await backend.read_some(response)
+            self.complete = True
         except UpstreamFailure as exc:
             # Bytes already reached the client: no retry, tell it in-band the way vLLM does.
             self.status = "502"

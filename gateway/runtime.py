@@ -10,7 +10,14 @@ from flags.store import FlagStore
 from gateway.routing import CategoryLabels
 from gateway.settings import GatewaySettings
 from gateway.upstream import UpstreamBackend
+from monitors.detectors.answer import AnswerJudge
 from monitors.metrics import GatewayMetrics
+from monitors.quality_metrics import QualityMetrics
+from shadow.judging import AnswerJudging
+from shadow.mirror import ShadowContext, ShadowMirror
+from shadow.records import ComparisonStore
+from shadow.redaction import load_redactor
+from shadow.writer import ComparisonWriter
 
 
 @dataclass
@@ -23,6 +30,12 @@ class GatewayRuntime:
     metrics: GatewayMetrics
     backends: dict[Variant, UpstreamBackend]
     categories: CategoryLabels
+    quality: QualityMetrics
+    judging: AnswerJudging
+    comparisons: ComparisonStore
+    writer: ComparisonWriter
+    shadow: ShadowMirror
+    primaries_in_flight: int = 0
 
     @classmethod
     def build(cls, settings: GatewaySettings) -> GatewayRuntime:
@@ -34,16 +47,34 @@ class GatewayRuntime:
             metrics.observe_flags(flags.rollout_percent, flags.shadow_percent, flags.rollback, flags.version,
                                   cache.store_reachable, cache.staleness_s())
 
+        backends = {
+            Variant.BASELINE: UpstreamBackend(Variant.BASELINE, settings.baseline),
+            Variant.CANDIDATE: UpstreamBackend(Variant.CANDIDATE, settings.candidate),
+        }
+        quality = QualityMetrics(metrics.registry)
+        judge = AnswerJudge(settings.detectors)
+        comparisons = ComparisonStore(settings.flag_store_url)
+        writer = ComparisonWriter(comparisons, settings.comparisons,
+                                  on_drop=lambda reason: quality.drops.labels(reason).inc())
+        context = ShadowContext(
+            backends=backends,
+            stamps={Variant.BASELINE: settings.baseline.stamp.as_labels(),
+                    Variant.CANDIDATE: settings.candidate.stamp.as_labels()},
+            judge=judge, metrics=quality, writer=writer, record_settings=settings.comparisons,
+            redact=load_redactor(settings.comparisons.redaction),
+        )
         return cls(
             settings=settings,
             store=store,
             flags=FlagCache(store, settings.flag_poll_interval_s, on_refresh=publish),
             metrics=metrics,
-            backends={
-                Variant.BASELINE: UpstreamBackend(Variant.BASELINE, settings.baseline),
-                Variant.CANDIDATE: UpstreamBackend(Variant.CANDIDATE, settings.candidate),
-            },
+            backends=backends,
             categories=CategoryLabels(settings.categories, settings.max_categories),
+            quality=quality,
+            judging=AnswerJudging(judge, quality, settings.shadow.judging_queue_size),
+            comparisons=comparisons,
+            writer=writer,
+            shadow=ShadowMirror(settings.shadow, context),
         )
 
     async def start(self) -> None:
@@ -53,10 +84,17 @@ class GatewayRuntime:
             self.metrics.describe_backend(variant.value, backend.settings.name, backend.settings.served_model_name,
                                           backend.settings.stamp.as_labels())
         self.flags.start()
+        self.judging.start()
+        self.writer.start()
+        self.shadow.start()
 
     async def stop(self) -> None:
         """Stop polling and close every upstream connection."""
+        await self.shadow.stop()
+        await self.judging.stop()
+        await self.writer.stop()
         await self.flags.stop()
         for backend in self.backends.values():
             await backend.close()
         self.store.close()
+        self.comparisons.close()

@@ -6,6 +6,8 @@ import ipaddress
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
+from monitors.detectors.answer import DetectorSettings
+from shadow.settings import ComparisonStoreSettings, ShadowSettings
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -107,6 +109,10 @@ class GatewaySettings(BaseSettings):
     categories: list[str] = Field(default_factory=list)
     max_categories: int = Field(default=64, ge=1)
     max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+
+    shadow: ShadowSettings = Field(default_factory=ShadowSettings)
+    detectors: DetectorSettings = Field(default_factory=DetectorSettings)
+    comparisons: ComparisonStoreSettings = Field(default_factory=ComparisonStoreSettings)
 
     @field_validator("baseline", "candidate", mode="before")
     @classmethod

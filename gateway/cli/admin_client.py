@@ -54,6 +54,15 @@ class AdminClient:
             params["flag"] = flag
         return self._call("GET", "/admin/audit", params=params)["entries"]
 
+    def comparisons(self, **filters: Any) -> dict[str, Any]:
+        """Stored shadow comparisons, newest first."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        return self._call("GET", "/admin/comparisons", params=params)
+
+    def comparison(self, record_id: int) -> dict[str, Any]:
+        """One stored comparison."""
+        return self._call("GET", f"/admin/comparisons/{record_id}")
+
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()

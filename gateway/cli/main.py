@@ -9,11 +9,13 @@ import typer
 from rich.console import Console
 
 from gateway.cli.admin_client import AdminApiError, AdminClient
+from gateway.cli.shadow_cmd import shadow_app
 from gateway.cli.tables import audit_table, flags_table
 
 app = typer.Typer(help="quantgate: roll a quantized LLM out next to its full-precision twin.", no_args_is_help=True)
 flags_app = typer.Typer(help="Show or change rollout flags through the admin API.", no_args_is_help=True)
 app.add_typer(flags_app, name="flags")
+app.add_typer(shadow_app, name="shadow")
 console = Console()
 
 AdminUrl = Annotated[str, typer.Option("--url", envvar="QUANTGATE_ADMIN_URL", help="Admin API base URL.")]

@@ -1,0 +1,79 @@
+"""`quantgate shadow ls|show`: which prompts flipped after a ship, in which category."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gateway.cli.admin_client import AdminApiError, AdminClient
+
+shadow_app = typer.Typer(help="Browse stored shadow comparisons.", no_args_is_help=True)
+console = Console()
+
+AdminUrl = Annotated[str, typer.Option("--url", envvar="QUANTGATE_ADMIN_URL", help="Admin API base URL.")]
+AdminToken = Annotated[Optional[str], typer.Option("--token", envvar="QUANTGATE_ADMIN_TOKEN", help="Bearer token.")]
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+@shadow_app.command("ls")
+def shadow_ls(
+    since: Annotated[Optional[str], typer.Option(help="ISO time or duration back (24h, 30m).")] = "24h",
+    category: Annotated[Optional[str], typer.Option(help="Only this category.")] = None,
+    flips_only: Annotated[bool, typer.Option("--flips-only", help="Only pairs whose detectors disagree.")] = False,
+    limit: Annotated[int, typer.Option(help="Page size.")] = 30,
+    offset: Annotated[int, typer.Option(help="Skip this many.")] = 0,
+    url: AdminUrl = "http://127.0.0.1:8080",
+    token: AdminToken = None,
+) -> None:
+    """List comparisons, newest first."""
+    try:
+        page = AdminClient(url, token).comparisons(since=since, category=category, flips_only=str(flips_only).lower(),
+                                                   limit=limit, offset=offset)
+    except AdminApiError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    table = Table(title=f"Shadow comparisons ({page['total']} matching)")
+    for column in ("id", "time", "category", "primary", "similarity", "tail sim", "len ratio", "flips"):
+        table.add_column(column)
+    for row in page["comparisons"]:
+        flips = [f"{kind}:{row[kind + '_flip']}" for kind in ("refusal", "format", "repetition") if row[kind + "_flip"]]
+        table.add_row(str(row["id"]), row["created_at"][:19].replace("T", " "), row["category"],
+                      row["primary_variant"], _fmt(row["similarity"]), _fmt(row["similarity_tail"]),
+                      _fmt(row["length_ratio"]), ", ".join(flips) or "-")
+    console.print(table)
+
+
+@shadow_app.command("show")
+def shadow_show(record_id: int, url: AdminUrl = "http://127.0.0.1:8080", token: AdminToken = None) -> None:
+    """Everything about one comparison."""
+    try:
+        record = AdminClient(url, token).comparison(record_id)
+    except AdminApiError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    table = Table(title=f"Comparison {record_id} ({record['category']}, request {record['request_id']})")
+    table.add_column("field")
+    table.add_column("baseline")
+    table.add_column("candidate")
+    for field in ("stamp", "judgement"):
+        table.add_row(field, json.dumps(record[f"baseline_{field}"], indent=1),
+                      json.dumps(record[f"candidate_{field}"], indent=1))
+    for field in ("ttft_s", "total_s", "output_tokens", "text"):
+        table.add_row(field, _fmt(record.get(f"baseline_{field}")), _fmt(record.get(f"candidate_{field}")))
+    console.print(table)
+    for field in ("similarity", "similarity_head", "similarity_tail", "first_divergence", "length_ratio",
+                  "refusal_flip", "format_flip", "repetition_flip"):
+        console.print(f"{field}: {_fmt(record[field])}")
+    if record.get("prompt_text"):
+        console.print(f"prompt: {record['prompt_text']}")

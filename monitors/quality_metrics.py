@@ -1,0 +1,70 @@
+"""Prometheus metrics of answer quality (every answer) and of shadow pairs (per category)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from monitors.detectors.answer import AnswerJudgement
+
+SIMILARITY_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 1.0)
+LENGTH_RATIO_BUCKETS = (0.25, 0.5, 0.67, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 4.0)
+CHAR_BUCKETS = (16, 64, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
+TOKEN_BUCKETS = (1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
+
+
+class QualityMetrics:
+    """Detector counters per variant, category and arm (primary or shadow), and shadow-pair figures."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        r = registry
+        vca = ("variant", "category", "arm")
+        self.judged = Counter("quantgate_answers_judged", "Answers run through the quality detectors.", vca, registry=r)
+        self.refusals = Counter("quantgate_refusals", "Answers the refusal detector labelled as refusals.", vca,
+                                registry=r)
+        self.format_checked = Counter("quantgate_format_checked", "Answers whose format was checked (JSON asked, "
+                                      "or a structured category).", vca, registry=r)
+        self.format_breaks = Counter("quantgate_format_breaks", "Answers whose expected format was broken.", vca,
+                                     registry=r)
+        self.repetitions = Counter("quantgate_repetition_loops", "Answers ending in a repetition loop.", vca,
+                                   registry=r)
+        self.truncations = Counter("quantgate_truncated_answers", "Answers cut at the token limit (finish_reason "
+                                   "length).", vca, registry=r)
+        self.answer_tokens = Histogram("quantgate_answer_length_tokens", "Output tokens per judged answer.", vca,
+                                       buckets=TOKEN_BUCKETS, registry=r)
+        self.answer_chars = Histogram("quantgate_answer_length_chars", "Characters per judged answer.", vca,
+                                      buckets=CHAR_BUCKETS, registry=r)
+        self.comparisons = Counter("quantgate_shadow_comparisons", "Shadow pairs compared.", ("category",), registry=r)
+        self.similarity = Histogram("quantgate_shadow_similarity", "Normalized text similarity of a pair (1 = same), "
+                                    "overall, first 256 words (head) and the rest (tail).", ("category", "segment"),
+                                    buckets=SIMILARITY_BUCKETS, registry=r)
+        self.length_ratio = Histogram("quantgate_shadow_length_ratio", "Output length candidate / baseline.",
+                                      ("category",), buckets=LENGTH_RATIO_BUCKETS, registry=r)
+        self.flips = Counter("quantgate_shadow_flips", "Pairs whose detectors disagree, by kind and which arm got "
+                             "worse.", ("category", "kind", "direction"), registry=r)
+        self.exact_matches = Counter("quantgate_shadow_exact_matches", "Pairs with identical text.", ("category",),
+                                     registry=r)
+        self.drops = Counter("quantgate_shadow_drops", "Shadow work dropped, by reason.", ("reason",), registry=r)
+        self.shadow_requests = Counter("quantgate_shadow_requests", "Shadow requests sent, by target variant and "
+                                       "outcome.", ("variant", "outcome"), registry=r)
+        self.in_flight = Gauge("quantgate_shadow_in_flight", "Shadow requests in flight.", registry=r,
+                               multiprocess_mode="livesum")
+        self.queued = Gauge("quantgate_shadow_queued", "Shadow requests waiting for a slot.", registry=r,
+                            multiprocess_mode="livesum")
+
+    def observe_answer(self, variant: str, category: str, arm: str, judgement: AnswerJudgement) -> None:
+        """Count one judged answer."""
+        labels = (variant, category, arm)
+        self.judged.labels(*labels).inc()
+        if judgement.refused:
+            self.refusals.labels(*labels).inc()
+        if judgement.format_checked:
+            self.format_checked.labels(*labels).inc()
+            if judgement.format_broken:
+                self.format_breaks.labels(*labels).inc()
+        if judgement.repetitive:
+            self.repetitions.labels(*labels).inc()
+        if judgement.truncated:
+            self.truncations.labels(*labels).inc()
+        if judgement.output_tokens is not None:
+            self.answer_tokens.labels(*labels).observe(judgement.output_tokens)
+        self.answer_chars.labels(*labels).observe(judgement.output_chars)

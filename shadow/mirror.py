@@ -1,0 +1,211 @@
+"""Mirroring: send the primary's request to the other arm, read the whole answer, compare, record.
+
+The primary never waits for any of this: shadows run on their own worker tasks, bounded in number,
+behind a bounded queue; anything that does not fit is dropped and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from flags.model import Variant
+from gateway.errors import UpstreamFailure
+from gateway.sse import SseTap
+from gateway.upstream import UpstreamBackend
+from monitors.detectors.answer import AnswerJudge
+from monitors.quality_metrics import QualityMetrics
+from shadow.answer import CapturedAnswer, captured, prompt_text
+from shadow.compare import ShadowComparison, compare
+from shadow.judging import PrimaryAnswer, judge_answer
+from shadow.redaction import Redactor
+from shadow.sampling import key_hash
+from shadow.settings import ComparisonStoreSettings, ShadowSettings
+from shadow.writer import ComparisonWriter, comparison_row
+
+log = logging.getLogger("quantgate.shadow")
+SHADOW_HEADER = "x-quantgate-shadow"
+
+
+class ShadowFailed(Exception):
+    """The shadow arm did not produce a usable answer."""
+
+
+@dataclass
+class ShadowJob:
+    """One request to mirror, and a future the proxy resolves when its own answer is complete."""
+
+    request_id: str
+    category: str
+    routing_key: str
+    path: str
+    payload: dict[str, Any]
+    streamed: bool
+    primary_variant: Variant
+    primary: asyncio.Future[PrimaryAnswer | None] = field(default_factory=lambda: asyncio.get_running_loop()
+                                                          .create_future())
+
+    def primary_finished(self, answer: PrimaryAnswer | None) -> None:
+        """Hand over the primary's answer (None when it did not complete)."""
+        if not self.primary.done():
+            self.primary.set_result(answer)
+
+
+@dataclass
+class ShadowContext:
+    """What the mirror needs from the gateway, passed in explicitly."""
+
+    backends: dict[Variant, UpstreamBackend]
+    stamps: dict[Variant, dict[str, str]]
+    judge: AnswerJudge
+    metrics: QualityMetrics
+    writer: ComparisonWriter
+    record_settings: ComparisonStoreSettings
+    redact: Redactor
+    segment_words: int = 256
+
+
+class ShadowMirror:
+    """Bounded pool of shadow workers."""
+
+    def __init__(self, settings: ShadowSettings, context: ShadowContext) -> None:
+        self.settings = settings
+        self.ctx = context
+        self._queue: asyncio.Queue[ShadowJob] = asyncio.Queue(maxsize=max(1, settings.queue_size))
+        self._workers: list[asyncio.Task[None]] = []
+        self.completed = 0
+
+    def submit(self, job: ShadowJob, primaries_in_flight: int) -> bool:
+        """Queue a shadow unless the queue is full or primaries need the capacity; drops are counted."""
+        limit = self.settings.shed_above_primary_in_flight
+        if limit and primaries_in_flight > limit:
+            return self._drop("load")
+        try:
+            self._queue.put_nowait(job)
+        except asyncio.QueueFull:
+            return self._drop("queue_full")
+        self.ctx.metrics.queued.inc()
+        return True
+
+    def _drop(self, reason: str) -> bool:
+        self.ctx.metrics.drops.labels(reason).inc()
+        return False
+
+    async def _worker(self) -> None:
+        while True:
+            job = await self._queue.get()
+            self.ctx.metrics.queued.dec()
+            self.ctx.metrics.in_flight.inc()
+            try:
+                await self._run(job)
+            except Exception:  # noqa: BLE001 - a shadow failure never reaches anyone but the metrics
+                log.exception("shadow comparison failed")
+                self._drop("error")
+            finally:
+                self.ctx.metrics.in_flight.dec()
+
+    async def _run(self, job: ShadowJob) -> None:
+        target = job.primary_variant.other()
+        try:
+            shadow = await asyncio.wait_for(self._call(job, target), self.settings.timeout_s)
+        except asyncio.TimeoutError:
+            self.ctx.metrics.shadow_requests.labels(target.value, "timeout").inc()
+            self._drop("timeout")
+            return
+        except (ShadowFailed, UpstreamFailure) as exc:
+            self.ctx.metrics.shadow_requests.labels(target.value, "error").inc()
+            log.info("shadow to %s failed: %s", target.value, exc)
+            self._drop("shadow_error")
+            return
+        self.ctx.metrics.shadow_requests.labels(target.value, "ok").inc()
+        try:
+            primary = await asyncio.wait_for(asyncio.shield(job.primary), self.settings.primary_wait_s)
+        except asyncio.TimeoutError:
+            primary = None
+        if primary is None or not primary.complete:
+            self._drop("primary_incomplete")
+            return
+        self._record(job, primary.parse(), shadow)
+
+    def _shadow_body(self, job: ShadowJob, backend: UpstreamBackend) -> bytes:
+        payload = dict(job.payload)
+        payload["model"] = backend.settings.served_model_name
+        if job.streamed:
+            payload["stream_options"] = {**(payload.get("stream_options") or {}), "include_usage": True}
+        return orjson.dumps(payload)
+
+    async def _call(self, job: ShadowJob, target: Variant) -> CapturedAnswer:
+        backend = self.ctx.backends[target]
+        headers = backend.request_headers(f"{job.request_id}-shadow", [(SHADOW_HEADER, "1")])
+        started = time.perf_counter()
+        response = await backend.post(job.path, self._shadow_body(job, backend), headers)
+        try:
+            if response.status != 200:
+                raise ShadowFailed(f"{target.value} answered {response.status}")
+            if not job.streamed:
+                raw = await backend.read_all(response)
+                return captured(target.value, raw, False, None, time.perf_counter() - started, True)
+            tap, chunks = SseTap(strip_usage=False), []
+            while chunk := await backend.read_some(response):
+                tap.feed(chunk)
+                chunks.append(chunk)
+            ttft = None if tap.first_token_at is None else tap.first_token_at - started
+            return captured(target.value, b"".join(chunks), True, ttft, time.perf_counter() - started, True,
+                            tap.output_tokens())
+        finally:
+            response.close()
+
+    def _record(self, job: ShadowJob, primary: CapturedAnswer, shadow: CapturedAnswer) -> None:
+        ctx = self.ctx
+        fmt = job.payload.get("response_format") if isinstance(job.payload.get("response_format"), dict) else None
+        shadow_judgement = judge_answer(ctx.judge, shadow, fmt, job.category)
+        ctx.metrics.observe_answer(shadow.variant, job.category, "shadow", shadow_judgement)
+        primary_judgement = judge_answer(ctx.judge, primary, fmt, job.category)
+        if job.primary_variant is Variant.BASELINE:
+            pair = (primary, shadow, primary_judgement, shadow_judgement)
+        else:
+            pair = (shadow, primary, shadow_judgement, primary_judgement)
+        comparison = compare(job.request_id, job.category, job.primary_variant.value, *pair,
+                             segment_words=ctx.segment_words)
+        self._observe(comparison)
+        stamps = (ctx.stamps[Variant.BASELINE], ctx.stamps[Variant.CANDIDATE])
+        ctx.writer.submit(comparison_row(comparison, key_hash(job.routing_key), stamps, prompt_text(job.payload),
+                                         ctx.record_settings, ctx.redact))
+        self.completed += 1
+
+    def _observe(self, comparison: ShadowComparison) -> None:
+        m, category, f = self.ctx.metrics, comparison.category, comparison.figures
+        m.comparisons.labels(category).inc()
+        if f.exact_match:
+            m.exact_matches.labels(category).inc()
+        m.similarity.labels(category, "all").observe(f.similarity)
+        m.similarity.labels(category, "head").observe(f.similarity_head)
+        if f.similarity_tail is not None:
+            m.similarity.labels(category, "tail").observe(f.similarity_tail)
+        if f.length_ratio is not None:
+            m.length_ratio.labels(category).observe(f.length_ratio)
+        for kind, flip in (("refusal", comparison.refusal_flip), ("format", comparison.format_flip),
+                           ("repetition", comparison.repetition_flip)):
+            if flip:
+                m.flips.labels(category, kind, flip).inc()
+
+    def start(self) -> None:
+        """Start the shadow workers."""
+        self._workers = [asyncio.create_task(self._worker(), name=f"quantgate-shadow-{i}")
+                         for i in range(self.settings.max_in_flight)]
+
+    async def stop(self) -> None:
+        """Cancel in-flight shadows (they never matter more than shutting down)."""
+        for task in self._workers:
+            task.cancel()
+        for task in self._workers:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        self._workers = []

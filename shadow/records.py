@@ -1,0 +1,164 @@
+"""Stored comparison records: the table, batched writes off the request path, retention, and queries."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Field, Session, SQLModel, col, func, select
+
+from flags.model import utcnow
+from flags.store import create_tables, make_engine
+
+
+class ShadowComparisonRow(SQLModel, table=True):
+    """One shadow pair: identities, both stamps, detector results, comparison figures, optional texts."""
+
+    __tablename__ = "quantgate_shadow_comparison"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(index=True)
+    created_at: datetime = Field(index=True)
+    category: str = Field(index=True)
+    routing_key_hash: str
+    primary_variant: str
+    baseline_stamp_json: str
+    candidate_stamp_json: str
+    baseline_judgement_json: str
+    candidate_judgement_json: str
+    exact_match: bool
+    similarity: float
+    similarity_head: float
+    similarity_tail: float | None = None
+    first_divergence: float | None = None
+    length_ratio: float | None = None
+    refusal_flip: str | None = None
+    format_flip: str | None = None
+    repetition_flip: str | None = None
+    any_flip: bool = Field(default=False, index=True)
+    baseline_ttft_s: float | None = None
+    candidate_ttft_s: float | None = None
+    baseline_total_s: float
+    candidate_total_s: float
+    baseline_output_tokens: int | None = None
+    candidate_output_tokens: int | None = None
+    prompt_text: str | None = None
+    baseline_text: str | None = None
+    candidate_text: str | None = None
+
+
+_SUMMARY_FIELDS = ("id", "request_id", "created_at", "category", "primary_variant", "exact_match", "similarity",
+                   "similarity_head", "similarity_tail", "first_divergence", "length_ratio", "refusal_flip",
+                   "format_flip", "repetition_flip", "baseline_ttft_s", "candidate_ttft_s", "baseline_output_tokens",
+                   "candidate_output_tokens")
+
+
+def row_summary(row: ShadowComparisonRow) -> dict[str, Any]:
+    """The list view of a record."""
+    out = {name: getattr(row, name) for name in _SUMMARY_FIELDS}
+    out["created_at"] = row.created_at.isoformat()
+    return out
+
+
+def row_detail(row: ShadowComparisonRow) -> dict[str, Any]:
+    """Everything about one record, JSON columns decoded."""
+    out = row_summary(row)
+    out.update({
+        "routing_key_hash": row.routing_key_hash,
+        "baseline_stamp": json.loads(row.baseline_stamp_json),
+        "candidate_stamp": json.loads(row.candidate_stamp_json),
+        "baseline_judgement": json.loads(row.baseline_judgement_json),
+        "candidate_judgement": json.loads(row.candidate_judgement_json),
+        "baseline_total_s": row.baseline_total_s, "candidate_total_s": row.candidate_total_s,
+        "prompt_text": row.prompt_text, "baseline_text": row.baseline_text, "candidate_text": row.candidate_text,
+    })
+    return out
+
+
+@dataclass(frozen=True)
+class ComparisonQuery:
+    """Filters of GET /admin/comparisons."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    category: str | None = None
+    flips_only: bool = False
+    limit: int = 50
+    offset: int = 0
+
+
+class ComparisonStore:
+    """Comparison records in the flag store's database."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        self._ready = False
+
+    def ensure_schema(self) -> None:
+        """Create the table if missing."""
+        if not self._ready:
+            create_tables(self.engine, [ShadowComparisonRow.__table__])
+            self._ready = True
+
+    def insert_many(self, rows: list[ShadowComparisonRow]) -> None:
+        """One transaction per batch."""
+        self.ensure_schema()
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin(), Session(bind=conn) as session:
+                session.add_all(rows)
+                session.flush()
+
+    def purge_older_than(self, age: timedelta) -> int:
+        """Delete records older than `age`; returns how many."""
+        self.ensure_schema()
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                result = conn.execute(delete(ShadowComparisonRow).where(
+                    col(ShadowComparisonRow.created_at) < utcnow() - age))
+                return int(result.rowcount or 0)
+
+    def query(self, q: ComparisonQuery) -> tuple[int, list[ShadowComparisonRow]]:
+        """(total matching, one page newest first)."""
+        self.ensure_schema()
+        conditions = []
+        if q.since is not None:
+            conditions.append(col(ShadowComparisonRow.created_at) >= q.since)
+        if q.until is not None:
+            conditions.append(col(ShadowComparisonRow.created_at) < q.until)
+        if q.category is not None:
+            conditions.append(ShadowComparisonRow.category == q.category)
+        if q.flips_only:
+            conditions.append(col(ShadowComparisonRow.any_flip).is_(True))
+        with Session(self.engine) as session:
+            total = session.exec(select(func.count()).select_from(ShadowComparisonRow).where(*conditions)).one()
+            rows = session.exec(select(ShadowComparisonRow).where(*conditions)
+                                .order_by(col(ShadowComparisonRow.id).desc()).offset(q.offset).limit(q.limit)).all()
+        return int(total), list(rows)
+
+    def get(self, record_id: int) -> ShadowComparisonRow | None:
+        """One record by id."""
+        self.ensure_schema()
+        with Session(self.engine) as session:
+            return session.get(ShadowComparisonRow, record_id)
+
+    def close(self) -> None:
+        """Release connections."""
+        self.engine.dispose()
+
+
+class ComparisonStoreError(RuntimeError):
+    """Reading comparison records failed."""
+
+
+def safe(call: Any, *args: Any) -> Any:
+    """Run a store call, turning database errors into ComparisonStoreError."""
+    try:
+        return call(*args)
+    except SQLAlchemyError as exc:
+        raise ComparisonStoreError(f"comparison store error: {exc.__class__.__name__}") from exc
