@@ -34,7 +34,10 @@ def load_redactor(spec: str) -> Redactor:
     module_name, sep, attr = spec.partition(":")
     if not sep:
         raise ValueError(f"redaction must be 'default', 'none' or 'module:function', got {spec!r}")
-    function = getattr(importlib.import_module(module_name), attr)
+    try:
+        function = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot load redaction hook {spec!r}: {exc}") from exc
     if not callable(function):
         raise ValueError(f"redaction hook {spec!r} is not callable")
     return function

@@ -182,3 +182,25 @@ async def gateway(make_gateway: GatewayFactory) -> Gateway:
 def chat_body(prompt: str = "hello there", **extra: Any) -> dict[str, Any]:
     """A chat completion request body."""
     return {"model": "quantgate", "messages": [{"role": "user", "content": prompt}], "max_tokens": 16, **extra}
+
+async def wait_for_pairs(gateway: Gateway, expected: int, timeout_s: float = 20.0) -> dict[str, Any]:
+    """Poll the admin API until `expected` comparisons are stored; returns the last page."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    page: dict[str, Any] = {"total": 0, "comparisons": []}
+    async with gateway.admin() as admin:
+        while loop.time() < deadline:
+            await gateway.runtime.writer.flush()
+            page = (await admin.get("/admin/comparisons", params={"limit": 1000})).json()
+            if page["total"] >= expected:
+                return page
+            await asyncio.sleep(0.05)
+    return page
+
+
+@pytest.fixture
+async def shadow_gateway(make_gateway: GatewayFactory) -> Gateway:
+    """Primary on the baseline, every request mirrored to the candidate, fast record flushes."""
+    gateway = await make_gateway(comparisons={"flush_interval_s": 0.05})
+    await gateway.set_flags(shadow_percent=100)
+    return gateway
