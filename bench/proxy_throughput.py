@@ -8,96 +8,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 import httpx
 import psutil
 import uvloop
 from rich.console import Console
 from rich.table import Table
 
+from bench.load import TOKENS, LoadResult, run_load
+from bench.shadow_overhead import shadow_table
 from gateway.demo.stack import LocalStack, free_port, gateway_env, quantgate_argv, simulator_argv
-
-TOKENS = 18  # role chunk + 18 token chunks + [DONE] = 20 SSE events per request
-
-
-@dataclass
-class LoadResult:
-    """What one load run produced."""
-
-    completed: int
-    errors: int
-    elapsed_s: float
-    ttft_s: list[float]
-    total_s: list[float]
-
-    def merge(self, other: LoadResult) -> None:
-        """Add another round's figures."""
-        self.completed += other.completed
-        self.errors += other.errors
-        self.elapsed_s += other.elapsed_s
-        self.ttft_s += other.ttft_s
-        self.total_s += other.total_s
-
-    @property
-    def rps(self) -> float:
-        """Completed requests per second."""
-        return self.completed / self.elapsed_s
-
-    def pct(self, values: list[float], q: float) -> float:
-        """Quantile in ms."""
-        if not values:
-            return float("nan")
-        return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 1000) - 1] * 1000
-
-
-def _body(shadow_key: int) -> dict[str, object]:
-    return {"model": "bench", "stream": True, "max_tokens": TOKENS, "min_tokens": TOKENS, "temperature": 0,
-            "messages": [{"role": "user", "content": f"benchmark prompt {shadow_key % 50}"}]}
-
-
-async def _one(session: aiohttp.ClientSession, url: str, key: int, result: LoadResult) -> None:
-    started = time.perf_counter()
-    first: float | None = None
-    async with session.post(url, json=_body(key), headers={"x-quantgate-key": f"user-{key}"}) as response:
-        if response.status != 200:
-            await response.read()
-            result.errors += 1
-            return
-        async for chunk in response.content.iter_any():
-            if first is None and b'"content":"' in chunk.replace(b'"content":""', b""):
-                first = time.perf_counter()
-    done = time.perf_counter()
-    result.completed += 1
-    result.ttft_s.append((first or done) - started)
-    result.total_s.append(done - started)
-
-
-async def run_load(url: str, concurrency: int, duration_s: float) -> LoadResult:
-    """Closed-loop load: `concurrency` streams back to back for `duration_s`."""
-    result = LoadResult(0, 0, 0.0, [], [])
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
-        deadline = time.perf_counter() + duration_s
-        counter = iter(range(10**9))
-
-        async def worker() -> None:
-            while time.perf_counter() < deadline:
-                try:
-                    await _one(session, url, next(counter), result)
-                except aiohttp.ClientError:
-                    result.errors += 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        result.elapsed_s = time.perf_counter() - started
-    return result
 
 
 def _cpu_s(pid: int) -> float:
@@ -120,6 +43,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=12.0, help="seconds per path and concurrency")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32, 128])
     parser.add_argument("--rounds", type=int, default=4, help="interleaved direct/gateway rounds per cell")
+    parser.add_argument("--shadow-concurrency", type=int, default=32, help="streams for the shadow 0%% vs 100%% "
+                        "comparison (0 skips it)")
     parser.add_argument("--itl-ms", type=float, default=0.0, help="simulator inter-token latency")
     args = parser.parse_args()
     console = Console(width=150)
@@ -132,7 +57,10 @@ def main() -> None:
         bare_port = free_port()
         bare_proc = stack.start("bare-proxy", [sys.executable, "-m", "bench.bare_proxy", "--port", str(bare_port), "--upstream",
                                    f"http://127.0.0.1:{sim_port}"])
-        env = gateway_env(workdir / "bench.db", sim_port, sim_port, baseline_name="bench", candidate_name="bench")
+        shadow_port = free_port()
+        stack.start("shadow-simulator", simulator_argv(shadow_port, "bench", ttft_ms=0, itl_ms=args.itl_ms)).wait_ready(
+            f"http://127.0.0.1:{shadow_port}/health")
+        env = gateway_env(workdir / "bench.db", sim_port, shadow_port, baseline_name="bench", candidate_name="bench")
         gateway = stack.start("gateway", quantgate_argv("serve", "--port", str(gw_port)), env)
         gateway.wait_ready(f"http://127.0.0.1:{gw_port}/readyz")
         assert gateway.process is not None
@@ -151,7 +79,7 @@ def main() -> None:
                        "proxy CPU ms/req", "throughput vs direct"):
             table.add_column(column)
         for conc in args.concurrency:
-            direct, bare, proxied = (LoadResult(0, 0, 0.0, [], []) for _ in range(3))
+            direct, bare, proxied = (LoadResult.empty() for _ in range(3))
             cpu_s = bare_cpu_s = 0.0
             # Interleave short rounds so drift on this shared machine hits every path alike.
             for _ in range(args.rounds):
@@ -170,6 +98,9 @@ def main() -> None:
             added = proxied.pct(proxied.ttft_s, 0.5) - direct.pct(direct.ttft_s, 0.5)
             table.add_row("", "", "", f"(+{added:.2f})", "", "", "", "", "")
         console.print(table)
+        if args.shadow_concurrency:
+            console.print(shadow_table(f"http://127.0.0.1:{gw_port}", args.shadow_concurrency, args.duration,
+                                       args.rounds))
         metrics = httpx.get(f"http://127.0.0.1:{gw_port}/metrics").text
         series = sum(1 for line in metrics.splitlines() if line.startswith("quantgate_"))
         console.print(f"gateway ran with flags polling and metrics on ({series} quantgate_* series exported)")

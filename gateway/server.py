@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import uvicorn
+
 from gateway.app import GatewayAsgi, Surface, check_admin_exposure, create_app
 from gateway.settings import GatewaySettings, load_settings
 

@@ -6,14 +6,15 @@ import ipaddress
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
-from monitors.detectors.answer import DetectorSettings
-from shadow.settings import ComparisonStoreSettings, ShadowSettings
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from monitors.detectors.answer import DetectorSettings
+from shadow.settings import ComparisonStoreSettings, ShadowSettings
 
 
 class ProvenanceStamp(BaseModel):

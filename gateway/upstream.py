@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 
 from flags.model import Variant
@@ -64,7 +62,7 @@ class UpstreamBackend:
         variant = self.variant.value
         try:
             response = await self.session.post(self.base_url + path, data=body, headers=headers)
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise UpstreamTimeout(f"{variant} backend timed out: {exc}", variant=variant) from exc
         except aiohttp.ClientError as exc:
             raise UpstreamUnavailable(f"{variant} backend unreachable: {exc.__class__.__name__}",
@@ -72,7 +70,7 @@ class UpstreamBackend:
         if response.status >= 500:
             try:
                 payload = await response.read()
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 payload = b""
             finally:
                 response.release()
@@ -85,7 +83,7 @@ class UpstreamBackend:
         """Next network chunk of the body as it arrives (b'' at the end); failures raise typed errors."""
         try:
             return await response.content.readany()
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise UpstreamTimeout(f"{self.variant.value} backend stalled: {exc}", variant=self.variant.value) from exc
         except aiohttp.ClientError as exc:
             raise UpstreamFailure(f"{self.variant.value} backend broke the response: {exc.__class__.__name__}",
@@ -95,7 +93,7 @@ class UpstreamBackend:
         """The whole body; failures raise typed errors."""
         try:
             return await response.read()
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise UpstreamTimeout(f"{self.variant.value} backend stalled: {exc}", variant=self.variant.value) from exc
         except aiohttp.ClientError as exc:
             raise UpstreamFailure(f"{self.variant.value} backend broke the response: {exc.__class__.__name__}",
@@ -106,5 +104,5 @@ class UpstreamBackend:
         try:
             async with self.session.get(self.base_url + "/health", timeout=_PROBE_TIMEOUT) as response:
                 return response.status == 200
-        except (aiohttp.ClientError, asyncio.TimeoutError, UpstreamFailure):
+        except (TimeoutError, aiohttp.ClientError, UpstreamFailure):
             return False

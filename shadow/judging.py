@@ -56,16 +56,21 @@ class AnswerJudging:
         except asyncio.QueueFull:
             self.metrics.drops.labels("judging_queue_full").inc()
 
+    def _judge(self, primary: PrimaryAnswer) -> None:
+        try:
+            judgement = judge_answer(self.judge, primary.parse(), primary.response_format, primary.category)
+            self.metrics.observe_answer(primary.variant, primary.category, "primary", judgement)
+        except Exception:  # noqa: BLE001 - one odd answer must not stop judging
+            log.exception("judging a primary answer failed")
+        finally:
+            self._queue.task_done()
+
     async def _loop(self) -> None:
         while True:
-            primary = await self._queue.get()
-            try:
-                judgement = judge_answer(self.judge, primary.parse(), primary.response_format, primary.category)
-                self.metrics.observe_answer(primary.variant, primary.category, "primary", judgement)
-            except Exception:  # noqa: BLE001 - one odd answer must not stop judging
-                log.exception("judging a primary answer failed")
-            finally:
-                self._queue.task_done()
+            self._judge(await self._queue.get())
+            # Drain what else is waiting in the same wake-up: fewer task switches under load.
+            for _ in range(min(self._queue.qsize(), 256)):
+                self._judge(self._queue.get_nowait())
 
     async def drain(self) -> None:
         """Wait until every queued answer was judged (tests, shutdown)."""

@@ -113,7 +113,7 @@ class ShadowMirror:
         target = job.primary_variant.other()
         try:
             shadow = await asyncio.wait_for(self._call(job, target), self.settings.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.ctx.metrics.shadow_requests.labels(target.value, "timeout").inc()
             self._drop("timeout")
             return
@@ -125,7 +125,7 @@ class ShadowMirror:
         self.ctx.metrics.shadow_requests.labels(target.value, "ok").inc()
         try:
             primary = await asyncio.wait_for(asyncio.shield(job.primary), self.settings.primary_wait_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             primary = None
         if primary is None or not primary.complete:
             self._drop("primary_incomplete")

@@ -56,7 +56,7 @@ async def serve() -> AsyncIterator[ServeFn]:
     for server, task in reversed(running):
         try:
             await asyncio.wait_for(task, 10)
-        except (asyncio.TimeoutError, asyncio.CancelledError):
+        except (TimeoutError, asyncio.CancelledError):
             task.cancel()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitors.detectors.answer import AnswerJudgement, AnswerJudge
+from monitors.detectors.answer import AnswerJudge, AnswerJudgement
 from monitors.detectors.refusal import PatternRefusalDetector, RefusalDetector, RefusalVerdict
 
 __all__ = ["AnswerJudge", "AnswerJudgement", "PatternRefusalDetector", "RefusalDetector", "RefusalVerdict"]

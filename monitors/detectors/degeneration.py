@@ -19,15 +19,8 @@ def repeated_ngram_ratio(tokens: list[str], n: int) -> float:
     total = len(tokens) - n + 1
     if total <= 1:
         return 0.0
-    seen: set[tuple[str, ...]] = set()
-    repeats = 0
-    for i in range(total):
-        gram = tuple(tokens[i:i + n])
-        if gram in seen:
-            repeats += 1
-        else:
-            seen.add(gram)
-    return repeats / total
+    distinct = len(set(zip(*(tokens[i:] for i in range(n)), strict=False)))
+    return (total - distinct) / total
 
 
 def check_degeneration(text: str, finish_reason: str | None, *, ngram: int = 4, tail_tokens: int = 200,

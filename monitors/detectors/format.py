@@ -65,7 +65,7 @@ def check_fences(text: str) -> FormatVerdict:
     fences = list(_FENCE.finditer(text))
     if len(fences) % 2:
         return FormatVerdict(True, True, "unclosed fenced block")
-    for opening, closing in zip(fences[::2], fences[1::2]):
+    for opening, closing in zip(fences[::2], fences[1::2], strict=False):
         if opening.group(1).lower() == "json":
             body = text[opening.end():closing.start()]
             try:

@@ -15,20 +15,26 @@ from typing import Protocol
 # (rule name, regex over normalized text). Normalized: lower case, curly quotes straightened,
 # punctuation other than apostrophes turned into spaces, whitespace collapsed.
 DEFAULT_RULES: tuple[tuple[str, str], ...] = (
-    ("en.cant_help", r"\bi(?: am|'m)? (?:sorry|afraid)?\s*(?:but )?i? ?(?:can't|cannot|can not|won't|will not|am unable to|'m unable to|am not able to|'m not able to) (?:help|assist|comply|provide|do that|fulfil|fulfill|support|answer|create|write|share|engage)"),
+    ("en.cant_help", r"\bi(?:'m| am)? (?:(?:sorry|afraid) (?:but )?(?:i )?)?(?:can't|cannot|can not|won't|will not|am unable to|'m unable to|am not able to|'m not able to) (?:help|assist|comply|provide|do that|fulfil|fulfill|support|answer|create|write|share|engage)"),
     ("en.not_able", r"^i(?:'m| am) not (?:able|allowed|permitted) to\b"),
-    ("en.as_an_ai", r"\bas an ai(?: language model| assistant)?,? i (?:can't|cannot|am not able|don't)\b"),
+    ("en.as_an_ai", r"\bas an ai\b.{0,40}\bi (?:can't|cannot|am not able|don't)\b"),
     ("en.must_decline", r"\bi (?:must|have to|need to) (?:respectfully )?(?:decline|refuse)\b"),
     ("en.against_policy", r"\b(?:this|that|your request) (?:goes against|violates|is against) (?:my|our) (?:guidelines|policies|usage policies|content policy)\b"),
-    ("fr.ne_peux_pas", r"\b(?:je suis d[ée]sol[ée]e?,? mais )?je ne (?:peux|suis pas en mesure de|vais) pas (?:vous )?(?:aider|r[ée]pondre|fournir|faire)"),
-    ("de.kann_nicht", r"\b(?:es tut mir leid,? (?:aber )?)?ich kann (?:ihnen |dir )?(?:dabei |damit )?nicht (?:helfen|behilflich|weiterhelfen)"),
-    ("es.no_puedo", r"\b(?:lo siento,? (?:pero )?)?no puedo (?:ayudar|ayudarte|ayudarle|proporcionar|responder|cumplir)"),
-    ("it.non_posso", r"\b(?:mi dispiace,? (?:ma )?)?non posso (?:aiutarti|aiutarla|aiutare|fornire|rispondere)"),
-    ("pt.nao_posso", r"\b(?:desculpe,? (?:mas )?)?n[ãa]o posso (?:ajudar|fornecer|responder)"),
+    # The usual apology in front ("je suis désolé, mais") is not needed to match, so it is left out.
+    ("fr.ne_peux_pas", r"\bje ne (?:peux|suis pas en mesure de|vais) pas (?:vous )?(?:aider|r[ée]pondre|fournir|faire)"),
+    ("de.kann_nicht", r"\bich kann (?:ihnen |dir )?(?:dabei |damit )?nicht (?:helfen|behilflich|weiterhelfen)"),
+    ("es.no_puedo", r"\bno puedo (?:ayudar|ayudarte|ayudarle|proporcionar|responder|cumplir)"),
+    ("it.non_posso", r"\bnon posso (?:aiutarti|aiutarla|aiutare|fornire|rispondere)"),
+    ("pt.nao_posso", r"\bn[ãa]o posso (?:ajudar|fornecer|responder)"),
     ("ja.moushiwake", r"申し訳(?:ありませんが|ございませんが).{0,40}(?:できません|お手伝いできません|お答えできません)"),
     ("ja.dekimasen", r"^(?:すみませんが|残念ながら).{0,30}できません"),
     ("zh.wufa", r"(?:抱歉|对不起)[，,]?\s*(?:我)?(?:无法|不能)(?:帮助|提供|回答|协助)"),
 )
+
+# Every default rule contains one of these literals; an answer with none of them skips the regexes.
+_DEFAULT_RULE_KEYWORDS = ("can't", "cannot", "can not", "won't", "will not", "unable", "not able", "not allowed",
+                          "not permitted", "as an ai", "decline", "refuse", "against", "violates", "je ne",
+                          "kann", "puedo", "posso", "できません", "无法", "不能")
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'"})
 _PUNCT = re.compile(r"[^\w\s']+")
@@ -61,8 +67,8 @@ class PatternRefusalDetector:
     """The deterministic catalogue; extra (name, regex) rules come from settings."""
 
     def __init__(self, extra_rules: dict[str, str] | None = None, window_chars: int = 300) -> None:
-        rules = list(DEFAULT_RULES) + list((extra_rules or {}).items())
-        self._rules = [(name, re.compile(pattern)) for name, pattern in rules]
+        self._default_rules = [(name, re.compile(pattern)) for name, pattern in DEFAULT_RULES]
+        self._extra_rules = [(name, re.compile(pattern)) for name, pattern in (extra_rules or {}).items()]
         self._window = window_chars
 
     def detect(self, text: str) -> RefusalVerdict:
@@ -70,7 +76,10 @@ class PatternRefusalDetector:
         head = normalize(text[: self._window * 2])[: self._window]
         if not head:
             return RefusalVerdict(False)
-        for name, pattern in self._rules:
+        rules = self._extra_rules
+        if any(keyword in head for keyword in _DEFAULT_RULE_KEYWORDS):
+            rules = self._default_rules + rules
+        for name, pattern in rules:
             if pattern.search(head):
                 return RefusalVerdict(True, name)
         return RefusalVerdict(False)

@@ -50,7 +50,7 @@ def test_concurrent_writers_from_two_stores_lose_nothing(store: FlagStore, tmp_p
     assert store.current_version() == 51
     # Each audit row's old value is the previous row's new value: no interleaving lost an update.
     ordered = list(reversed(changes))
-    assert all(a.new_value == b.old_value for a, b in zip(ordered, ordered[1:]))
+    assert all(a.new_value == b.old_value for a, b in zip(ordered, ordered[1:], strict=False))
 
 
 def test_expected_version_guards_against_stale_writes(store: FlagStore) -> None:

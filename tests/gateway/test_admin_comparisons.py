@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import Gateway, chat_body
-from tests.conftest import wait_for_pairs
+from tests.conftest import Gateway, chat_body, wait_for_pairs
 
 
 async def test_list_filter_and_show(shadow_gateway: Gateway) -> None:

@@ -9,9 +9,8 @@ from pathlib import Path
 import httpx
 
 from shadow.sampling import shared_seed
-from tests.conftest import Gateway, GatewayFactory, Simulator, chat_body
+from tests.conftest import Gateway, GatewayFactory, Simulator, chat_body, wait_for_pairs
 from tests.helpers import metric_value, sse_events, stream_text
-from tests.conftest import wait_for_pairs
 
 CATEGORIES = ("benign-sensitive", "json", "long", "chat")
 
