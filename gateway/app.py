@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from flags.model import Variant
 from gateway.admin import AdminApi
 from gateway.admin_comparisons import ComparisonsApi
+from gateway.admin_verdicts import VerdictsApi
 from gateway.errors import GatewayError, RouteError, error_response_parts
 from gateway.proxy import CompletionProxy
 from gateway.runtime import GatewayRuntime
@@ -138,7 +139,7 @@ def create_app(settings: GatewaySettings, surface: Surface = Surface.ALL) -> Gat
         routes += [Route(path, proxy, methods=["POST"]) for path, proxy in proxies.items()]
         routes += _public_routes(runtime)
     if surface is not Surface.PUBLIC:
-        routes += AdminApi(runtime).routes() + ComparisonsApi(runtime).routes()
+        routes += AdminApi(runtime).routes() + ComparisonsApi(runtime).routes() + VerdictsApi(runtime).routes()
         if surface is Surface.ADMIN:
             routes.append(Route("/healthz", _admin_healthz, methods=["GET"]))
     routes.append(_metrics_route(runtime))

@@ -12,6 +12,7 @@ from gateway.settings import GatewaySettings
 from gateway.upstream import UpstreamBackend
 from monitors.detectors.answer import AnswerJudge
 from monitors.metrics import GatewayMetrics
+from monitors.policy import RegressionPolicy, load_policy
 from monitors.quality_metrics import QualityMetrics
 from shadow.judging import AnswerJudging
 from shadow.mirror import ShadowContext, ShadowMirror
@@ -35,6 +36,7 @@ class GatewayRuntime:
     comparisons: ComparisonStore
     writer: ComparisonWriter
     shadow: ShadowMirror
+    policy: RegressionPolicy
     primaries_in_flight: int = 0
 
     @classmethod
@@ -75,6 +77,7 @@ class GatewayRuntime:
             comparisons=comparisons,
             writer=writer,
             shadow=ShadowMirror(settings.shadow, context),
+            policy=load_policy(settings.policy_file),
         )
 
     async def start(self) -> None:
@@ -82,7 +85,7 @@ class GatewayRuntime:
         for variant, backend in self.backends.items():
             await backend.open()
             self.metrics.describe_backend(variant.value, backend.settings.name, backend.settings.served_model_name,
-                                          backend.settings.stamp.as_labels())
+                                          backend.settings.stamp.as_labels(), backend.settings.hourly_cost_usd)
         self.flags.start()
         self.judging.start()
         self.writer.start()

@@ -14,6 +14,10 @@ from pydantic_settings import (
 )
 
 from monitors.detectors.answer import DetectorSettings
+from monitors.guard import GuardSettings
+from shadow.settings import ComparisonStoreSettings, ShadowSettings
+
+from monitors.detectors.answer import DetectorSettings
 from shadow.settings import ComparisonStoreSettings, ShadowSettings
 
 
@@ -54,6 +58,8 @@ class BackendSettings(BaseModel):
     # Applies between bytes, first byte included: a non-streamed answer arrives whole, so keep it long.
     read_timeout_s: float = Field(default=300.0, gt=0)
     max_connections: int = Field(default=2048, ge=1)
+    # What the backend costs per hour (GPU nodes); the dashboard derives cost per million tokens from it.
+    hourly_cost_usd: float | None = Field(default=None, ge=0)
     stamp: ProvenanceStamp = Field(default_factory=ProvenanceStamp)
 
     @field_validator("base_url")
@@ -114,6 +120,9 @@ class GatewaySettings(BaseSettings):
     shadow: ShadowSettings = Field(default_factory=ShadowSettings)
     detectors: DetectorSettings = Field(default_factory=DetectorSettings)
     comparisons: ComparisonStoreSettings = Field(default_factory=ComparisonStoreSettings)
+    guard: GuardSettings = Field(default_factory=GuardSettings)
+    # Regression policy (YAML) for verdicts, reports and the guard; the built-in default when unset.
+    policy_file: str | None = None
 
     @field_validator("baseline", "candidate", mode="before")
     @classmethod

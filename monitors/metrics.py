@@ -83,13 +83,18 @@ class GatewayMetrics:
         self.backend_info = Gauge("quantgate_backend_info", "Provenance stamp of each backend (value is always 1).",
                                   ("variant", "backend", "served_model_name", *STAMP_LABELS),
                                   registry=r, multiprocess_mode="livemax")
+        self.hourly_cost = Gauge("quantgate_backend_hourly_cost_dollars", "Configured hourly cost of each backend.",
+                                 ("variant",), registry=r, multiprocess_mode="livemax")
         self._children: dict[tuple[str, ...], tuple[object, ...]] = {}
         self._request_counters: dict[tuple[str, ...], Counter] = {}
 
-    def describe_backend(self, variant: str, backend: str, served_model_name: str, stamp: dict[str, str]) -> None:
-        """Export one backend's provenance stamp as an info-style gauge."""
+    def describe_backend(self, variant: str, backend: str, served_model_name: str, stamp: dict[str, str],
+                         hourly_cost: float | None = None) -> None:
+        """Export one backend's provenance stamp as an info-style gauge, and its cost when configured."""
         self.backend_info.labels(variant=variant, backend=backend, served_model_name=served_model_name,
                                  **stamp).set(1)
+        if hourly_cost is not None:
+            self.hourly_cost.labels(variant).set(hourly_cost)
 
     def observe_flags(self, rollout_percent: float, shadow_percent: float, rollback: bool, version: int,
                       store_up: bool, staleness_s: float) -> None:

@@ -2,6 +2,7 @@
 # Set everything up on a fresh machine and run the whole test suite.
 set -euo pipefail
 QUANTGATE_EXTRAS="[test]"
+source "$(dirname "${BASH_SOURCE[0]}")/_system.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
 cd "$ROOT"
 set +e

@@ -141,6 +141,15 @@ class ComparisonStore:
                                 .order_by(col(ShadowComparisonRow.id).desc()).offset(q.offset).limit(q.limit)).all()
         return int(total), list(rows)
 
+    def rows_after(self, last_id: int, since: datetime | None = None, limit: int = 50_000) -> list[ShadowComparisonRow]:
+        """Rows with id above `last_id` (and newer than `since`), oldest first: what a poller has not seen."""
+        self.ensure_schema()
+        query = select(ShadowComparisonRow).where(col(ShadowComparisonRow.id) > last_id)
+        if since is not None:
+            query = query.where(col(ShadowComparisonRow.created_at) >= since)
+        with Session(self.engine) as session:
+            return list(session.exec(query.order_by(col(ShadowComparisonRow.id)).limit(limit)).all())
+
     def get(self, record_id: int) -> ShadowComparisonRow | None:
         """One record by id."""
         self.ensure_schema()

@@ -145,7 +145,7 @@ class CompletionEndpoint:
         config = self.state.config
         if config.operational.hang:
             await asyncio.Event().wait()
-        answer = generate(request, config.faults_for(request.category))
+        answer = generate(request, config.faults_for(request.category), config.fault_salt)
         head = {"id": f"cmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": config.served_model_name}
         if stream:
             include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))

@@ -117,7 +117,7 @@ def wants_json(request: SimRequest) -> bool:
     return (request.response_format or {}).get("type") in ("json_object", "json_schema")
 
 
-def generate(request: SimRequest, faults: FaultRates | None) -> SimAnswer:
+def generate(request: SimRequest, faults: FaultRates | None, fault_salt: str = "") -> SimAnswer:
     """The baseline answer, then the candidate's faults on top when a fault profile applies."""
     rng = _rng(request.prompt, request.seed)
     prompt_tokens = max(1, len(request.prompt.split()))
@@ -130,7 +130,7 @@ def generate(request: SimRequest, faults: FaultRates | None) -> SimAnswer:
         pieces = _prose_pieces(rng, natural * 2 + 64)
     answer = SimAnswer(pieces=pieces[:natural], finish_reason="stop", prompt_tokens=prompt_tokens)
     if faults is not None:
-        _apply_faults(answer, request, faults, _rng(request.prompt, request.seed, "faults"), pieces)
+        _apply_faults(answer, request, faults, _rng(request.prompt, request.seed, "faults", fault_salt), pieces)
     _fit_length(answer, request)
     return answer
 

@@ -58,6 +58,9 @@ class SimulatorConfig(BaseModel):
     faults: dict[str, FaultRates] = Field(default_factory=dict)
     operational: OperationalFaults = Field(default_factory=OperationalFaults)
     default_max_tokens: int = Field(default=256, ge=1)
+    # Two instances with different salts draw their faults independently (an A/A pair of noisy replicas);
+    # with the same salt a candidate differs from the baseline only where its profile says so.
+    fault_salt: str = ""
 
     def faults_for(self, category: str) -> FaultRates | None:
         """The fault rates that apply to a category, or None when answers are untouched."""

@@ -63,6 +63,10 @@ class AdminClient:
         """One stored comparison."""
         return self._call("GET", f"/admin/comparisons/{record_id}")
 
+    def verdicts(self, since: str) -> dict[str, Any]:
+        """The verdict report over pairs since `since`."""
+        return self._call("GET", "/admin/verdicts", params={"since": since})
+
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()

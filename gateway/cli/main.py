@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from gateway.cli.admin_client import AdminApiError, AdminClient
+from gateway.cli.report_cmd import report
 from gateway.cli.shadow_cmd import shadow_app
 from gateway.cli.tables import audit_table, flags_table
 
@@ -16,6 +17,7 @@ app = typer.Typer(help="quantgate: roll a quantized LLM out next to its full-pre
 flags_app = typer.Typer(help="Show or change rollout flags through the admin API.", no_args_is_help=True)
 app.add_typer(flags_app, name="flags")
 app.add_typer(shadow_app, name="shadow")
+app.command("report")(report)
 console = Console()
 
 AdminUrl = Annotated[str, typer.Option("--url", envvar="QUANTGATE_ADMIN_URL", help="Admin API base URL.")]
@@ -91,6 +93,23 @@ def demo(
 
     raise typer.Exit(run_demo(console, keep_running=keep_running, requests_per_phase=requests_per_phase,
                               concurrency=concurrency))
+
+
+@app.command()
+def guard(
+    config: Annotated[Optional[Path], typer.Option(help="YAML settings file (guard, policy_file, store).")] = None,
+    once: Annotated[bool, typer.Option(help="Run one check and print the decision.")] = False,
+) -> None:
+    """Run the rollback guard (one per deployment, like a Flagger controller)."""
+    import asyncio
+
+    from gateway.guard_process import build_guard, run_guard
+
+    guard_loop = build_guard(config)
+    if once:
+        console.print(guard_loop.check_once())
+        return
+    asyncio.run(run_guard(guard_loop))
 
 
 @flags_app.command("show")

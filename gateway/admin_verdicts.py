@@ -1,0 +1,48 @@
+"""GET /admin/verdicts: the regression verdicts per category and metric, as JSON."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from gateway.admin import check_token
+from gateway.admin_comparisons import parse_time
+from gateway.errors import StoreUnavailable
+from gateway.runtime import GatewayRuntime
+from monitors.samples import samples_from_rows
+from monitors.verdicts import VerdictReport, build_report
+from shadow.records import ComparisonStoreError, safe
+
+
+def verdict_report(runtime: GatewayRuntime, since: str | None) -> VerdictReport:
+    """Verdicts over the shadow pairs stored since `since` (default 24h), under the policy in force."""
+    start = parse_time(since or "24h", "since")
+    rows = safe(runtime.comparisons.rows_after, 0, start)
+    settings = runtime.settings
+    return build_report(samples_from_rows(rows), runtime.policy, settings.baseline.stamp.as_labels(),
+                        settings.candidate.stamp.as_labels())
+
+
+class VerdictsApi:
+    """The verdicts endpoint."""
+
+    def __init__(self, runtime: GatewayRuntime) -> None:
+        self.runtime = runtime
+
+    async def verdicts(self, request: Request) -> Response:
+        """?since=24h (ISO-8601 or a duration)."""
+        check_token(self.runtime, request)
+        since = request.query_params.get("since")
+        parse_time(since, "since")  # a bad value is a 400 before any work
+        try:
+            report = await asyncio.to_thread(verdict_report, self.runtime, since)
+        except ComparisonStoreError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return JSONResponse(report.as_dict())
+
+    def routes(self) -> list[BaseRoute]:
+        """Starlette routes."""
+        return [Route("/admin/verdicts", self.verdicts, methods=["GET"])]

@@ -1,0 +1,67 @@
+"""`quantgate report`: verdicts per category and metric as a Rich table, plus a self-contained HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gateway.cli.admin_client import AdminApiError, AdminClient
+
+console = Console()
+_STYLE = {"regression": "bold red", "ok": "white", "improvement": "green", "insufficient data": "dim"}
+
+
+def _num(value: Any, scale: float = 1.0, fmt: str = "{:.3g}") -> str:
+    return "-" if value is None else fmt.format(value * scale)
+
+
+def verdict_table(report: dict[str, Any]) -> Table:
+    """One row per (category, metric)."""
+    table = Table(title=f"Verdicts under {report['policy']} (alpha {report['significance']}, Holm-corrected)")
+    for column in ("category", "metric", "verdict", "effect", "interval", "n", "baseline", "candidate", "p (Holm)"):
+        table.add_column(column)
+    for v in report["verdicts"]:
+        low, high = v["interval"]
+        table.add_row(v["category"], v["metric"], f"[{_STYLE.get(v['verdict'], '')}]{v['verdict']}[/]",
+                      _num(v["effect"]), f"[{_num(low)}, {_num(high)}]", str(v["n"]), _num(v["baseline_value"]),
+                      _num(v["candidate_value"]), _num(v["p_adjusted"]))
+    return table
+
+
+def _all_pairs(client: AdminClient, since: str, cap: int = 20_000) -> list[dict[str, Any]]:
+    pairs: list[dict[str, Any]] = []
+    while len(pairs) < cap:
+        page = client.comparisons(since=since, limit=1000, offset=len(pairs))
+        pairs += page["comparisons"]
+        if len(page["comparisons"]) < 1000:
+            break
+    return pairs
+
+
+def report(
+    since: Annotated[str, typer.Option(help="ISO time or duration back (24h, 7d).")] = "24h",
+    html: Annotated[Optional[Path], typer.Option(help="Write the HTML report here.")] = Path("quantgate-report.html"),
+    url: Annotated[str, typer.Option("--url", envvar="QUANTGATE_ADMIN_URL")] = "http://127.0.0.1:8080",
+    token: Annotated[Optional[str], typer.Option("--token", envvar="QUANTGATE_ADMIN_TOKEN")] = None,
+) -> None:
+    """Regression verdicts per category and metric, with an HTML report of the evidence."""
+    from monitors.report_html import render_html
+
+    client = AdminClient(url, token)
+    try:
+        data = client.verdicts(since)
+        pairs = _all_pairs(client, since) if html else []
+    except AdminApiError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(verdict_table(data))
+    console.print(f"Models: baseline {data['baseline_stamp'].get('model')} ({data['baseline_stamp'].get('quantization')})"
+                  f" vs candidate {data['candidate_stamp'].get('model')} ({data['candidate_stamp'].get('quantization')}"
+                  f", calibration set {data['calibration_set'] or 'not stated'}); pairs per category {data['strata']}")
+    if html:
+        html.write_text(render_html(data, pairs), encoding="utf-8")
+        console.print(f"HTML report: {html.resolve()}")

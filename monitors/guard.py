@@ -1,0 +1,168 @@
+"""The rollback guard: a Flagger-style analysis loop that rolls back on quality, and an optional ramp.
+
+Every `interval_s` it reads the shadow pairs that arrived since the last check, feeds them to one
+always-valid test per (category, metric), and counts a failed check when any test has established a
+regression beyond the policy's tolerance. After `threshold` consecutive failed checks it flips the
+rollback flag, with an audit reason naming the metric, category, effect and interval. While every
+check passes it may raise `rollout_percent` by `step` up to `max` (min(current + step, max), so a max
+that is not a multiple of step is still reached).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from flags.model import utcnow
+from flags.store import FlagStore
+from flags.updates import FlagUpdate
+from monitors.policy import RateTolerance, RatioTolerance, RegressionPolicy, SimilarityTolerance
+from monitors.samples import samples_from_rows
+from monitors.sequential import BettingTest
+from monitors.stats import paired_rates
+from monitors.verdicts import PairSample
+from shadow.records import ComparisonStore
+
+log = logging.getLogger("quantgate.guard")
+GUARD_ACTOR = "quantgate-guard"
+_RATE_FIELDS = {"refusal_rate": "refused", "format_break_rate": "format_broken", "repetition_rate": "repetitive"}
+
+
+class RampSettings(BaseModel):
+    """Progressive rollout (Flagger's stepWeight / maxWeight)."""
+
+    enabled: bool = False
+    step: float = Field(default=10.0, gt=0, le=100)
+    max: float = Field(default=50.0, gt=0, le=100)
+
+
+class GuardSettings(BaseModel):
+    """The guard is off unless enabled."""
+
+    enabled: bool = False
+    interval_s: float = Field(default=60.0, gt=0)
+    threshold: int = Field(default=3, ge=1)
+    # Pairs older than this when the guard starts are not considered.
+    window_hours: float = Field(default=24.0, gt=0)
+    # alpha is split evenly over this many (category, metric) tests (Bonferroni).
+    family_size: int = Field(default=50, ge=1)
+    ramp: RampSettings = Field(default_factory=RampSettings)
+
+
+@dataclass
+class GuardDecision:
+    """What one check concluded and did."""
+
+    failed: list[str]
+    failed_checks: int
+    action: str  # none | rollback | step | promoted | halted
+    rollout_percent: float
+    reason: str = ""
+
+
+def _observation(sample: PairSample, metric: str, tol: object) -> float | None:
+    """Map one pair to x in [-1, 1] whose mean exceeds the test's m exactly when the policy is violated."""
+    if metric in _RATE_FIELDS:
+        if metric == "format_break_rate" and not (sample.baseline.get("format_checked")
+                                                  and sample.candidate.get("format_checked")):
+            return None
+        key = _RATE_FIELDS[metric]
+        return float(bool(sample.candidate.get(key))) - float(bool(sample.baseline.get(key)))
+    if isinstance(tol, RatioTolerance):
+        if sample.length_ratio is None:
+            return None
+        return 1.0 if not tol.min <= sample.length_ratio <= tol.max else -1.0
+    if isinstance(tol, SimilarityTolerance):
+        return 1.0 if sample.similarity < tol.min_median else -1.0
+    return None
+
+
+@dataclass
+class RolloutGuard:
+    """State of the analysis loop; `check_once` is one iteration."""
+
+    settings: GuardSettings
+    policy: RegressionPolicy
+    flags: FlagStore
+    comparisons: ComparisonStore
+    failed_checks: int = 0
+    last_row_id: int = 0
+    tests: dict[tuple[str, str], BettingTest] = field(default_factory=dict)
+    _started: bool = False
+
+    def _test(self, category: str, metric: str, tol: object) -> BettingTest:
+        key = (category, metric)
+        if key not in self.tests:
+            # Rates: null "difference <= tolerance"; medians: null "at most half the pairs violate".
+            m = tol.max_increase_pp / 100 if isinstance(tol, RateTolerance) else 0.0  # type: ignore[attr-defined]
+            # Bonferroni over the family of tests, so the guard's family-wise error stays at alpha.
+            self.tests[key] = BettingTest(m=m, alpha=self.policy.significance / self.settings.family_size)
+        return self.tests[key]
+
+    def _feed(self, samples: list[PairSample]) -> None:
+        for sample in samples:
+            for metric in ("refusal_rate", "format_break_rate", "repetition_rate", "length_ratio", "similarity"):
+                tol = self.policy.tolerance(sample.category, metric)
+                if tol is None:
+                    continue
+                x = _observation(sample, metric, tol)
+                if x is not None:
+                    self._test(sample.category, metric, tol).update(x)
+
+    def _describe(self, category: str, metric: str, test: BettingTest) -> str:
+        values = np.array(test.values)
+        if metric in _RATE_FIELDS:
+            # Only discordant pairs matter for the paired difference: x > 0 candidate worse, x < 0 better.
+            est = paired_rates(values < 0, values > 0, self.policy.significance)
+            return (f"{metric} regression in {category}: {test.mean * 100:+.2f} pp "
+                    f"(95% interval {est.low * 100:+.2f}..{est.high * 100:+.2f} pp, n={test.n})")
+        share = float(np.mean(values > 0))
+        return f"{metric} regression in {category}: {share:.0%} of {test.n} pairs outside tolerance"
+
+    def _read_new(self) -> list[PairSample]:
+        since = None if self._started else utcnow() - timedelta(hours=self.settings.window_hours)
+        self._started = True
+        rows = self.comparisons.rows_after(self.last_row_id, since)
+        if rows:
+            self.last_row_id = rows[-1].id or self.last_row_id
+        return samples_from_rows(rows)
+
+    def check_once(self) -> GuardDecision:
+        """One analysis: feed new pairs, count failures, roll back or ramp."""
+        flags = self.flags.snapshot()
+        if flags.rollback:
+            return GuardDecision([], self.failed_checks, "halted", flags.rollout_percent, "rollback is active")
+        self._feed(self._read_new())
+        failed = [f"{c}/{m}" for (c, m), t in sorted(self.tests.items()) if t.rejected]
+        self.failed_checks = self.failed_checks + 1 if failed else 0
+        if failed and self.failed_checks >= self.settings.threshold:
+            category, metric = next(key for key, t in sorted(self.tests.items()) if t.rejected)
+            reason = (f"guard: {self._describe(category, metric, self.tests[(category, metric)])}; "
+                      f"{self.failed_checks} consecutive failed checks; policy {self.policy.stamp()}")
+            self.flags.apply(FlagUpdate(rollback=True, reason=reason), actor=GUARD_ACTOR)
+            log.warning(reason)
+            return GuardDecision(failed, self.failed_checks, "rollback", flags.rollout_percent, reason)
+        ramp = self.settings.ramp
+        if failed or not ramp.enabled:
+            return GuardDecision(failed, self.failed_checks, "none", flags.rollout_percent)
+        if flags.rollout_percent >= ramp.max:
+            return GuardDecision(failed, 0, "promoted", flags.rollout_percent, f"rollout at max {ramp.max}%")
+        target = min(flags.rollout_percent + ramp.step, ramp.max)
+        reason = f"guard: all checks passed, ramp {flags.rollout_percent:g}% -> {target:g}% (policy {self.policy.stamp()})"
+        self.flags.apply(FlagUpdate(rollout_percent=target, reason=reason), actor=GUARD_ACTOR)
+        return GuardDecision(failed, 0, "step", target, reason)
+
+    async def run(self) -> None:
+        """Loop forever (cancel to stop); store errors are logged and retried next interval."""
+        while True:
+            try:
+                decision = await asyncio.to_thread(self.check_once)
+                log.info("guard check: %s", decision)
+            except Exception:  # noqa: BLE001 - the guard must outlive a flaky database
+                log.exception("guard check failed")
+            await asyncio.sleep(self.settings.interval_s)

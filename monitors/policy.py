@@ -1,0 +1,118 @@
+"""The regression policy: tolerances committed in advance, per metric and optionally per category."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+METRICS = ("refusal_rate", "format_break_rate", "repetition_rate", "length_ratio", "similarity", "ttft_p95")
+
+
+class RateTolerance(BaseModel):
+    """A rate may rise by at most this many percentage points, candidate minus baseline."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_increase_pp: float = Field(ge=0, le=100)
+
+
+class RatioTolerance(BaseModel):
+    """The median candidate/baseline length ratio must stay inside [min, max]."""
+
+    model_config = ConfigDict(extra="forbid")
+    min: float = Field(gt=0)
+    max: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RatioTolerance:
+        if self.min >= self.max:
+            raise ValueError("length_ratio.min must be below length_ratio.max")
+        return self
+
+
+class SimilarityTolerance(BaseModel):
+    """The median pair similarity must not fall below this."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_median: float = Field(ge=0, le=1)
+
+
+class LatencyTolerance(BaseModel):
+    """TTFT p95 may rise by at most this many percent."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_increase_pct: float = Field(ge=0)
+
+
+class MetricTolerances(BaseModel):
+    """Tolerances for every metric; a metric left out is not judged."""
+
+    model_config = ConfigDict(extra="forbid")
+    refusal_rate: RateTolerance | None = None
+    format_break_rate: RateTolerance | None = None
+    repetition_rate: RateTolerance | None = None
+    length_ratio: RatioTolerance | None = None
+    similarity: SimilarityTolerance | None = None
+    ttft_p95: LatencyTolerance | None = None
+
+
+class CategoryPolicy(MetricTolerances):
+    """Per-category overrides of the defaults."""
+
+    min_paired_samples: int | None = Field(default=None, ge=1)
+
+
+class RegressionPolicy(BaseModel):
+    """The whole policy file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    significance: float = Field(default=0.05, gt=0, lt=0.5)
+    min_paired_samples: int = Field(default=100, ge=1)
+    calibration_set: str = ""
+    defaults: MetricTolerances
+    categories: dict[str, CategoryPolicy] = Field(default_factory=dict)
+
+    def tolerance(self, category: str, metric: str) -> BaseModel | None:
+        """The tolerance in force for (category, metric): the category's own, else the default."""
+        own = self.categories.get(category)
+        if own is not None and getattr(own, metric) is not None:
+            return getattr(own, metric)
+        return getattr(self.defaults, metric)
+
+    def min_samples(self, category: str) -> int:
+        """Minimum paired sample for a verdict in this category."""
+        own = self.categories.get(category)
+        return own.min_paired_samples if own is not None and own.min_paired_samples else self.min_paired_samples
+
+    def stamp(self) -> str:
+        """Name plus a content hash: which policy a verdict was judged under."""
+        digest = hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+        return f"{self.name}@{digest[:12]}"
+
+
+DEFAULT_POLICY = RegressionPolicy(
+    name="quantgate-default",
+    defaults=MetricTolerances(
+        refusal_rate=RateTolerance(max_increase_pp=1.0),
+        format_break_rate=RateTolerance(max_increase_pp=0.5),
+        repetition_rate=RateTolerance(max_increase_pp=1.0),
+        length_ratio=RatioTolerance(min=0.8, max=1.25),
+        similarity=SimilarityTolerance(min_median=0.6),
+        ttft_p95=LatencyTolerance(max_increase_pct=20),
+    ),
+)
+
+
+def load_policy(path: Path | str | None) -> RegressionPolicy:
+    """Read and validate a YAML policy; the built-in default when no path is given."""
+    if path is None:
+        return DEFAULT_POLICY
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"policy file {path} must hold a mapping")
+    return RegressionPolicy.model_validate(data)

@@ -1,0 +1,48 @@
+"""Always-valid one-sided tests for the guard: looking every interval does not inflate false alarms.
+
+Testing by betting (Waudby-Smith & Ramdas, 2023): for observations x_i in [-1, 1] and the null
+"mean <= m", the capital K_t = prod(1 + lambda_i (x_i - m)) with predictable lambda_i >= 0 is a
+non-negative supermartingale under the null, so by Ville's inequality P(sup_t K_t >= 1/alpha) <= alpha.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass
+class BettingTest:
+    """Rejects "mean <= m" once the capital reaches 1/alpha; the rejection is then kept (latched)."""
+
+    m: float
+    alpha: float
+    n: int = 0
+    log_capital: float = 0.0
+    rejected: bool = False
+    _mean: float = 0.0
+    _sq_dev: float = 0.25  # prior pseudo-variance from the paper's predictable plug-in
+    values: list[float] = field(default_factory=list)
+
+    def _bet(self) -> float:
+        variance = self._sq_dev / (self.n + 1)
+        raw = math.sqrt(2 * math.log(1 / self.alpha) / (variance * (self.n + 1) * math.log(self.n + 2)))
+        return min(raw, 0.5 / (1 + self.m))
+
+    def update(self, x: float) -> bool:
+        """Add one observation; returns whether the null is rejected (now or before)."""
+        if not -1.0 <= x <= 1.0:
+            raise ValueError("observations must lie in [-1, 1]")
+        self.log_capital += math.log1p(self._bet() * (x - self.m))
+        self.n += 1
+        self._sq_dev += (x - self._mean) ** 2
+        self._mean += (x - self._mean) / self.n
+        self.values.append(x)
+        if self.log_capital >= math.log(1 / self.alpha):
+            self.rejected = True
+        return self.rejected
+
+    @property
+    def mean(self) -> float:
+        """Running mean of the observations."""
+        return self._mean

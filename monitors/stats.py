@@ -1,0 +1,132 @@
+"""Statistical tests and intervals behind the verdicts (scipy and statsmodels, nothing hand-rolled)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+
+_RNG_SEED = 20261124  # bootstrap intervals are reproducible run to run
+_RESAMPLES = 1999
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """An effect with its interval, the test's p-value, and what it was computed on."""
+
+    n: int
+    effect: float
+    low: float
+    high: float
+    p_value: float
+    baseline: float
+    candidate: float
+
+
+def wilson(count: int, n: int, alpha: float) -> tuple[float, float]:
+    """Wilson score interval of a rate."""
+    if n == 0:
+        return 0.0, 1.0
+    low, high = proportion_confint(count, n, alpha=alpha, method="wilson")
+    return float(low), float(high)
+
+
+def paired_rates(baseline: np.ndarray, candidate: np.ndarray, alpha: float) -> Estimate:
+    """Candidate minus baseline rate on the same requests; McNemar's exact test on the discordant pairs.
+
+    The interval is exact conditional on the number of discordant pairs: Clopper-Pearson on
+    b / (b + c), mapped to the rate difference (b - c) / n.
+    """
+    base, cand = baseline.astype(bool), candidate.astype(bool)
+    n = int(base.size)
+    b = int(np.sum(cand & ~base))  # candidate worse
+    c = int(np.sum(base & ~cand))  # candidate better
+    both = int(np.sum(base & cand))
+    neither = n - b - c - both
+    if n == 0:
+        return Estimate(0, 0.0, -1.0, 1.0, 1.0, 0.0, 0.0)
+    p_value = 1.0 if b + c == 0 else float(mcnemar([[neither, b], [c, both]], exact=True).pvalue)
+    if b + c:
+        low_share, high_share = proportion_confint(b, b + c, alpha=alpha, method="beta")
+        scale = (b + c) / n
+        low, high = scale * (2 * low_share - 1), scale * (2 * high_share - 1)
+    else:
+        low = high = 0.0
+    return Estimate(n, (b - c) / n, float(low), float(high), p_value, float(base.mean()), float(cand.mean()))
+
+
+def _bootstrap_ci(data: tuple[np.ndarray, ...], statistic, alpha: float, paired: bool = True) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    if data[0].size < 3:
+        return float("-inf"), float("inf")
+    result = sps.bootstrap(data, statistic, paired=paired, vectorized=True, n_resamples=_RESAMPLES,
+                           confidence_level=1 - alpha, method="percentile",
+                           random_state=np.random.default_rng(_RNG_SEED))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def _median(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.median(values, axis=axis)
+
+
+def _wilcoxon(values: np.ndarray, alternative: str = "two-sided") -> float:
+    nonzero = values[values != 0]
+    if nonzero.size == 0:
+        return 1.0
+    return float(sps.wilcoxon(nonzero, alternative=alternative).pvalue)
+
+
+def median_ratio(ratios: np.ndarray, alpha: float) -> Estimate:
+    """Median candidate/baseline ratio; Wilcoxon signed-rank on log ratios, bootstrap interval of the median."""
+    ratios = ratios[np.isfinite(ratios) & (ratios > 0)]
+    if ratios.size == 0:
+        return Estimate(0, 1.0, 0.0, float("inf"), 1.0, 1.0, 1.0)
+    low, high = _bootstrap_ci((ratios,), _median, alpha)
+    return Estimate(int(ratios.size), float(np.median(ratios)), low, high, _wilcoxon(np.log(ratios)), 1.0,
+                    float(np.median(ratios)))
+
+
+def median_below(values: np.ndarray, threshold: float, alpha: float) -> Estimate:
+    """Median of `values` and a one-sided Wilcoxon test that it lies below `threshold`."""
+    if values.size == 0:
+        return Estimate(0, 0.0, 0.0, 1.0, 1.0, threshold, 0.0)
+    low, high = _bootstrap_ci((values,), _median, alpha)
+    p_value = _wilcoxon(values - threshold, alternative="less")
+    return Estimate(int(values.size), float(np.median(values)), low, high, p_value, threshold,
+                    float(np.median(values)))
+
+
+def _p95_change(base: np.ndarray, cand: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.percentile(cand, 95, axis=axis) / np.percentile(base, 95, axis=axis) - 1
+
+
+def paired_p95_change(base: np.ndarray, cand: np.ndarray, alpha: float) -> Estimate:
+    """Relative change of p95 (candidate/baseline - 1) on paired latencies; Wilcoxon on log ratios."""
+    keep = (base > 0) & (cand > 0)
+    base, cand = base[keep], cand[keep]
+    if base.size == 0:
+        return Estimate(0, 0.0, float("-inf"), float("inf"), 1.0, 0.0, 0.0)
+    low, high = _bootstrap_ci((base, cand), _p95_change, alpha)
+    return Estimate(int(base.size), float(_p95_change(base, cand)), low, high, _wilcoxon(np.log(cand / base)),
+                    float(np.percentile(base, 95)), float(np.percentile(cand, 95)))
+
+
+def unpaired_rates(base_count: int, base_n: int, cand_count: int, cand_n: int, alpha: float) -> Estimate:
+    """Live traffic per variant: Fisher's exact test, Newcombe interval of the difference."""
+    if base_n == 0 or cand_n == 0:
+        return Estimate(min(base_n, cand_n), 0.0, -1.0, 1.0, 1.0, 0.0, 0.0)
+    p_value = float(sps.fisher_exact([[cand_count, cand_n - cand_count], [base_count, base_n - base_count]]).pvalue)
+    low, high = confint_proportions_2indep(cand_count, cand_n, base_count, base_n, method="newcomb", alpha=alpha)
+    base_rate, cand_rate = base_count / base_n, cand_count / cand_n
+    return Estimate(min(base_n, cand_n), cand_rate - base_rate, float(low), float(high), p_value, base_rate,
+                    cand_rate)
+
+
+def holm(p_values: list[float], alpha: float) -> list[float]:
+    """Holm-adjusted p-values (family-wise error control across categories x metrics)."""
+    if not p_values:
+        return []
+    return [float(p) for p in multipletests(p_values, alpha=alpha, method="holm")[1]]

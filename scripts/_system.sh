@@ -1,0 +1,11 @@
+# Sourced by test.sh: Debian packages the tests use for real (promtool from `prometheus`).
+set -euo pipefail
+_need_packages=()
+command -v promtool >/dev/null 2>&1 || _need_packages+=(prometheus)
+if [ "${#_need_packages[@]}" -gt 0 ]; then
+    _sudo=""
+    if [ "$(id -u)" -ne 0 ]; then _sudo="sudo"; fi
+    echo "installing Debian packages: ${_need_packages[*]}" >&2
+    $_sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $_sudo apt-get install -y -qq --no-install-recommends "${_need_packages[@]}" >/dev/null
+fi
