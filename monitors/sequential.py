@@ -21,13 +21,16 @@ class BettingTest:
     log_capital: float = 0.0
     rejected: bool = False
     _mean: float = 0.0
-    _sq_dev: float = 0.25  # prior pseudo-variance from the paper's predictable plug-in
+    _sq_dev: float = 0.25  # prior pseudo-variance, as in the paper's predictable plug-in
     values: list[float] = field(default_factory=list)
 
     def _bet(self) -> float:
+        # aGRAPA: an approximate Kelly bet from past data only (predictable), so it grows the capital
+        # about as fast as possible when the null is false and cannot under the null.
         variance = self._sq_dev / (self.n + 1)
-        raw = math.sqrt(2 * math.log(1 / self.alpha) / (variance * (self.n + 1) * math.log(self.n + 2)))
-        return min(raw, 0.5 / (1 + self.m))
+        edge = self._mean - self.m if self.n else 0.0
+        raw = edge / (variance + edge * edge) if edge > 0 else 0.0
+        return min(max(raw, 0.0), 0.5 / (1 + self.m))
 
     def update(self, x: float) -> bool:
         """Add one observation; returns whether the null is rejected (now or before)."""

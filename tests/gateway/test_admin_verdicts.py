@@ -1,0 +1,42 @@
+"""GET /admin/verdicts and `quantgate report` against a gateway with stored shadow pairs."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from gateway.cli.main import app
+from tests.conftest import ADMIN_TOKEN, Gateway, Simulator, chat_body, wait_for_pairs
+
+
+async def _traffic(gateway: Gateway, n: int) -> None:
+    async with gateway.client() as client:
+        for i in range(n):
+            category = ("benign-sensitive", "chat")[i % 2]
+            await client.post("/v1/chat/completions", json=chat_body(f"q{i}", stream=True, max_tokens=40,
+                                                                     metadata={"category": category}))
+
+
+async def test_verdicts_and_report(shadow_gateway: Gateway, candidate_sim: Simulator, tmp_path: Path) -> None:
+    await candidate_sim.control(faults={"benign-sensitive": {"refusal": 0.5}})
+    await _traffic(shadow_gateway, 40)
+    await wait_for_pairs(shadow_gateway, 40)
+    async with shadow_gateway.admin() as admin:
+        report = (await admin.get("/admin/verdicts", params={"since": "1h"})).json()
+        bad = await admin.get("/admin/verdicts", params={"since": "last week"})
+    assert bad.status_code == 400
+    assert report["strata"] == {"benign-sensitive": 20, "chat": 20}
+    assert report["candidate_stamp"]["quantization"] == "w8a8" and report["policy"].startswith("quantgate-default")
+    refusal = next(v for v in report["verdicts"] if v["category"] == "benign-sensitive" and v["metric"] == "refusal_rate")
+    # 20 pairs is under the default minimum of 100: the honest answer is "insufficient data".
+    assert refusal["verdict"] == "insufficient data" and refusal["candidate_value"] > refusal["baseline_value"]
+    html = tmp_path / "report.html"
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["report", "--since", "1h", "--html", str(html),
+                                                               "--url", shadow_gateway.url, "--token", ADMIN_TOKEN],
+                                     env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "refusal_rate" in result.output and "insufficient data" in result.output
+    page = html.read_text()
+    assert page.startswith("<!doctype html>") and page.count("data:image/png;base64,") == 3

@@ -1,0 +1,82 @@
+"""The guard: always-valid test, rollback with a reason on a real regression, none on A/A, Flagger ramp."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from bench.pairs import PairSource, injected
+from flags.store import FlagStore
+from flags.updates import FlagUpdate
+from monitors.guard import GUARD_ACTOR, GuardSettings, RampSettings, RolloutGuard
+from monitors.policy import DEFAULT_POLICY
+from monitors.sequential import BettingTest
+from shadow.records import ComparisonStore
+from shadow.redaction import default_redactor
+from shadow.settings import ComparisonStoreSettings
+from shadow.writer import comparison_row
+
+
+def test_betting_test_holds_its_level_when_looking_after_every_pair() -> None:
+    rng = random.Random(7)
+    false_alarms = 0
+    for _ in range(200):
+        test = BettingTest(m=0.0, alpha=0.05)
+        for _ in range(500):
+            test.update(float(rng.random() < 0.1) - float(rng.random() < 0.1))
+        false_alarms += test.rejected
+    assert false_alarms / 200 <= 0.05
+    detected = BettingTest(m=0.0, alpha=0.05)
+    for _ in range(2000):
+        detected.update(float(rng.random() < 0.2) - float(rng.random() < 0.05))
+    assert detected.rejected
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> tuple[FlagStore, ComparisonStore]:
+    url = f"sqlite:///{tmp_path / 'guard.db'}"
+    flags = FlagStore(url)
+    flags.ensure_schema()
+    return flags, ComparisonStore(url)
+
+
+def _insert(comparisons: ComparisonStore, source: PairSource, n: int) -> None:
+    comparisons.insert_many([comparison_row(source.comparison(), "h", ({}, {}), "", ComparisonStoreSettings(),
+                                            default_redactor) for _ in range(n)])
+
+
+def test_guard_rolls_back_on_injected_regression(stores: tuple[FlagStore, ComparisonStore]) -> None:
+    flags, comparisons = stores
+    flags.apply(FlagUpdate(rollout_percent=20, reason="canary"), actor="ops")
+    guard = RolloutGuard(GuardSettings(enabled=True, threshold=2), DEFAULT_POLICY, flags, comparisons)
+    source = PairSource(injected("benign-sensitive", 20.0), seed=1)
+    actions = []
+    for _ in range(20):
+        _insert(comparisons, source, 400)
+        actions.append(guard.check_once().action)
+        if actions[-1] == "rollback":
+            break
+    assert actions[-1] == "rollback" and actions.count("none") >= 1  # threshold: not on the first failed check
+    assert flags.snapshot().rollback is True
+    entry = flags.audit(limit=1)[0]
+    assert entry.actor == GUARD_ACTOR and "refusal_rate regression in benign-sensitive" in entry.reason
+    assert "pp" in entry.reason and "interval" in entry.reason
+    assert guard.check_once().action == "halted"
+
+
+def test_guard_leaves_aa_alone_and_ramps(stores: tuple[FlagStore, ComparisonStore]) -> None:
+    flags, comparisons = stores
+    flags.apply(FlagUpdate(rollout_percent=5, reason="canary"), actor="ops")
+    settings = GuardSettings(enabled=True, threshold=1, ramp=RampSettings(enabled=True, step=20, max=50))
+    guard = RolloutGuard(settings, DEFAULT_POLICY, flags, comparisons)
+    source = PairSource({}, seed=2)
+    seen = []
+    for _ in range(5):
+        _insert(comparisons, source, 300)
+        decision = guard.check_once()
+        seen.append((decision.action, decision.rollout_percent))
+    # 5 -> 25 -> 45 -> 50 (max is not a multiple of step, and is still reached) -> promoted.
+    assert seen == [("step", 25), ("step", 45), ("step", 50), ("promoted", 50), ("promoted", 50)]
+    assert flags.snapshot().rollback is False
