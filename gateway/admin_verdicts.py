@@ -12,6 +12,7 @@ from gateway.admin import check_token
 from gateway.admin_comparisons import parse_time
 from gateway.errors import StoreUnavailable
 from gateway.runtime import GatewayRuntime
+from monitors.live import read_live_counts, unpaired_verdicts
 from monitors.samples import samples_from_rows
 from monitors.verdicts import VerdictReport, build_report
 from shadow.records import ComparisonStoreError, safe
@@ -22,8 +23,11 @@ def verdict_report(runtime: GatewayRuntime, since: str | None) -> VerdictReport:
     start = parse_time(since or "24h", "since")
     rows = safe(runtime.comparisons.rows_after, 0, start)
     settings = runtime.settings
-    return build_report(samples_from_rows(rows), runtime.policy, settings.baseline.stamp.as_labels(),
-                        settings.candidate.stamp.as_labels())
+    report = build_report(samples_from_rows(rows), runtime.policy, settings.baseline.stamp.as_labels(),
+                          settings.candidate.stamp.as_labels())
+    live = read_live_counts(runtime.metrics.collecting_registry())
+    report.live_verdicts = unpaired_verdicts(live, runtime.policy)
+    return report
 
 
 class VerdictsApi:

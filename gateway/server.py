@@ -34,6 +34,14 @@ def _run_admin(host: str, port: int) -> None:
     uvicorn.run("gateway.server:app_from_environment", host=host, port=port, workers=1, **_uvicorn_options())
 
 
+def _run_guard(config_file: str | None) -> None:
+    import asyncio
+
+    from gateway.guard_process import build_guard, run_guard
+
+    asyncio.run(run_guard(build_guard(Path(config_file) if config_file else None)))
+
+
 def _export_overrides(overrides: dict[str, object]) -> None:
     # Workers are fresh processes: command-line overrides reach them as env vars, which beat the file.
     for name, value in overrides.items():
@@ -58,13 +66,20 @@ def serve(config_file: Path | None, **overrides: object) -> None:
         admin = multiprocessing.get_context("spawn").Process(
             target=_run_admin, args=(settings.admin_bind_host(), settings.admin_port), daemon=True)
         admin.start()
+    guard = None
+    if settings.guard.enabled:
+        # One guard per server, never one per worker: it flips flags, like a Flagger controller.
+        guard = multiprocessing.get_context("spawn").Process(
+            target=_run_guard, args=(os.environ.get(CONFIG_FILE_ENV),), daemon=True)
+        guard.start()
     os.environ[SURFACE_ENV] = public_surface.value
     try:
         uvicorn.run("gateway.server:app_from_environment", host=settings.host, port=settings.port,
                     workers=settings.workers, **_uvicorn_options())
     finally:
-        if admin is not None:
-            admin.terminate()
-            admin.join(10)
+        for helper in (admin, guard):
+            if helper is not None:
+                helper.terminate()
+                helper.join(10)
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)

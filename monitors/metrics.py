@@ -131,11 +131,15 @@ class GatewayMetrics:
             if record.output_tokens and record.output_tokens > 1:
                 itl.observe((record.total_s - record.ttft_s) / (record.output_tokens - 1))  # type: ignore[attr-defined]
 
-    def render(self, accept_header: str | None) -> tuple[bytes, str]:
-        """Exposition body and content type; aggregates all workers in multiprocess mode."""
-        registry = self.registry
+    def collecting_registry(self) -> CollectorRegistry:
+        """The registry to read from: this worker's, or all workers' in multiprocess mode."""
         if multiprocess_dir():
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
+            return registry
+        return self.registry
+
+    def render(self, accept_header: str | None) -> tuple[bytes, str]:
+        """Exposition body and content type; aggregates all workers in multiprocess mode."""
         encoder, content_type = choose_encoder(accept_header or "")
-        return encoder(registry), content_type
+        return encoder(self.collecting_registry()), content_type

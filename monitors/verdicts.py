@@ -59,6 +59,8 @@ class VerdictReport:
     calibration_set: str
     strata: dict[str, int]
     verdicts: list[Verdict] = field(default_factory=list)
+    # Unpaired comparison of live traffic per variant (window: since the server started).
+    live_verdicts: list[Verdict] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready view (infinite or undefined figures become null)."""
@@ -143,7 +145,7 @@ def build_report(samples: list[PairSample], policy: RegressionPolicy, baseline_s
             report.verdicts.append(verdict)
             if est.n >= policy.min_samples(category):
                 tested.append((verdict, est, tol))
-    adjusted = holm([verdict.p_value or 1.0 for verdict, _, _ in tested], alpha)
+    adjusted = holm([1.0 if v.p_value is None else v.p_value for v, _, _ in tested], alpha)
     for (verdict, est, tol), p_adj in zip(tested, adjusted, strict=True):
         verdict.p_adjusted = p_adj
         verdict.verdict = _classify(verdict.metric, est, tol, p_adj < alpha)

@@ -19,12 +19,12 @@ def _num(value: Any, scale: float = 1.0, fmt: str = "{:.3g}") -> str:
     return "-" if value is None else fmt.format(value * scale)
 
 
-def verdict_table(report: dict[str, Any]) -> Table:
+def verdict_table(report: dict[str, Any], key: str = "verdicts", title: str = "Paired shadow verdicts") -> Table:
     """One row per (category, metric)."""
-    table = Table(title=f"Verdicts under {report['policy']} (alpha {report['significance']}, Holm-corrected)")
+    table = Table(title=f"{title} under {report['policy']} (alpha {report['significance']}, Holm-corrected)")
     for column in ("category", "metric", "verdict", "effect", "interval", "n", "baseline", "candidate", "p (Holm)"):
         table.add_column(column)
-    for v in report["verdicts"]:
+    for v in report[key]:
         low, high = v["interval"]
         table.add_row(v["category"], v["metric"], f"[{_STYLE.get(v['verdict'], '')}]{v['verdict']}[/]",
                       _num(v["effect"]), f"[{_num(low)}, {_num(high)}]", str(v["n"]), _num(v["baseline_value"]),
@@ -59,6 +59,8 @@ def report(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
     console.print(verdict_table(data))
+    if data.get("live_verdicts"):
+        console.print(verdict_table(data, "live_verdicts", "Unpaired live-traffic verdicts (since server start)"))
     console.print(f"Models: baseline {data['baseline_stamp'].get('model')} ({data['baseline_stamp'].get('quantization')})"
                   f" vs candidate {data['candidate_stamp'].get('model')} ({data['candidate_stamp'].get('quantization')}"
                   f", calibration set {data['calibration_set'] or 'not stated'}); pairs per category {data['strata']}")

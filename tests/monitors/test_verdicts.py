@@ -59,3 +59,24 @@ def test_policy_file_is_validated(tmp_path: Path) -> None:
         path.write_text(bad)
         with pytest.raises(ValidationError):
             load_policy(path)
+
+
+def test_unpaired_live_verdicts_from_the_registry() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from monitors.live import read_live_counts, unpaired_verdicts
+    from monitors.metrics import GatewayMetrics, RequestRecord
+    from monitors.quality_metrics import QualityMetrics
+
+    metrics = GatewayMetrics(CollectorRegistry())
+    quality = QualityMetrics(metrics.registry)
+    for variant, refusals in (("baseline", 10), ("candidate", 80)):
+        quality.judged.labels(variant, "chat", "primary").inc(1000)
+        quality.refusals.labels(variant, "chat", "primary").inc(refusals)
+        for i in range(300):
+            ttft = 0.05 if variant == "baseline" else 0.3
+            metrics.observe_request(RequestRecord(variant, "chat", "chat", "200", True, 1.0, ttft, 10))
+    verdicts = {v.metric: v for v in unpaired_verdicts(read_live_counts(metrics.registry), DEFAULT_POLICY)}
+    assert verdicts["refusal_rate"].verdict == REGRESSION
+    assert abs(verdicts["refusal_rate"].effect - 0.07) < 1e-9
+    assert verdicts["ttft_p95"].verdict == REGRESSION and verdicts["ttft_p95"].effect > 1

@@ -1,0 +1,124 @@
+"""Unpaired verdicts from live traffic per variant, for when shadowing is off.
+
+Read from the gateway's own Prometheus registry (all workers in multiprocess mode), so the window is
+"since the server started". Rates: Fisher's exact test with a Newcombe interval; TTFT p95: read off
+the histograms, with a multinomial bootstrap interval over the bucket counts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from prometheus_client import CollectorRegistry
+
+from monitors.policy import LatencyTolerance, RateTolerance, RegressionPolicy
+from monitors.stats import Estimate, holm, unpaired_rates
+from monitors.verdicts import IMPROVEMENT, INSUFFICIENT, OK, REGRESSION, Verdict
+
+_COUNTERS = {"quantgate_answers_judged_total": "judged", "quantgate_refusals_total": "refusals",
+             "quantgate_format_checked_total": "format_checked", "quantgate_format_breaks_total": "format_breaks",
+             "quantgate_repetition_loops_total": "repetitions"}
+_RATES = {"refusal_rate": ("refusals", "judged"), "format_break_rate": ("format_breaks", "format_checked"),
+          "repetition_rate": ("repetitions", "judged")}
+
+
+@dataclass
+class LiveCounts:
+    """Counters per (variant, category) and TTFT buckets per (variant, category)."""
+
+    counts: dict[tuple[str, str], dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
+    ttft: dict[tuple[str, str], dict[float, float]] = field(default_factory=lambda: defaultdict(dict))
+
+
+def read_live_counts(registry: CollectorRegistry) -> LiveCounts:
+    """Snapshot the primary-arm quality counters and TTFT histograms."""
+    live = LiveCounts()
+    for family in registry.collect():
+        for sample in family.samples:
+            labels = sample.labels
+            key = (labels.get("variant", ""), labels.get("category", ""))
+            if sample.name in _COUNTERS and labels.get("arm") == "primary":
+                live.counts[key][_COUNTERS[sample.name]] = sample.value
+            elif sample.name == "quantgate_time_to_first_token_seconds_bucket":
+                live.ttft[key][float(labels["le"])] = sample.value
+    return live
+
+
+def _quantile(bounds: np.ndarray, counts: np.ndarray, q: float) -> float:
+    """Prometheus-style histogram_quantile from per-bucket (not cumulative) counts."""
+    cumulative = np.cumsum(counts)
+    total = cumulative[-1]
+    if total == 0:
+        return float("nan")
+    rank = q * total
+    i = int(np.searchsorted(cumulative, rank))
+    if i >= len(bounds) - 1:
+        return float(bounds[-2])  # +Inf bucket: the highest finite bound, as Prometheus does
+    lower = 0.0 if i == 0 else bounds[i - 1]
+    before = 0.0 if i == 0 else cumulative[i - 1]
+    return float(lower + (bounds[i] - lower) * (rank - before) / max(counts[i], 1e-12))
+
+
+def _p95_change(base: dict[float, float], cand: dict[float, float], alpha: float) -> Estimate:
+    bounds = np.array(sorted(set(base) | set(cand)))
+    per_bucket = {}
+    for name, hist in (("base", base), ("cand", cand)):
+        cumulative = np.array([hist.get(b, 0.0) for b in bounds])
+        per_bucket[name] = np.diff(np.concatenate(([0.0], cumulative)))
+    nb, nc = int(per_bucket["base"].sum()), int(per_bucket["cand"].sum())
+    if nb == 0 or nc == 0:
+        return Estimate(min(nb, nc), 0.0, float("-inf"), float("inf"), 1.0, 0.0, 0.0)
+    qb, qc = _quantile(bounds, per_bucket["base"], 0.95), _quantile(bounds, per_bucket["cand"], 0.95)
+    rng = np.random.default_rng(20261124)
+    boot = []
+    for _ in range(999):
+        rb = rng.multinomial(nb, per_bucket["base"] / nb)
+        rc = rng.multinomial(nc, per_bucket["cand"] / nc)
+        boot.append(_quantile(bounds, rc, 0.95) / _quantile(bounds, rb, 0.95) - 1)
+    boot_arr = np.array(boot)
+    p_value = float(min(1.0, 2 * min(np.mean(boot_arr <= 0), np.mean(boot_arr >= 0))))
+    low, high = np.quantile(boot_arr, [alpha / 2, 1 - alpha / 2])
+    return Estimate(min(nb, nc), qc / qb - 1, float(low), float(high), p_value, qb, qc)
+
+
+def unpaired_verdicts(live: LiveCounts, policy: RegressionPolicy) -> list[Verdict]:
+    """Verdicts per category and metric from live traffic, Holm-corrected among themselves."""
+    alpha = policy.significance
+    categories = sorted({c for (_, c) in live.counts} | {c for (_, c) in live.ttft})
+    tested: list[tuple[Verdict, Estimate, object]] = []
+    verdicts: list[Verdict] = []
+    for category in categories:
+        base, cand = live.counts.get(("baseline", category), {}), live.counts.get(("candidate", category), {})
+        for metric, (hits, total) in _RATES.items():
+            tol = policy.tolerance(category, metric)
+            if not isinstance(tol, RateTolerance):
+                continue
+            est = unpaired_rates(int(base.get(hits, 0)), int(base.get(total, 0)), int(cand.get(hits, 0)),
+                                 int(cand.get(total, 0)), alpha)
+            verdicts.append(Verdict(category, metric, INSUFFICIENT, est.effect, (est.low, est.high), est.n,
+                                    est.baseline, est.candidate, tol.model_dump(), est.p_value,
+                                    method="unpaired: Fisher exact; Newcombe interval"))
+            if est.n >= policy.min_samples(category):
+                tested.append((verdicts[-1], est, tol))
+        tol = policy.tolerance(category, "ttft_p95")
+        if isinstance(tol, LatencyTolerance):
+            est = _p95_change(live.ttft.get(("baseline", category), {}), live.ttft.get(("candidate", category), {}),
+                              alpha)
+            verdicts.append(Verdict(category, "ttft_p95", INSUFFICIENT, est.effect, (est.low, est.high), est.n,
+                                    est.baseline, est.candidate, tol.model_dump(), est.p_value,
+                                    method="unpaired: histogram p95, multinomial bootstrap"))
+            if est.n >= policy.min_samples(category):
+                tested.append((verdicts[-1], est, tol))
+    adjusted = holm([1.0 if v.p_value is None else v.p_value for v, _, _ in tested], alpha)
+    for (verdict, est, tol), p_adj in zip(tested, adjusted, strict=True):
+        verdict.p_adjusted = p_adj
+        limit = tol.max_increase_pp / 100 if isinstance(tol, RateTolerance) else tol.max_increase_pct / 100  # type: ignore[attr-defined]
+        if p_adj >= alpha:
+            verdict.verdict = OK
+        elif est.effect > limit:
+            verdict.verdict = REGRESSION
+        else:
+            verdict.verdict = IMPROVEMENT if est.effect < 0 else OK
+    return verdicts
