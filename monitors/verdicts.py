@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from monitors.policy import RateTolerance, RatioTolerance, RegressionPolicy, SimilarityTolerance
-from monitors.stats import Estimate, holm, median_below, median_ratio, paired_p95_change, paired_rates
+from monitors.stats import Estimate, holm, median_below, median_ratio, paired_p95_change, paired_rates, wilson
 
 REGRESSION, OK, IMPROVEMENT, INSUFFICIENT = "regression", "ok", "improvement", "insufficient data"
 _RATE_FIELDS = {"refusal_rate": "refused", "format_break_rate": "format_broken", "repetition_rate": "repetitive"}
@@ -45,6 +45,9 @@ class Verdict:
     p_value: float | None
     p_adjusted: float | None = None
     method: str = ""
+    # Wilson intervals of each arm's own rate (rate metrics only).
+    baseline_interval: tuple[float, float] | None = None
+    candidate_interval: tuple[float, float] | None = None
 
 
 @dataclass
@@ -142,6 +145,9 @@ def build_report(samples: list[PairSample], policy: RegressionPolicy, baseline_s
             est, method = _estimate(group, metric, tol, alpha)
             verdict = Verdict(category, metric, INSUFFICIENT, est.effect, (est.low, est.high), est.n, est.baseline,
                               est.candidate, tol.model_dump(), est.p_value, method=method)
+            if metric in _RATE_FIELDS:
+                verdict.baseline_interval = wilson(round(est.baseline * est.n), est.n, alpha)
+                verdict.candidate_interval = wilson(round(est.candidate * est.n), est.n, alpha)
             report.verdicts.append(verdict)
             if est.n >= policy.min_samples(category):
                 tested.append((verdict, est, tol))

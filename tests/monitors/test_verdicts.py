@@ -22,6 +22,7 @@ def test_planted_refusal_rise_is_a_regression_in_its_category_only() -> None:
     # The six items: category, both stamps, metric, baseline value, calibration set, per-stratum breakdown.
     assert report.candidate_stamp["model"] == "w4" and report.calibration_set == "c4-512"
     assert verdict.baseline_value < verdict.candidate_value
+    assert verdict.candidate_interval[0] < verdict.candidate_value < verdict.candidate_interval[1]
     assert report.strata["benign-sensitive"] > 100 and set(report.strata) >= {"chat", "json"}
     assert report.policy.startswith("quantgate-default@")
 
