@@ -13,7 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
-from sqlmodel import Session, SQLModel, col, create_engine, select
+from sqlmodel import Session, col, create_engine, select
 
 from flags.model import AuditEntry, FlagAuditRow, FlagSet, FlagStateRow, Variant, utcnow
 from flags.updates import FlagUpdate
@@ -66,12 +66,22 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
 
 
-def create_tables(engine: Engine, tables: list[Any]) -> None:
-    """create_all inside a write transaction: a read-then-write upgrade would fail fast on a busy SQLite."""
-    with engine.connect() as conn:
-        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-        with conn.begin():
-            SQLModel.metadata.create_all(conn, tables=tables)
+class SchemaNotMigrated(RuntimeError):
+    """A server database (PostgreSQL) is behind this version's schema: run `quantgate db upgrade`."""
+
+
+def ensure_migrated(engine: Engine) -> None:
+    """SQLite is migrated on the spot; a server database must already be at head (an explicit step)."""
+    from flags.migrate import current_revision, head_revision, upgrade
+
+    if engine.dialect.name == "sqlite":
+        if current_revision(engine) != head_revision():
+            upgrade(engine)
+        return
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise SchemaNotMigrated(f"database schema is at {current or 'nothing'}, this version needs {head}: "
+                                "run `quantgate db upgrade`")
 
 
 def _row_to_flagset(row: FlagStateRow) -> FlagSet:
@@ -130,9 +140,11 @@ class FlagStore:
         if self._schema_ready:
             return
         try:
-            create_tables(self.engine, [FlagStateRow.__table__, FlagAuditRow.__table__])  # type: ignore[list-item]
+            ensure_migrated(self.engine)
         except SQLAlchemyError as exc:
-            raise FlagStoreUnavailable(f"cannot create flag tables: {exc}") from exc
+            raise FlagStoreUnavailable(f"cannot migrate the flag store: {exc}") from exc
+        except SchemaNotMigrated as exc:
+            raise FlagStoreUnavailable(str(exc)) from exc
         with self._session(write=True) as session:
             if session.get(FlagStateRow, 1) is None:
                 now = utcnow()

@@ -2,6 +2,8 @@
 set -euo pipefail
 _need_packages=()
 command -v promtool >/dev/null 2>&1 || _need_packages+=(prometheus)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || _need_packages+=(postgresql)
+command -v runuser >/dev/null 2>&1 || _need_packages+=(util-linux)
 if [ "${#_need_packages[@]}" -gt 0 ]; then
     _sudo=""
     if [ "$(id -u)" -ne 0 ]; then _sudo="sudo"; fi

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
 from flags.model import utcnow
-from flags.store import create_tables, make_engine
+from flags.store import SchemaNotMigrated, ensure_migrated, make_engine
 
 
 class ShadowComparisonRow(SQLModel, table=True):
@@ -101,7 +101,7 @@ class ComparisonStore:
     def ensure_schema(self) -> None:
         """Create the table if missing."""
         if not self._ready:
-            create_tables(self.engine, [ShadowComparisonRow.__table__])
+            ensure_migrated(self.engine)
             self._ready = True
 
     def insert_many(self, rows: list[ShadowComparisonRow]) -> None:
@@ -169,5 +169,5 @@ def safe(call: Any, *args: Any) -> Any:
     """Run a store call, turning database errors into ComparisonStoreError."""
     try:
         return call(*args)
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, SchemaNotMigrated) as exc:
         raise ComparisonStoreError(f"comparison store error: {exc.__class__.__name__}") from exc

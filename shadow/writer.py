@@ -10,6 +10,8 @@ from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from flags.store import SchemaNotMigrated
+
 from flags.model import utcnow
 from shadow.compare import ShadowComparison
 from shadow.records import ComparisonStore, ShadowComparisonRow
@@ -87,7 +89,7 @@ class ComparisonWriter:
             try:
                 await asyncio.to_thread(self.store.insert_many, batch)
                 self.written += len(batch)
-            except SQLAlchemyError as exc:
+            except (SQLAlchemyError, SchemaNotMigrated) as exc:
                 log.warning("dropping %d comparison records: %s", len(batch), exc)
                 for _ in batch:
                     self._on_drop("record_write_failed")
@@ -101,7 +103,7 @@ class ComparisonWriter:
                 purged = await asyncio.to_thread(self.store.purge_older_than, age)
                 if purged:
                     log.info("purged %d comparison records older than %s", purged, age)
-            except SQLAlchemyError as exc:
+            except (SQLAlchemyError, SchemaNotMigrated) as exc:
                 log.warning("retention purge failed: %s", exc)
             await asyncio.sleep(self.settings.purge_interval_s)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,3 +204,27 @@ async def shadow_gateway(make_gateway: GatewayFactory) -> Gateway:
     gateway = await make_gateway(comparisons={"flush_interval_s": 0.05})
     await gateway.set_flags(shadow_percent=100)
     return gateway
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster_url() -> Iterator[str]:
+    """One throwaway PostgreSQL cluster for the whole session."""
+    from bench.postgres import postgres_cluster
+
+    with postgres_cluster() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster_url: str) -> str:
+    """A fresh, empty database on the session's cluster."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(postgres_cluster_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return postgres_cluster_url.rsplit("/", 1)[0] + f"/{name}"

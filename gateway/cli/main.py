@@ -17,6 +17,8 @@ app = typer.Typer(help="quantgate: roll a quantized LLM out next to its full-pre
 flags_app = typer.Typer(help="Show or change rollout flags through the admin API.", no_args_is_help=True)
 app.add_typer(flags_app, name="flags")
 app.add_typer(shadow_app, name="shadow")
+db_app = typer.Typer(help="Flag-store database schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 app.command("report")(report)
 console = Console()
 
@@ -110,6 +112,45 @@ def guard(
         console.print(guard_loop.check_once())
         return
     asyncio.run(run_guard(guard_loop))
+
+
+def _store_url(url: str | None, config: Path | None) -> str:
+    from gateway.settings import load_settings
+
+    return url or load_settings(config).flag_store_url
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    url: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default: the settings' flag_store_url).")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML settings file.")] = None,
+) -> None:
+    """Migrate the database to this version's schema (run before rolling out a new version on PostgreSQL)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from flags.migrate import current_revision, head_revision, upgrade
+    from flags.store import make_engine
+
+    engine = make_engine(_store_url(url, config))
+    try:
+        before = current_revision(engine)
+        upgrade(engine)
+    except SQLAlchemyError as exc:
+        _fail(f"migration failed: {exc}")
+    console.print(f"schema {before or 'empty'} -> {head_revision()}")
+
+
+@db_app.command("current")
+def db_current(
+    url: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default: the settings' flag_store_url).")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML settings file.")] = None,
+) -> None:
+    """Print the schema revision of the database and the one this version needs."""
+    from flags.migrate import current_revision, head_revision
+    from flags.store import make_engine
+
+    current = current_revision(make_engine(_store_url(url, config)))
+    console.print(f"database: {current or 'not migrated'}   this version: {head_revision()}")
 
 
 @flags_app.command("show")

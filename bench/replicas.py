@@ -1,0 +1,68 @@
+"""Several gateway replicas (processes, each with several workers) on one flag store."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from gateway.demo.stack import LocalStack, free_port, quantgate_argv
+
+
+@dataclass
+class Replica:
+    """One `quantgate serve` process."""
+
+    url: str
+
+
+def start_replicas(stack: LocalStack, store_url: str, baseline: tuple[str, str], candidate: tuple[str, str],
+                   token: str, count: int = 2, workers: int = 2, poll_s: float = 0.25) -> list[Replica]:
+    """Start `count` gateways of `workers` workers each; returns once all are ready."""
+    replicas = []
+    for i in range(count):
+        port = free_port()
+        metrics_dir = stack.workdir / f"metrics-{i}"
+        metrics_dir.mkdir(exist_ok=True)
+        env = {"QUANTGATE_FLAG_STORE_URL": store_url, "QUANTGATE_ADMIN_TOKEN": token,
+               "QUANTGATE_FLAG_POLL_INTERVAL_S": str(poll_s), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+               "QUANTGATE_BASELINE__BASE_URL": baseline[0], "QUANTGATE_BASELINE__SERVED_MODEL_NAME": baseline[1],
+               "QUANTGATE_CANDIDATE__BASE_URL": candidate[0], "QUANTGATE_CANDIDATE__SERVED_MODEL_NAME": candidate[1]}
+        proc = stack.start(f"gateway-{i}", quantgate_argv("serve", "--host", "127.0.0.1", "--port", str(port),
+                                                          "--workers", str(workers)), env)
+        replicas.append((proc, f"http://127.0.0.1:{port}"))
+    for proc, url in replicas:
+        proc.wait_ready(f"{url}/readyz", 60)
+    return [Replica(url) for _, url in replicas]
+
+
+def worker_floor(url: str, metric: str) -> float:
+    """The metric's value aggregated over one replica's workers (livemin gauges: the slowest worker)."""
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == metric:
+                return sample.value
+    return float("nan")
+
+
+def wait_until_all(replicas: list[Replica], version: int, timeout_s: float = 10.0) -> float:
+    """Seconds until every worker of every replica routes on flag-set `version` or newer."""
+    started = time.perf_counter()
+    pending = list(replicas)
+    while pending and time.perf_counter() - started < timeout_s:
+        pending = [r for r in pending if worker_floor(r.url, "quantgate_flag_set_version") < version]
+        if pending:
+            time.sleep(0.005)
+    if pending:
+        raise TimeoutError(f"flag-set version {version} not reached in {timeout_s}s")
+    return time.perf_counter() - started
+
+
+def workdir_stack(path: Path) -> LocalStack:
+    """A process stack logging into `path`."""
+    path.mkdir(parents=True, exist_ok=True)
+    return LocalStack(path)

@@ -1,0 +1,24 @@
+"""Alembic environment: the quantgate tables of the flag store's database."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import flags.model  # noqa: F401 - registers the flag tables on the metadata
+import shadow.records  # noqa: F401 - registers the comparison table on the metadata
+from flags.store import make_engine
+
+target_metadata = SQLModel.metadata
+connection = context.config.attributes.get("connection")
+
+if connection is not None:
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    engine = make_engine(context.config.get_main_option("sqlalchemy.url") or "")
+    with engine.connect() as conn:
+        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
