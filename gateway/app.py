@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from enum import Enum
 from typing import Any
 
+from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -23,6 +24,7 @@ from gateway.errors import GatewayError, RouteError, error_response_parts
 from gateway.proxy import CompletionProxy
 from gateway.runtime import GatewayRuntime
 from gateway.settings import GatewaySettings
+from gateway.tracing import tracing_from_environment
 
 log = logging.getLogger("quantgate.gateway")
 
@@ -126,10 +128,14 @@ def check_admin_exposure(settings: GatewaySettings, surface: Surface) -> None:
             "set QUANTGATE_ADMIN_TOKEN or bind the admin surface to loopback")
 
 
-def create_app(settings: GatewaySettings, surface: Surface = Surface.ALL) -> GatewayAsgi:
-    """Build the gateway ASGI app; upstream clients and flag polling live in its lifespan."""
+def create_app(settings: GatewaySettings, surface: Surface = Surface.ALL,
+               tracer_provider: TracerProvider | None = None) -> GatewayAsgi:
+    """Build the gateway ASGI app; upstream clients and flag polling live in its lifespan.
+
+    Tracing uses `tracer_provider` when given, else the standard OTEL_* variables, else stays off.
+    """
     check_admin_exposure(settings, surface)
-    runtime = GatewayRuntime.build(settings)
+    runtime = GatewayRuntime.build(settings, tracer_provider or tracing_from_environment())
     routes: list[BaseRoute] = []
     proxies: dict[str, CompletionProxy] = {}
     if surface is not Surface.ADMIN:

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from opentelemetry.trace import Span
 
 from flags.bucketing import RolloutDecision, decide_variant
 from flags.model import Variant
@@ -84,6 +85,9 @@ class CompletionProxy:
         started = time.perf_counter()
         request_id = header_value(scope, b"x-request-id") or uuid.uuid4().hex
         exchange: ProxyExchange | None = None
+        tracing = self.runtime.tracing
+        span = tracing.server_span(f"POST {self.path}", {k.decode("latin-1"): v.decode("latin-1")
+                                                          for k, v in scope["headers"]}) if tracing.enabled else None
         try:
             body = await read_body(receive, self.runtime.settings.max_request_bytes)
             request = self._understand(scope, body, request_id, started)
@@ -93,7 +97,7 @@ class CompletionProxy:
             if shadowed and "seed" not in request.payload:
                 # Both arms must sample alike to be comparable: the gateway picks the seed.
                 request.payload["seed"] = shared_seed(request_id)
-            exchange = ProxyExchange(self.runtime, request, decision, send, shadowed)
+            exchange = ProxyExchange(self.runtime, request, decision, send, shadowed, span)
             disconnected, _ = await run_unless_disconnected(receive, exchange.run())
             if disconnected:
                 exchange.status = CLIENT_CLOSED
@@ -106,6 +110,8 @@ class CompletionProxy:
         finally:
             if exchange is not None:
                 exchange.record()
+            if span is not None:
+                tracing.finish(span, _span_attributes(request_id, self.path, exchange))
 
     async def _send_error(self, send: Any, exc: Exception, request_id: str, exchange: ProxyExchange | None) -> None:
         if not isinstance(exc, GatewayError):
@@ -137,12 +143,27 @@ class CompletionProxy:
         )
 
 
+def _span_attributes(request_id: str, path: str, exchange: ProxyExchange | None) -> dict[str, Any]:
+    attributes: dict[str, Any] = {"http.request.method": "POST", "url.path": path, "quantgate.request_id": request_id}
+    if exchange is not None:
+        attributes.update({
+            "http.response.status_code": int(exchange.status) if exchange.status.isdigit() else None,
+            "quantgate.variant": exchange.variant.value, "quantgate.category": exchange.request.category,
+            "quantgate.routing.reason": exchange.decision.reason,
+            "quantgate.flags.version": exchange.decision.flags_version,
+            "quantgate.shadowed": exchange.shadow_job is not None, "quantgate.failover": exchange.failed_over,
+        })
+    return attributes
+
+
 class ProxyExchange:
     """One request's trip through a backend (two, after a failover)."""
 
     def __init__(self, runtime: GatewayRuntime, request: ProxyRequest, decision: RolloutDecision, send: Any,
-                 shadowed: bool = False) -> None:
+                 shadowed: bool = False, span: Span | None = None) -> None:
         self.runtime = runtime
+        self.span = span
+        self.upstream_span: Span | None = None
         self.shadowed = shadowed
         self.shadow_job: ShadowJob | None = None
         self.captured: list[bytes] = []
@@ -169,8 +190,18 @@ class ProxyExchange:
 
     async def _open(self, backend: UpstreamBackend) -> tuple[aiohttp.ClientResponse, bytes]:
         """Response plus its first body bytes: until those exist, the candidate can still fail over."""
-        headers = backend.request_headers(self.request.request_id, self.request.forward_headers)
-        response = await backend.post(self.request.path, self._body_for(backend), headers)
+        tracing = self.runtime.tracing
+        if tracing.enabled:
+            headers = backend.request_headers(self.request.request_id, [])
+            self.upstream_span = tracing.child_span(self.span, f"upstream {backend.variant.value}")
+            tracing.inject_headers(self.upstream_span, headers)
+        else:
+            headers = backend.request_headers(self.request.request_id, self.request.forward_headers)
+        try:
+            response = await backend.post(self.request.path, self._body_for(backend), headers)
+        except UpstreamFailure as exc:
+            tracing.finish(self.upstream_span, {"quantgate.variant": backend.variant.value}, exc.message)
+            raise
         try:
             if self.request.stream and response.status == 200:
                 first = await backend.read_some(response)
@@ -179,8 +210,9 @@ class ProxyExchange:
                                           variant=backend.variant.value)
             else:
                 first = await backend.read_all(response)
-        except BaseException:
+        except BaseException as exc:
             response.close()
+            tracing.finish(self.upstream_span, {"quantgate.variant": backend.variant.value}, repr(exc))
             raise
         return response, first
 
@@ -233,6 +265,9 @@ class ProxyExchange:
             self.runtime.primaries_in_flight -= 1
             self._gauge.dec()
             self._hand_over_answer()
+            if self.upstream_span is not None and self.upstream_span.is_recording():
+                self.runtime.tracing.finish(self.upstream_span, {"quantgate.variant": self.variant.value,
+                                                                 "quantgate.output_tokens": self.output_tokens})
 
     def _start_shadow(self) -> None:
         """Mirror to the other arm now that the primary has started; never after a failover."""
@@ -241,7 +276,8 @@ class ProxyExchange:
             return
         request = self.request
         job = ShadowJob(request.request_id, request.category, request.routing_key, request.path, request.payload,
-                        request.stream, self.variant)
+                        request.stream, self.variant,
+                        primary_span=self.span.get_span_context() if self.span is not None else None)
         if self.runtime.shadow.submit(job, self.runtime.primaries_in_flight):
             self.shadow_job = job
 
@@ -318,5 +354,5 @@ class ProxyExchange:
             variant=self.variant.value, category=self.request.category, endpoint=self.request.endpoint,
             status=self.status, streamed=self.request.stream, total_s=now - started,
             ttft_s=None if self.first_token_at is None else self.first_token_at - started,
-            output_tokens=self.output_tokens,
+            output_tokens=self.output_tokens, trace_id=self.runtime.tracing.trace_id(self.span),
         ))

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from opentelemetry.sdk.trace import TracerProvider
+
 from flags.cache import FlagCache
 from flags.model import FlagSet, Variant
 from flags.store import FlagStore
 from gateway.routing import CategoryLabels
 from gateway.settings import GatewaySettings
+from gateway.tracing import GatewayTracing
 from gateway.upstream import UpstreamBackend
 from monitors.detectors.answer import AnswerJudge
 from monitors.metrics import GatewayMetrics
@@ -37,10 +40,11 @@ class GatewayRuntime:
     writer: ComparisonWriter
     shadow: ShadowMirror
     policy: RegressionPolicy
+    tracing: GatewayTracing
     primaries_in_flight: int = 0
 
     @classmethod
-    def build(cls, settings: GatewaySettings) -> GatewayRuntime:
+    def build(cls, settings: GatewaySettings, tracer_provider: TracerProvider | None = None) -> GatewayRuntime:
         """Wire the parts; nothing touches the network or the store until `start`."""
         metrics = GatewayMetrics()
         store = FlagStore(settings.flag_store_url)
@@ -54,6 +58,7 @@ class GatewayRuntime:
             Variant.CANDIDATE: UpstreamBackend(Variant.CANDIDATE, settings.candidate),
         }
         quality = QualityMetrics(metrics.registry)
+        tracing = GatewayTracing(tracer_provider)
         judge = AnswerJudge(settings.detectors)
         comparisons = ComparisonStore(settings.flag_store_url)
         writer = ComparisonWriter(comparisons, settings.comparisons,
@@ -63,7 +68,7 @@ class GatewayRuntime:
             stamps={Variant.BASELINE: settings.baseline.stamp.as_labels(),
                     Variant.CANDIDATE: settings.candidate.stamp.as_labels()},
             judge=judge, metrics=quality, writer=writer, record_settings=settings.comparisons,
-            redact=load_redactor(settings.comparisons.redaction),
+            redact=load_redactor(settings.comparisons.redaction), tracing=tracing,
         )
         return cls(
             settings=settings,
@@ -78,6 +83,7 @@ class GatewayRuntime:
             writer=writer,
             shadow=ShadowMirror(settings.shadow, context),
             policy=load_policy(settings.policy_file),
+            tracing=tracing,
         )
 
     async def start(self) -> None:
@@ -101,3 +107,4 @@ class GatewayRuntime:
             await backend.close()
         self.store.close()
         self.comparisons.close()
+        await self.tracing.shutdown()

@@ -39,6 +39,7 @@ class RequestRecord:
     total_s: float
     ttft_s: float | None
     output_tokens: int | None
+    trace_id: str | None = None
 
 
 class GatewayMetrics:
@@ -123,11 +124,13 @@ class GatewayMetrics:
         if counter is None:
             counter = self._request_counters[key] = self.requests.labels(*key)
         counter.inc()
-        duration.observe(record.total_s)  # type: ignore[attr-defined]
+        # Exemplars link a latency bucket to a trace; they are exposed when OpenMetrics is negotiated.
+        exemplar = {"trace_id": record.trace_id} if record.trace_id else None
+        duration.observe(record.total_s, exemplar)  # type: ignore[attr-defined]
         if record.output_tokens is not None:
             tokens.observe(record.output_tokens)  # type: ignore[attr-defined]
         if record.streamed and record.ttft_s is not None:
-            ttft.observe(record.ttft_s)  # type: ignore[attr-defined]
+            ttft.observe(record.ttft_s, exemplar)  # type: ignore[attr-defined]
             if record.output_tokens and record.output_tokens > 1:
                 itl.observe((record.total_s - record.ttft_s) / (record.output_tokens - 1))  # type: ignore[attr-defined]
 

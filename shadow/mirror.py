@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind
 
 from flags.model import Variant
 from gateway.errors import UpstreamFailure
 from gateway.sse import SseTap
+from gateway.tracing import GatewayTracing
 from gateway.upstream import UpstreamBackend
 from monitors.detectors.answer import AnswerJudge
 from monitors.quality_metrics import QualityMetrics
@@ -47,6 +49,7 @@ class ShadowJob:
     payload: dict[str, Any]
     streamed: bool
     primary_variant: Variant
+    primary_span: SpanContext | None = None
     primary: asyncio.Future[PrimaryAnswer | None] = field(default_factory=lambda: asyncio.get_running_loop()
                                                           .create_future())
 
@@ -67,6 +70,7 @@ class ShadowContext:
     writer: ComparisonWriter
     record_settings: ComparisonStoreSettings
     redact: Redactor
+    tracing: GatewayTracing
     segment_words: int = 256
 
 
@@ -110,18 +114,29 @@ class ShadowMirror:
                 self.ctx.metrics.in_flight.dec()
 
     async def _run(self, job: ShadowJob) -> None:
+        tracing = self.ctx.tracing
+        links = [Link(job.primary_span)] if job.primary_span is not None else None
+        span = tracing.child_span(None, f"shadow {job.primary_variant.other().value}", links=links)
+        outcome = "error"
+        try:
+            outcome = await self._mirror(job, span)
+        finally:
+            tracing.finish(span, {"quantgate.category": job.category, "quantgate.request_id": job.request_id,
+                                  "quantgate.shadow.outcome": outcome})
+
+    async def _mirror(self, job: ShadowJob, span: Span | None) -> str:
         target = job.primary_variant.other()
         try:
-            shadow = await asyncio.wait_for(self._call(job, target), self.settings.timeout_s)
+            shadow = await asyncio.wait_for(self._call(job, target, span), self.settings.timeout_s)
         except TimeoutError:
             self.ctx.metrics.shadow_requests.labels(target.value, "timeout").inc()
             self._drop("timeout")
-            return
+            return "timeout"
         except (ShadowFailed, UpstreamFailure) as exc:
             self.ctx.metrics.shadow_requests.labels(target.value, "error").inc()
             log.info("shadow to %s failed: %s", target.value, exc)
             self._drop("shadow_error")
-            return
+            return "shadow_error"
         self.ctx.metrics.shadow_requests.labels(target.value, "ok").inc()
         try:
             primary = await asyncio.wait_for(asyncio.shield(job.primary), self.settings.primary_wait_s)
@@ -129,8 +144,13 @@ class ShadowMirror:
             primary = None
         if primary is None or not primary.complete:
             self._drop("primary_incomplete")
-            return
-        self._record(job, primary.parse(), shadow)
+            return "primary_incomplete"
+        comparison_span = self.ctx.tracing.child_span(span, "shadow comparison", kind=SpanKind.INTERNAL)
+        try:
+            self._record(job, primary.parse(), shadow)
+        finally:
+            self.ctx.tracing.finish(comparison_span, {"quantgate.category": job.category})
+        return "compared"
 
     def _shadow_body(self, job: ShadowJob, backend: UpstreamBackend) -> bytes:
         payload = dict(job.payload)
@@ -139,9 +159,10 @@ class ShadowMirror:
             payload["stream_options"] = {**(payload.get("stream_options") or {}), "include_usage": True}
         return orjson.dumps(payload)
 
-    async def _call(self, job: ShadowJob, target: Variant) -> CapturedAnswer:
+    async def _call(self, job: ShadowJob, target: Variant, span: Span | None) -> CapturedAnswer:
         backend = self.ctx.backends[target]
         headers = backend.request_headers(f"{job.request_id}-shadow", [(SHADOW_HEADER, "1")])
+        self.ctx.tracing.inject_headers(span, headers)
         started = time.perf_counter()
         response = await backend.post(job.path, self._shadow_body(job, backend), headers)
         try:

@@ -41,6 +41,8 @@ class SimulatorStats:
         self.in_flight = Gauge("simulator_requests_in_flight", "Requests being generated.", registry=self.registry)
         self.shadow = Counter("simulator_shadow_requests", "Requests marked as shadow traffic.",
                               registry=self.registry)
+        # The W3C trace context of the latest request, to check that callers propagate it.
+        self.last_traceparent: str | None = None
 
     def totals(self) -> dict[str, float]:
         """Sum of each counter over its labels."""
@@ -130,6 +132,7 @@ class CompletionEndpoint:
         stats.requests.labels(self.endpoint, str(stream).lower()).inc()
         if header_value(scope, b"x-quantgate-shadow"):
             stats.shadow.inc()
+        stats.last_traceparent = header_value(scope, b"traceparent")
         if random.random() < config.operational.error_rate:
             await _error(503, "simulated backend failure", "ServiceUnavailableError")(scope, receive, send)
             return
@@ -227,7 +230,7 @@ def create_simulator_app(config: SimulatorConfig | None = None) -> Starlette:
         return Response(generate_latest(state.stats.registry), media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
     async def stats(_: Request) -> Response:
-        return JSONResponse(state.stats.totals())
+        return JSONResponse({**state.stats.totals(), "last_traceparent": state.stats.last_traceparent})
 
     async def control(request: Request) -> Response:
         if request.method == "PUT":

@@ -38,7 +38,7 @@ def _fail(message: str) -> None:
 
 @app.command()
 def serve(
-    config: Annotated[Optional[Path], typer.Option(help="YAML settings file.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML settings file.", envvar="QUANTGATE_CONFIG_FILE")] = None,
     host: Annotated[Optional[str], typer.Option(help="Bind address.")] = None,
     port: Annotated[Optional[int], typer.Option(help="Public port.")] = None,
     workers: Annotated[Optional[int], typer.Option(help="uvicorn worker processes.")] = None,
@@ -99,7 +99,8 @@ def demo(
 
 @app.command()
 def guard(
-    config: Annotated[Optional[Path], typer.Option(help="YAML settings file (guard, policy_file, store).")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML settings file (guard, policy_file, store).",
+                                                   envvar="QUANTGATE_CONFIG_FILE")] = None,
     once: Annotated[bool, typer.Option(help="Run one check and print the decision.")] = False,
 ) -> None:
     """Run the rollback guard (one per deployment, like a Flagger controller)."""
@@ -123,7 +124,7 @@ def _store_url(url: str | None, config: Path | None) -> str:
 @db_app.command("upgrade")
 def db_upgrade(
     url: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (default: the settings' flag_store_url).")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="YAML settings file.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML settings file.", envvar="QUANTGATE_CONFIG_FILE")] = None,
 ) -> None:
     """Migrate the database to this version's schema (run before rolling out a new version on PostgreSQL)."""
     from sqlalchemy.exc import SQLAlchemyError

@@ -1,0 +1,98 @@
+"""The Helm chart, linted and rendered with the Helm SDK (no helm binary, no cluster)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import helm_python
+import pytest
+import yaml
+
+CHART = Path(__file__).resolve().parents[2] / "helm" / "quantgate"
+MINIMAL = {"secrets": {"adminToken": "t0ken", "databaseUrl": "sqlite:////var/lib/quantgate/q.db"}}
+
+
+def _production() -> dict[str, Any]:
+    return yaml.safe_load((CHART / "ci" / "production-values.yaml").read_text())
+
+
+def _render(values: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    chart = helm_python.Chart.load(str(CHART))
+    chart.validate_schema(values)
+    rendered = chart.render(values, name="quantgate", namespace="llm", is_install=True)
+    docs: dict[str, list[dict[str, Any]]] = {}
+    for path, text in rendered.items():
+        if path.endswith(".yaml"):
+            for doc in yaml.safe_load_all(text):
+                if doc:
+                    docs.setdefault(doc["kind"], []).append(doc)
+    return docs
+
+
+@pytest.mark.parametrize("values", [MINIMAL, _production()], ids=["defaults", "production"])
+def test_chart_lints_clean(values: dict[str, Any]) -> None:
+    report = helm_python.lint(str(CHART), values, strict=True)
+    assert report["errors"] == []
+    assert not [m for m in report["messages"] if m["severity"] >= 2 and "icon" not in m["error"]]
+
+
+def test_default_render_is_the_gateway_only() -> None:
+    docs = _render(MINIMAL)
+    assert set(docs) == {"ConfigMap", "Secret", "Deployment", "Service", "PodDisruptionBudget", "Job"}
+    deployment = docs["Deployment"][0]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert "--admin-port" in container["args"]
+    job = docs["Job"][0]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["db", "upgrade"]
+    config = yaml.safe_load(docs["ConfigMap"][0]["data"]["quantgate.yaml"])
+    assert config["candidate"]["stamp"]["quantization"] == "gptq"
+
+
+def test_production_render_has_every_part() -> None:
+    docs = _render(_production())
+    names = {d["metadata"]["name"] for d in docs["Deployment"]}
+    assert names == {"quantgate", "quantgate-guard", "quantgate-vllm-baseline", "quantgate-vllm-candidate"}
+    assert "HorizontalPodAutoscaler" in docs and "PersistentVolumeClaim" in docs
+    vllm = next(d for d in docs["Deployment"] if d["metadata"]["name"] == "quantgate-vllm-candidate")
+    container = vllm["spec"]["template"]["spec"]["containers"][0]
+    assert "--quantization=gptq" in container["args"] and container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert {d["metadata"]["name"] for d in docs["ServiceMonitor"]} == {
+        "quantgate", "quantgate-vllm-baseline", "quantgate-vllm-candidate"}
+    rule = docs["PrometheusRule"][0]
+    assert rule["spec"] == yaml.safe_load((CHART.parents[1] / "monitors/assets/prometheus-rules.yaml").read_text())
+    dashboard = next(d for d in docs["ConfigMap"] if d["metadata"]["name"] == "quantgate-dashboard")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(dashboard["data"]["quantgate-dashboard.json"])["uid"] == "quantgate-rollout"
+    # No Deployment replicas when the HPA owns them.
+    gateway = next(d for d in docs["Deployment"] if d["metadata"]["name"] == "quantgate")
+    assert "replicas" not in gateway["spec"]
+
+
+def test_chart_ships_the_current_monitoring_assets() -> None:
+    assets = CHART.parents[1] / "monitors" / "assets"
+    for name in ("prometheus-rules.yaml", "grafana-dashboard.json"):
+        assert (CHART / "files" / name).read_text() == (assets / name).read_text(), f"copy {name} into the chart"
+
+
+@pytest.mark.parametrize("bad", [
+    {"workers": 0},
+    {"service": {"port": 70000}},
+    {"secrets": {"databaseUrl": "mysql://x"}},
+    {"config": {"baseline": {"base_url": "ftp://x", "served_model_name": "b"}}},
+    {"vllm": {"candidate": {"dtype": "int3"}}},
+])
+def test_schema_rejects_bad_values(bad: dict[str, Any]) -> None:
+    chart = helm_python.Chart.load(str(CHART))
+    with pytest.raises(helm_python.HelmValuesError):
+        chart.validate_schema(chart.merge_values({**MINIMAL, **bad}))
+
+
+def test_missing_secrets_fail_the_render() -> None:
+    with pytest.raises(helm_python.HelmRenderError, match="adminToken"):
+        helm_python.Chart.load(str(CHART)).render({}, name="quantgate", namespace="llm")
