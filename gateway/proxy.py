@@ -132,13 +132,15 @@ class CompletionProxy:
                                 f"`{self.runtime.settings.public_model_name}`.", param="model")
         stream = bool(payload.get("stream"))
         options = payload.get("stream_options") or {}
-        forward = [(name.decode(), value) for name in _FORWARDED_HEADERS
-                   if (value := header_value(scope, name)) is not None]
+        category = self.runtime.categories.label(raw_category(scope, payload))
+        # The category goes upstream too, so backend logs (and the simulator's fault profiles) see the slice.
+        forward = [("x-quantgate-category", category)] + [
+            (name.decode(), value) for name in _FORWARDED_HEADERS if (value := header_value(scope, name)) is not None]
         return ProxyRequest(
             request_id=request_id, endpoint=self.endpoint, path=self.path, payload=payload, stream=stream,
             client_wants_usage=bool(options.get("include_usage")),
             routing_key=routing_key(scope, payload, request_id),
-            category=self.runtime.categories.label(raw_category(scope, payload)),
+            category=category,
             forward_headers=forward, started=started,
         )
 
@@ -192,7 +194,7 @@ class ProxyExchange:
         """Response plus its first body bytes: until those exist, the candidate can still fail over."""
         tracing = self.runtime.tracing
         if tracing.enabled:
-            headers = backend.request_headers(self.request.request_id, [])
+            headers = backend.request_headers(self.request.request_id, self.request.forward_headers[:1])
             self.upstream_span = tracing.child_span(self.span, f"upstream {backend.variant.value}")
             tracing.inject_headers(self.upstream_span, headers)
         else:

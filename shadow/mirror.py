@@ -161,7 +161,8 @@ class ShadowMirror:
 
     async def _call(self, job: ShadowJob, target: Variant, span: Span | None) -> CapturedAnswer:
         backend = self.ctx.backends[target]
-        headers = backend.request_headers(f"{job.request_id}-shadow", [(SHADOW_HEADER, "1")])
+        headers = backend.request_headers(f"{job.request_id}-shadow", [(SHADOW_HEADER, "1"),
+                                                                       ("x-quantgate-category", job.category)])
         self.ctx.tracing.inject_headers(span, headers)
         started = time.perf_counter()
         response = await backend.post(job.path, self._shadow_body(job, backend), headers)

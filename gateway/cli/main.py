@@ -89,12 +89,20 @@ def demo(
     keep_running: Annotated[bool, typer.Option(help="Leave the stack up for curl / the OpenAI SDK.")] = False,
     requests_per_phase: Annotated[int, typer.Option(help="Requests sent in each rollout phase.")] = 80,
     concurrency: Annotated[int, typer.Option(help="Concurrent client requests.")] = 8,
+    backends: Annotated[str, typer.Option(help="simulator, or vllm (see deploy/local/vllm.sh).")] = "simulator",
+    vllm_python: Annotated[Path, typer.Option(help="Python of the vLLM environment.")] = Path(".venv-vllm/bin/python"),
+    models_dir: Annotated[Path, typer.Option(help="Where build_models.py put the checkpoints.")] = (
+        Path.home() / ".cache/quantgate/models"),
+    candidate: Annotated[str, typer.Option(help="Quantized candidate for --backends vllm: w8a8 or w4a16.")] = "w8a8",
 ) -> None:
-    """Start two simulated backends and the gateway, ramp the rollout 0→10→50%, roll back, summarize."""
-    from gateway.demo.run import run_demo
+    """Start two backends and the gateway, ramp the rollout 0→10→50%, roll back, summarize."""
+    from gateway.demo.run import VllmChoice, run_demo
 
+    if backends not in ("simulator", "vllm") or candidate not in ("w8a8", "w4a16"):
+        _fail("--backends is simulator or vllm; --candidate is w8a8 or w4a16")
+    vllm = VllmChoice(vllm_python, models_dir, candidate) if backends == "vllm" else None
     raise typer.Exit(run_demo(console, keep_running=keep_running, requests_per_phase=requests_per_phase,
-                              concurrency=concurrency))
+                              concurrency=concurrency, vllm=vllm))
 
 
 @app.command()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import shutil
 import signal
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +21,59 @@ from rich.table import Table
 from gateway.cli.tables import audit_table
 from gateway.demo.stack import LocalStack, free_port, gateway_env, quantgate_argv, simulator_argv
 from gateway.demo.traffic import Outcome, drive, load_prompts
+from gateway.demo.vllm_backends import runtime_version, stamp_from_checkpoint, start_pair
 
 PHASES: list[tuple[str, dict[str, Any]]] = [
-    ("rollout 0%", {"rollout_percent": 0, "reason": "demo: start with everything on the baseline"}),
+    ("rollout 0%", {"rollout_percent": 0, "shadow_percent": 50,
+                    "reason": "demo: everything on the baseline, half of the users mirrored to the candidate"}),
     ("rollout 10%", {"rollout_percent": 10, "reason": "demo: canary 10% of users"}),
     ("rollout 50%", {"rollout_percent": 50, "reason": "demo: widen to 50%"}),
     ("rollback", {"rollback": True, "reason": "demo: roll back with one flip"}),
 ]
 
 
+@dataclass
+class VllmChoice:
+    """Where the real vLLM backends come from (`deploy/local/vllm.sh` prepares both)."""
+
+    python: Path
+    models_dir: Path
+    candidate: str = "w8a8"
+
+
 class DemoStack:
     """The processes of the demo and how to reach them."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, vllm: VllmChoice | None = None) -> None:
         self.workdir = workdir
+        self.vllm = vllm
         self.stack = LocalStack(workdir)
         self.token = secrets.token_urlsafe(16)
         self.baseline_port, self.candidate_port, self.gateway_port = free_port(), free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.gateway_port}"
 
-    def start(self) -> None:
-        """Backends first (a quantized candidate: a little faster, a little worse on some slices), then the gateway."""
+    def _start_simulators(self) -> dict[str, str]:
+        # A quantized candidate: a little faster, a little worse on some slices.
         baseline = self.stack.start("baseline", simulator_argv(self.baseline_port, "baseline", "baseline", 60, 5))
         candidate = self.stack.start("candidate", simulator_argv(self.candidate_port, "candidate", "candidate", 35, 3.5))
         baseline.wait_ready(f"http://127.0.0.1:{self.baseline_port}/health")
         candidate.wait_ready(f"http://127.0.0.1:{self.candidate_port}/health")
-        env = gateway_env(self.workdir / "quantgate.db", self.baseline_port, self.candidate_port, self.token)
+        return gateway_env(self.workdir / "quantgate.db", self.baseline_port, self.candidate_port, self.token)
+
+    def _start_vllm(self, choice: VllmChoice) -> dict[str, str]:
+        servers = start_pair(self.stack, choice.python, choice.models_dir, choice.candidate)
+        env = {"QUANTGATE_FLAG_STORE_URL": f"sqlite:///{self.workdir / 'quantgate.db'}",
+               "QUANTGATE_ADMIN_TOKEN": self.token}
+        for server in servers:
+            prefix = f"QUANTGATE_{server.variant.upper()}__"
+            env[prefix + "BASE_URL"] = server.url
+            env[prefix + "SERVED_MODEL_NAME"] = server.served_name
+            env[prefix + "STAMP"] = json.dumps(stamp_from_checkpoint(server.model_dir, runtime_version(server.url)))
+        return env
+
+    def start(self) -> None:
+        """Backends first, then the gateway on SQLite in front of them."""
+        env = self._start_vllm(self.vllm) if self.vllm else self._start_simulators()
         self.stack.start("gateway", quantgate_argv("serve", "--port", str(self.gateway_port)), env).wait_ready(
             f"{self.url}/readyz")
 
@@ -88,6 +117,23 @@ def _latency_table(outcomes: list[Outcome]) -> Table:
     return table
 
 
+def _shadow_table(demo: DemoStack) -> Table:
+    with demo.admin() as admin:
+        rows = admin.get("/admin/comparisons", params={"limit": 1000}).json()["comparisons"]
+    table = Table(title=f"Shadow pairs (baseline vs candidate answers to the same request): {len(rows)}")
+    for column in ("category", "pairs", "exact", "median similarity", "median length ratio", "refusal flips",
+                   "format flips"):
+        table.add_column(column, justify="left" if column == "category" else "right")
+    for category in sorted({r["category"] for r in rows}):
+        group = [r for r in rows if r["category"] == category]
+        ratios = [r["length_ratio"] for r in group if r["length_ratio"] is not None]
+        table.add_row(category, str(len(group)), str(sum(r["exact_match"] for r in group)),
+                      f"{statistics.median(r['similarity'] for r in group):.2f}",
+                      f"{statistics.median(ratios):.2f}" if ratios else "-",
+                      str(sum(bool(r["refusal_flip"]) for r in group)), str(sum(bool(r["format_flip"]) for r in group)))
+    return table
+
+
 def _run_phases(demo: DemoStack, console: Console, requests_per_phase: int, concurrency: int) -> list[Outcome]:
     prompts = load_prompts()
     outcomes: list[Outcome] = []
@@ -112,6 +158,7 @@ def _summarize(demo: DemoStack, console: Console, outcomes: list[Outcome]) -> bo
     console.print(_latency_table(outcomes))
     with demo.admin() as admin:
         console.print(audit_table(admin.get("/admin/audit", params={"limit": 20}).json()["entries"]))
+    console.print(_shadow_table(demo))
     after_rollback = [o for o in outcomes if o.phase == "rollback"]
     clean = bool(after_rollback) and all(o.variant == "baseline" and o.status == 200 for o in after_rollback)
     if clean:
@@ -138,12 +185,14 @@ def _hold(demo: DemoStack, console: Console) -> None:
         pass
 
 
-def run_demo(console: Console, keep_running: bool, requests_per_phase: int, concurrency: int) -> int:
+def run_demo(console: Console, keep_running: bool, requests_per_phase: int, concurrency: int,
+             vllm: VllmChoice | None = None) -> int:
     """Run the demo; returns the process exit code (0 when the rollback was clean)."""
     workdir = Path(tempfile.mkdtemp(prefix="quantgate-demo-"))
-    demo = DemoStack(workdir)
+    demo = DemoStack(workdir, vllm)
     try:
-        console.print(f"[bold]quantgate demo[/bold]: baseline and candidate simulators, gateway on SQLite ({workdir})")
+        backends = f"real vLLM (bf16 vs {vllm.candidate})" if vllm else "baseline and candidate simulators"
+        console.print(f"[bold]quantgate demo[/bold]: {backends}, gateway on SQLite ({workdir})")
         demo.start()
         console.print(f"Gateway ready at {demo.url}; driving {requests_per_phase} mixed requests per phase")
         clean = _summarize(demo, console, _run_phases(demo, console, requests_per_phase, concurrency))
