@@ -39,7 +39,7 @@ def vllm_argv(python: Path, model_dir: Path, served_name: str, port: int) -> lis
     """The api_server command line (the `vllm serve` entry point trips over the CPU build's name)."""
     return [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
             "--served-model-name", served_name, "--host", "127.0.0.1", "--port", str(port), "--dtype", "bfloat16",
-            "--max-model-len", "1024", "--enforce-eager", "--max-num-seqs", "16", "--disable-log-stats"]
+            "--max-model-len", "1024", "--enforce-eager", "--max-num-seqs", "16"]
 
 
 def start_pair(stack: LocalStack, python: Path, models_dir: Path, candidate: str = "w8a8") -> list[VllmServer]:
