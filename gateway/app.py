@@ -98,6 +98,8 @@ def _public_routes(runtime: GatewayRuntime) -> list[BaseRoute]:
             "flag_store_error": cache.last_error,
             "serving_last_known_flags": cache.loaded and not cache.store_reachable,
             "baseline_reachable": baseline_ok,
+            # Warnings only: a backend that differs from its stamp still serves, but must be re-validated.
+            "backend_checks": [check.as_dict() for check in runtime.backend_checks],
         }
         return JSONResponse(body, status_code=200 if body["ready"] else 503)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import logging
+from dataclasses import dataclass, field
 
 from opentelemetry.sdk.trace import TracerProvider
 
 from flags.cache import FlagCache
+from gateway.backend_check import BackendCheck, check_backends
 from flags.model import FlagSet, Variant
 from flags.store import FlagStore
 from gateway.routing import CategoryLabels
@@ -42,6 +45,8 @@ class GatewayRuntime:
     policy: RegressionPolicy
     tracing: GatewayTracing
     primaries_in_flight: int = 0
+    backend_checks: list[BackendCheck] = field(default_factory=list)
+    _check_task: asyncio.Task[None] | None = None
 
     @classmethod
     def build(cls, settings: GatewaySettings, tracer_provider: TracerProvider | None = None) -> GatewayRuntime:
@@ -93,12 +98,29 @@ class GatewayRuntime:
             self.metrics.describe_backend(variant.value, backend.settings.name, backend.settings.served_model_name,
                                           backend.settings.stamp.as_labels(), backend.settings.hourly_cost_usd)
         self.flags.start()
+        self._check_task = asyncio.create_task(self._check_backends_forever(), name="quantgate-backend-check")
         self.judging.start()
         self.writer.start()
         self.shadow.start()
 
+    async def _check_backends_forever(self, interval_s: float = 300.0) -> None:
+        while True:
+            try:
+                self.backend_checks = await check_backends(list(self.backends.values()))
+            except Exception:  # noqa: BLE001 - a check must never take the gateway down
+                logging.getLogger("quantgate.backends").exception("backend check failed")
+            for check in self.backend_checks:
+                for name in ("served_model_name", "runtime_version", "reachable"):
+                    self.metrics.stamp_mismatch.labels(check.variant, name).set(1 if name in check.mismatches else 0)
+                if check.mismatches:
+                    logging.getLogger("quantgate.backends").warning("%s backend differs from its stamp: %s",
+                                                                    check.variant, check.mismatches)
+            await asyncio.sleep(interval_s)
+
     async def stop(self) -> None:
         """Stop polling and close every upstream connection."""
+        if self._check_task is not None:
+            self._check_task.cancel()
         await self.shadow.stop()
         await self.judging.stop()
         await self.writer.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
+import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -177,5 +178,8 @@ def load_settings(config_file: Path | str | None = None, **overrides: object) ->
     class _FileSettings(GatewaySettings):
         model_config = SettingsConfigDict(**{**GatewaySettings.model_config, "yaml_file": str(path)})
 
-    loaded = _FileSettings(**overrides)  # type: ignore[arg-type]
+    try:
+        loaded = _FileSettings(**overrides)  # type: ignore[arg-type]
+    except yaml.YAMLError as exc:
+        raise ValueError(f"config file {path} is not valid YAML: {exc}") from exc
     return GatewaySettings.model_construct(**dict(loaded))

@@ -86,6 +86,9 @@ class GatewayMetrics:
                                   registry=r, multiprocess_mode="livemax")
         self.hourly_cost = Gauge("quantgate_backend_hourly_cost_dollars", "Configured hourly cost of each backend.",
                                  ("variant",), registry=r, multiprocess_mode="livemax")
+        self.stamp_mismatch = Gauge("quantgate_backend_stamp_mismatch", "1 when a backend reports something other "
+                                    "than its configured stamp (re-validate the quantized model).",
+                                    ("variant", "field"), registry=r, multiprocess_mode="livemax")
         self._children: dict[tuple[str, ...], tuple[object, ...]] = {}
         self._request_counters: dict[tuple[str, ...], Counter] = {}
 

@@ -162,6 +162,46 @@ def db_current(
     console.print(f"database: {current or 'not migrated'}   this version: {head_revision()}")
 
 
+backends_app = typer.Typer(help="Inspect the configured backends.", no_args_is_help=True)
+app.add_typer(backends_app, name="backends")
+
+
+@backends_app.command("check")
+def backends_check(
+    config: Annotated[Optional[Path], typer.Option(help="YAML settings file.", envvar="QUANTGATE_CONFIG_FILE")] = None,
+    strict: Annotated[bool, typer.Option(help="Exit 1 when a backend differs from its stamp.")] = False,
+) -> None:
+    """Compare each backend's /v1/models and /version with its configured provenance stamp."""
+    import asyncio
+
+    from rich.table import Table
+
+    from flags.model import Variant
+    from gateway.backend_check import check_backends
+    from gateway.settings import load_settings
+    from gateway.upstream import UpstreamBackend
+
+    try:
+        settings = load_settings(config)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    backends = [UpstreamBackend(Variant.BASELINE, settings.baseline), UpstreamBackend(Variant.CANDIDATE,
+                                                                                      settings.candidate)]
+    checks = asyncio.run(check_backends(backends))
+    table = Table(title="Backends against their provenance stamps")
+    for column in ("variant", "url", "served models", "max context", "runtime", "stamp runtime", "mismatches"):
+        table.add_column(column)
+    for backend, check in zip(backends, checks, strict=True):
+        table.add_row(check.variant, backend.base_url, ", ".join(check.served_models) or "-",
+                      str(check.max_model_len or "-"), check.runtime_version or "-",
+                      backend.settings.stamp.runtime_version or "-",
+                      "; ".join(f"{k}: {v}" for k, v in check.mismatches.items()) or "[green]none[/green]")
+    console.print(table)
+    if strict and any(check.mismatches for check in checks):
+        raise typer.Exit(1)
+
+
 @flags_app.command("show")
 def flags_show(url: AdminUrl = DEFAULT_ADMIN_URL, token: AdminToken = None) -> None:
     """Print the current flags."""

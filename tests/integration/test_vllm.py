@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 import pytest
+import yaml
 
 from gateway.demo.vllm_backends import VllmServer
 from tests.conftest import Gateway, chat_body, wait_for_pairs
@@ -125,3 +126,28 @@ async def test_rollback_sends_everything_to_the_bf16_server(vllm_gateway: Gatewa
                                      headers={"x-quantgate-key": f"u{i}"})) for i in range(6)]
     assert {r.json()["model"] for r in first} == {vllm_servers["candidate"].served_name}
     assert {r.json()["model"] for r in second} == {vllm_servers["baseline"].served_name}
+
+
+async def test_backends_check_compares_stamps(vllm_gateway: Gateway, vllm_servers, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from gateway.cli.main import app
+
+    base, cand = vllm_servers["baseline"], vllm_servers["candidate"]
+    config = tmp_path / "quantgate.yaml"
+    config.write_text(yaml.safe_dump({
+        "baseline": {"base_url": base.url, "served_model_name": base.served_name, "name": "b",
+                     "stamp": {"runtime_version": "vllm-0.1.0"}},
+        "candidate": {"base_url": cand.url, "served_model_name": cand.served_name, "name": "c"}}))
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["backends", "check", "--config", str(config),
+                                                               "--strict"], env={"COLUMNS": "250"})
+    assert result.exit_code == 1, result.output
+    assert "runtime_version" in result.output and "1024" in result.output
+    for _ in range(50):
+        if vllm_gateway.runtime.backend_checks:
+            break
+        await asyncio.sleep(0.1)
+    async with vllm_gateway.client() as client:
+        ready = (await client.get("/readyz")).json()
+    checks = {c["variant"]: c for c in ready["backend_checks"]}
+    assert checks["candidate"]["max_model_len"] == 1024 and checks["candidate"]["mismatches"] == {}

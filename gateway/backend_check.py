@@ -1,0 +1,73 @@
+"""Does each backend serve what its provenance stamp says? A quantized model must be re-validated after any
+change to its runtime, so a model, context length or vLLM version that differs from the stamp is a warning in
+/readyz, a metric, and the output of `quantgate backends check`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import aiohttp
+
+from gateway.upstream import UpstreamBackend
+
+log = logging.getLogger("quantgate.backends")
+_TIMEOUT = aiohttp.ClientTimeout(total=5)
+
+
+@dataclass
+class BackendCheck:
+    """What one backend reported about itself, and where it disagrees with the configured stamp."""
+
+    variant: str
+    reachable: bool
+    served_models: list[str] = field(default_factory=list)
+    max_model_len: int | None = None
+    runtime_version: str | None = None
+    mismatches: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready view."""
+        return asdict(self)
+
+
+async def _get_json(session: aiohttp.ClientSession, url: str) -> Any | None:
+    try:
+        async with session.get(url, timeout=_TIMEOUT) as response:
+            return await response.json(content_type=None) if response.status == 200 else None
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+        return None
+
+
+async def check_backend(backend: UpstreamBackend, session: aiohttp.ClientSession) -> BackendCheck:
+    """Read /v1/models and /version and compare them with the settings."""
+    settings = backend.settings
+    check = BackendCheck(backend.variant.value, reachable=False)
+    models = await _get_json(session, f"{settings.base_url}/v1/models")
+    if not isinstance(models, dict):
+        check.mismatches["reachable"] = "GET /v1/models failed"
+        return check
+    check.reachable = True
+    entries = [m for m in models.get("data", []) if isinstance(m, dict)]
+    check.served_models = [str(m.get("id")) for m in entries]
+    served = next((m for m in entries if m.get("id") == settings.served_model_name), None)
+    if served is None:
+        check.mismatches["served_model_name"] = (f"{settings.served_model_name!r} not served "
+                                                 f"(backend serves {check.served_models})")
+    elif isinstance(served.get("max_model_len"), int):
+        check.max_model_len = served["max_model_len"]
+    version = await _get_json(session, f"{settings.base_url}/version")
+    if isinstance(version, dict) and version.get("version"):
+        check.runtime_version = f"vllm-{version['version']}"
+        expected = settings.stamp.runtime_version
+        if expected and str(version["version"]) not in expected:
+            check.mismatches["runtime_version"] = f"stamp says {expected!r}, backend runs {check.runtime_version!r}"
+    return check
+
+
+async def check_backends(backends: list[UpstreamBackend]) -> list[BackendCheck]:
+    """Check every backend with a short-lived session."""
+    async with aiohttp.ClientSession() as session:
+        return list(await asyncio.gather(*(check_backend(b, session) for b in backends)))
