@@ -9,4 +9,9 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT${QUANTGATE_EXTRAS:-}"
+# Build-backend chatter goes to a log, shown only when the install fails.
+if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT${QUANTGATE_EXTRAS:-}" \
+        > "$VENV/install.log" 2>&1; then
+    cat "$VENV/install.log" >&2
+    exit 1
+fi
