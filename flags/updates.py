@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from flags.model import Variant
 
 _CATEGORY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
+def _reason(value: str) -> str:
+    """Every change says why; blank reasons are refused."""
+    if not value.strip():
+        raise ValueError("reason must not be blank")
+    return value.strip()
+
+
+Reason = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_reason)]
 
 
 class FlagUpdate(BaseModel):
@@ -20,7 +32,7 @@ class FlagUpdate(BaseModel):
     # A category mapped to null drops its override.
     category_overrides: dict[str, Variant | None] | None = None
     salt: str | None = Field(default=None, min_length=1, max_length=64)
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Reason
     actor: str | None = Field(default=None, min_length=1, max_length=200)
     expected_version: int | None = Field(default=None, ge=0)
 
@@ -34,12 +46,6 @@ class FlagUpdate(BaseModel):
                 raise ValueError(f"invalid category name {name!r}: use 1-64 of [A-Za-z0-9_.:-]")
         return value
 
-    @field_validator("reason")
-    @classmethod
-    def _reason_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("reason must not be blank")
-        return value.strip()
 
     def changes(self) -> dict[str, object]:
         """Only the flags this update sets."""
@@ -52,12 +58,6 @@ class RollbackRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Reason
     actor: str | None = Field(default=None, min_length=1, max_length=200)
 
-    @field_validator("reason")
-    @classmethod
-    def _reason_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("reason must not be blank")
-        return value.strip()

@@ -8,7 +8,7 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
 # Build-backend chatter goes to a log, shown only when the install fails.
 if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT${QUANTGATE_EXTRAS:-}" \
         > "$VENV/install.log" 2>&1; then
