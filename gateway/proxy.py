@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import uuid
@@ -14,7 +15,7 @@ from opentelemetry.trace import Span
 
 from flags.bucketing import RolloutDecision, decide_variant
 from flags.model import Variant
-from gateway.asgi import Scope, header_value, read_body, run_unless_disconnected
+from gateway.asgi import Scope, read_body, run_unless_disconnected
 from gateway.errors import (
     ClientGone,
     GatewayError,
@@ -35,6 +36,14 @@ from shadow.sampling import shared_seed, wants_shadow
 log = logging.getLogger("quantgate.proxy")
 
 _FORWARDED_HEADERS = (b"traceparent", b"tracestate")
+# Request ids: a random per-process prefix and a counter (uuid4 costs a getrandom syscall per request).
+_ID_PREFIX = uuid.uuid4().hex[:20]
+_ID_COUNTER = itertools.count()
+
+
+def next_request_id() -> str:
+    """A unique 32-hex-digit request id."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFF:012x}"
 CLIENT_CLOSED = "499"
 
 
@@ -83,14 +92,16 @@ class CompletionProxy:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         started = time.perf_counter()
-        request_id = header_value(scope, b"x-request-id") or uuid.uuid4().hex
+        headers: dict[bytes, bytes] = dict(scope["headers"])
+        given_id = headers.get(b"x-request-id")
+        request_id = given_id.decode("latin-1") if given_id else next_request_id()
         exchange: ProxyExchange | None = None
         tracing = self.runtime.tracing
         span = tracing.server_span(f"POST {self.path}", {k.decode("latin-1"): v.decode("latin-1")
-                                                          for k, v in scope["headers"]}) if tracing.enabled else None
+                                                          for k, v in headers.items()}) if tracing.enabled else None
         try:
             body = await read_body(receive, self.runtime.settings.max_request_bytes)
-            request = self._understand(scope, body, request_id, started)
+            request = self._understand(headers, body, request_id, started)
             flags = self.runtime.flags.flags
             decision = decide_variant(flags, request.routing_key, request.category)
             shadowed = wants_shadow(flags, request.routing_key)
@@ -124,7 +135,7 @@ class CompletionProxy:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    def _understand(self, scope: Scope, body: bytes, request_id: str, started: float) -> ProxyRequest:
+    def _understand(self, headers: dict[bytes, bytes], body: bytes, request_id: str, started: float) -> ProxyRequest:
         payload = _parse_payload(body)
         model = payload.get("model")
         if model is not None and model not in self._accepted_models:
@@ -132,14 +143,15 @@ class CompletionProxy:
                                 f"`{self.runtime.settings.public_model_name}`.", param="model")
         stream = bool(payload.get("stream"))
         options = payload.get("stream_options") or {}
-        category = self.runtime.categories.label(raw_category(scope, payload))
+        category = self.runtime.categories.label(raw_category(headers, payload))
         # The category goes upstream too, so backend logs (and the simulator's fault profiles) see the slice.
         forward = [("x-quantgate-category", category)] + [
-            (name.decode(), value) for name in _FORWARDED_HEADERS if (value := header_value(scope, name)) is not None]
+            (name.decode(), value.decode("latin-1")) for name in _FORWARDED_HEADERS
+            if (value := headers.get(name)) is not None]
         return ProxyRequest(
             request_id=request_id, endpoint=self.endpoint, path=self.path, payload=payload, stream=stream,
             client_wants_usage=bool(options.get("include_usage")),
-            routing_key=routing_key(scope, payload, request_id),
+            routing_key=routing_key(headers, payload, request_id),
             category=category,
             forward_headers=forward, started=started,
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gateway.asgi import Scope, header_value
 
 OTHER_CATEGORY = "other"
 DEFAULT_CATEGORY = "default"
@@ -34,22 +33,25 @@ class CategoryLabels:
         return raw
 
 
-def routing_key(scope: Scope, payload: dict[str, Any], request_id: str) -> str:
+Headers = dict[bytes, bytes]
+
+
+def routing_key(headers: Headers, payload: dict[str, Any], request_id: str) -> str:
     """Header x-quantgate-key, else the body's `user`, else the request id."""
-    key = header_value(scope, b"x-quantgate-key")
+    key = headers.get(b"x-quantgate-key")
     if key:
-        return key
+        return key.decode("latin-1")
     user = payload.get("user")
     if isinstance(user, str) and user:
         return user
     return request_id
 
 
-def raw_category(scope: Scope, payload: dict[str, Any]) -> str | None:
+def raw_category(headers: Headers, payload: dict[str, Any]) -> str | None:
     """Header x-quantgate-category, else body metadata.category."""
-    category = header_value(scope, b"x-quantgate-category")
+    category = headers.get(b"x-quantgate-category")
     if category:
-        return category
+        return category.decode("latin-1")
     metadata = payload.get("metadata")
     if isinstance(metadata, dict):
         value = metadata.get("category")
