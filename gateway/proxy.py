@@ -273,8 +273,12 @@ class ProxyExchange:
                     await self._relay_stream(backend, response, first)
                 else:
                     await self._relay_whole(response, first)
-            finally:
+            except BaseException:
+                # Cancelled (the client left) or failed: drop the connection so the backend stops generating.
                 response.close()
+                raise
+            # Read to the end: the connection goes back to the pool (aiohttp closes it if it is not reusable).
+            response.release()
         finally:
             self.runtime.primaries_in_flight -= 1
             self._gauge.dec()

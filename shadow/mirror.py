@@ -171,16 +171,20 @@ class ShadowMirror:
                 raise ShadowFailed(f"{target.value} answered {response.status}")
             if not job.streamed:
                 raw = await backend.read_all(response)
+                response.release()
                 return captured(target.value, raw, False, None, time.perf_counter() - started, True)
             tap, chunks = SseTap(strip_usage=False), []
             while chunk := await backend.read_some(response):
                 tap.feed(chunk)
                 chunks.append(chunk)
             ttft = None if tap.first_token_at is None else tap.first_token_at - started
-            return captured(target.value, b"".join(chunks), True, ttft, time.perf_counter() - started, True,
-                            tap.output_tokens())
-        finally:
+            answer = captured(target.value, b"".join(chunks), True, ttft, time.perf_counter() - started, True,
+                              tap.output_tokens())
+        except BaseException:
             response.close()
+            raise
+        response.release()
+        return answer
 
     def _record(self, job: ShadowJob, primary: CapturedAnswer, shadow: CapturedAnswer) -> None:
         ctx = self.ctx
