@@ -35,7 +35,7 @@ from shadow.sampling import shared_seed, wants_shadow
 
 log = logging.getLogger("quantgate.proxy")
 
-_FORWARDED_HEADERS = (b"traceparent", b"tracestate")
+_TRACE_HEADERS = (b"traceparent", b"tracestate")
 # Request ids: a random per-process prefix and a counter (uuid4 costs a getrandom syscall per request).
 _ID_PREFIX = uuid.uuid4().hex[:20]
 _ID_COUNTER = itertools.count()
@@ -59,7 +59,7 @@ class ProxyRequest:
     client_wants_usage: bool
     routing_key: str
     category: str
-    forward_headers: list[tuple[str, str]]
+    trace_headers: list[tuple[str, str]]
     started: float
 
 
@@ -143,17 +143,14 @@ class CompletionProxy:
                                 f"`{self.runtime.settings.public_model_name}`.", param="model")
         stream = bool(payload.get("stream"))
         options = payload.get("stream_options") or {}
-        category = self.runtime.categories.label(raw_category(headers, payload))
-        # The category goes upstream too, so backend logs (and the simulator's fault profiles) see the slice.
-        forward = [("x-quantgate-category", category)] + [
-            (name.decode(), value.decode("latin-1")) for name in _FORWARDED_HEADERS
-            if (value := headers.get(name)) is not None]
+        trace_headers = [(name.decode(), value.decode("latin-1")) for name in _TRACE_HEADERS
+                         if (value := headers.get(name)) is not None]
         return ProxyRequest(
             request_id=request_id, endpoint=self.endpoint, path=self.path, payload=payload, stream=stream,
             client_wants_usage=bool(options.get("include_usage")),
             routing_key=routing_key(headers, payload, request_id),
-            category=category,
-            forward_headers=forward, started=started,
+            category=self.runtime.categories.label(raw_category(headers, payload)),
+            trace_headers=trace_headers, started=started,
         )
 
 
@@ -181,7 +178,6 @@ class ProxyExchange:
         self.shadowed = shadowed
         self.shadow_job: ShadowJob | None = None
         self.captured: list[bytes] = []
-        self.usage_tokens: int | None = None
         self.complete = False
         self.request = request
         self.decision = decision
@@ -205,12 +201,15 @@ class ProxyExchange:
     async def _open(self, backend: UpstreamBackend) -> tuple[aiohttp.ClientResponse, bytes]:
         """Response plus its first body bytes: until those exist, the candidate can still fail over."""
         tracing = self.runtime.tracing
+        # The category goes upstream too, so backend logs (and the simulator's fault profiles) see the slice.
+        extra = [("x-quantgate-category", self.request.category)]
         if tracing.enabled:
-            headers = backend.request_headers(self.request.request_id, self.request.forward_headers[:1])
+            headers = backend.request_headers(self.request.request_id, extra)
             self.upstream_span = tracing.child_span(self.span, f"upstream {backend.variant.value}")
             tracing.inject_headers(self.upstream_span, headers)
         else:
-            headers = backend.request_headers(self.request.request_id, self.request.forward_headers)
+            # Not tracing ourselves: pass the caller's trace context on unchanged.
+            headers = backend.request_headers(self.request.request_id, extra + self.request.trace_headers)
         try:
             response = await backend.post(self.request.path, self._body_for(backend), headers)
         except UpstreamFailure as exc:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-
 OTHER_CATEGORY = "other"
 DEFAULT_CATEGORY = "default"
 _VALID_CATEGORY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
 from opentelemetry.sdk.trace import TracerProvider
 
 from flags.cache import FlagCache
-from gateway.backend_check import BackendCheck, check_backends
 from flags.model import FlagSet, Variant
 from flags.store import FlagStore
+from gateway.backend_check import BackendCheck, check_backends
 from gateway.routing import CategoryLabels
 from gateway.settings import GatewaySettings
 from gateway.tracing import GatewayTracing
@@ -121,6 +122,8 @@ class GatewayRuntime:
         """Stop polling and close every upstream connection."""
         if self._check_task is not None:
             self._check_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._check_task
         await self.shadow.stop()
         await self.judging.stop()
         await self.writer.stop()

@@ -18,9 +18,6 @@ from monitors.detectors.answer import DetectorSettings
 from monitors.guard import GuardSettings
 from shadow.settings import ComparisonStoreSettings, ShadowSettings
 
-from monitors.detectors.answer import DetectorSettings
-from shadow.settings import ComparisonStoreSettings, ShadowSettings
-
 
 class ProvenanceStamp(BaseModel):
     """What exactly a backend serves; exported as an info metric and stamped on comparisons."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import aiohttp
 
 from flags.model import Variant
@@ -79,25 +82,27 @@ class UpstreamBackend:
                                       content_type=response.headers.get("content-type", "application/json"))
         return response
 
+    @contextmanager
+    def _body_errors(self) -> Iterator[None]:
+        """Map failures while reading a response body to typed errors."""
+        variant = self.variant.value
+        try:
+            yield
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise UpstreamTimeout(f"{variant} backend stalled: {exc}", variant=variant) from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamFailure(f"{variant} backend broke the response: {exc.__class__.__name__}",
+                                  variant=variant) from exc
+
     async def read_some(self, response: aiohttp.ClientResponse) -> bytes:
         """Next network chunk of the body as it arrives (b'' at the end); failures raise typed errors."""
-        try:
+        with self._body_errors():
             return await response.content.readany()
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise UpstreamTimeout(f"{self.variant.value} backend stalled: {exc}", variant=self.variant.value) from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamFailure(f"{self.variant.value} backend broke the response: {exc.__class__.__name__}",
-                                  variant=self.variant.value) from exc
 
     async def read_all(self, response: aiohttp.ClientResponse) -> bytes:
         """The whole body; failures raise typed errors."""
-        try:
+        with self._body_errors():
             return await response.read()
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise UpstreamTimeout(f"{self.variant.value} backend stalled: {exc}", variant=self.variant.value) from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamFailure(f"{self.variant.value} backend broke the response: {exc.__class__.__name__}",
-                                  variant=self.variant.value) from exc
 
     async def probe(self) -> bool:
         """True when the backend's /health answers 200 within two seconds."""

@@ -10,9 +10,8 @@ from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from flags.store import SchemaNotMigrated
-
 from flags.model import utcnow
+from flags.store import SchemaNotMigrated
 from shadow.compare import ShadowComparison
 from shadow.records import ComparisonStore, ShadowComparisonRow
 from shadow.redaction import Redactor
