@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from flags.model import Variant
 
-_CATEGORY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+_CATEGORY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
 def _reason(value: str) -> str:
@@ -39,10 +40,8 @@ class FlagUpdate(BaseModel):
     @field_validator("category_overrides")
     @classmethod
     def _category_names(cls, value: dict[str, Variant | None] | None) -> dict[str, Variant | None] | None:
-        import re
-
         for name in value or {}:
-            if not re.match(_CATEGORY_PATTERN, name):
+            if not _CATEGORY.match(name):
                 raise ValueError(f"invalid category name {name!r}: use 1-64 of [A-Za-z0-9_.:-]")
         return value
 

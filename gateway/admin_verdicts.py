@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,10 +19,9 @@ from monitors.verdicts import VerdictReport, build_report
 from shadow.records import ComparisonStoreError, safe
 
 
-def verdict_report(runtime: GatewayRuntime, since: str | None) -> VerdictReport:
-    """Verdicts over the shadow pairs stored since `since` (default 24h), under the policy in force."""
-    start = parse_time(since or "24h", "since")
-    rows = safe(runtime.comparisons.rows_after, 0, start)
+def verdict_report(runtime: GatewayRuntime, since: datetime) -> VerdictReport:
+    """Verdicts over the shadow pairs stored since `since`, under the policy in force."""
+    rows = safe(runtime.comparisons.rows_after, 0, since)
     settings = runtime.settings
     report = build_report(samples_from_rows(rows), runtime.policy, settings.baseline.stamp.as_labels(),
                           settings.candidate.stamp.as_labels())
@@ -39,8 +39,8 @@ class VerdictsApi:
     async def verdicts(self, request: Request) -> Response:
         """?since=24h (ISO-8601 or a duration)."""
         check_token(self.runtime, request)
-        since = request.query_params.get("since")
-        parse_time(since, "since")  # a bad value is a 400 before any work
+        # A bad value is a 400 before any work.
+        since = parse_time(request.query_params.get("since") or "24h", "since")
         try:
             report = await asyncio.to_thread(verdict_report, self.runtime, since)
         except ComparisonStoreError as exc:

@@ -25,12 +25,11 @@ from monitors.policy import RateTolerance, RatioTolerance, RegressionPolicy, Sim
 from monitors.samples import samples_from_rows
 from monitors.sequential import BettingTest
 from monitors.stats import paired_rates
-from monitors.verdicts import PairSample
+from monitors.verdicts import RATE_FIELDS, PairSample
 from shadow.records import ComparisonStore
 
 log = logging.getLogger("quantgate.guard")
 GUARD_ACTOR = "quantgate-guard"
-_RATE_FIELDS = {"refusal_rate": "refused", "format_break_rate": "format_broken", "repetition_rate": "repetitive"}
 
 
 class RampSettings(BaseModel):
@@ -67,11 +66,11 @@ class GuardDecision:
 
 def _observation(sample: PairSample, metric: str, tol: object) -> float | None:
     """Map one pair to x in [-1, 1] whose mean exceeds the test's m exactly when the policy is violated."""
-    if metric in _RATE_FIELDS:
+    if metric in RATE_FIELDS:
         if metric == "format_break_rate" and not (sample.baseline.get("format_checked")
                                                   and sample.candidate.get("format_checked")):
             return None
-        key = _RATE_FIELDS[metric]
+        key = RATE_FIELDS[metric]
         return float(bool(sample.candidate.get(key))) - float(bool(sample.baseline.get(key)))
     if isinstance(tol, RatioTolerance):
         if sample.length_ratio is None:
@@ -116,7 +115,7 @@ class RolloutGuard:
 
     def _describe(self, category: str, metric: str, test: BettingTest) -> str:
         values = np.array(test.values)
-        if metric in _RATE_FIELDS:
+        if metric in RATE_FIELDS:
             # Only discordant pairs matter for the paired difference: x > 0 candidate worse, x < 0 better.
             est = paired_rates(values < 0, values > 0, self.policy.significance)
             return (f"{metric} regression in {category}: {test.mean * 100:+.2f} pp "

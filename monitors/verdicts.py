@@ -13,7 +13,8 @@ from monitors.policy import RateTolerance, RatioTolerance, RegressionPolicy, Sim
 from monitors.stats import Estimate, holm, median_below, median_ratio, paired_p95_change, paired_rates, wilson
 
 REGRESSION, OK, IMPROVEMENT, INSUFFICIENT = "regression", "ok", "improvement", "insufficient data"
-_RATE_FIELDS = {"refusal_rate": "refused", "format_break_rate": "format_broken", "repetition_rate": "repetitive"}
+# Paired rate metrics and the judgement field each one counts.
+RATE_FIELDS = {"refusal_rate": "refused", "format_break_rate": "format_broken", "repetition_rate": "repetitive"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +85,8 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _rate_verdict(samples: list[PairSample], metric: str, tol: RateTolerance, alpha: float) -> tuple[Estimate, str]:
-    field_name = _RATE_FIELDS[metric]
+def _rate_verdict(samples: list[PairSample], metric: str, alpha: float) -> tuple[Estimate, str]:
+    field_name = RATE_FIELDS[metric]
     if metric == "format_break_rate":
         samples = [s for s in samples if s.baseline.get("format_checked") and s.candidate.get("format_checked")]
     base = np.array([bool(s.baseline.get(field_name)) for s in samples])
@@ -94,8 +95,8 @@ def _rate_verdict(samples: list[PairSample], metric: str, tol: RateTolerance, al
 
 
 def _estimate(samples: list[PairSample], metric: str, tol: Any, alpha: float) -> tuple[Estimate, str]:
-    if metric in _RATE_FIELDS:
-        return _rate_verdict(samples, metric, tol, alpha)
+    if metric in RATE_FIELDS:
+        return _rate_verdict(samples, metric, alpha)
     if metric == "length_ratio":
         ratios = np.array([s.length_ratio for s in samples if s.length_ratio is not None], dtype=float)
         return median_ratio(ratios, alpha), "Wilcoxon signed-rank on log ratio; bootstrap interval of the median"
@@ -108,7 +109,7 @@ def _estimate(samples: list[PairSample], metric: str, tol: Any, alpha: float) ->
     return paired_p95_change(base, cand, alpha), "Wilcoxon signed-rank on log TTFT ratio; paired bootstrap of p95"
 
 
-def _classify(metric: str, est: Estimate, tol: Any, significant: bool) -> str:
+def _classify(est: Estimate, tol: Any, significant: bool) -> str:
     if not significant:
         return OK
     if isinstance(tol, RateTolerance):
@@ -145,7 +146,7 @@ def build_report(samples: list[PairSample], policy: RegressionPolicy, baseline_s
             est, method = _estimate(group, metric, tol, alpha)
             verdict = Verdict(category, metric, INSUFFICIENT, est.effect, (est.low, est.high), est.n, est.baseline,
                               est.candidate, tol.model_dump(), est.p_value, method=method)
-            if metric in _RATE_FIELDS:
+            if metric in RATE_FIELDS:
                 verdict.baseline_interval = wilson(round(est.baseline * est.n), est.n, alpha)
                 verdict.candidate_interval = wilson(round(est.candidate * est.n), est.n, alpha)
             report.verdicts.append(verdict)
@@ -154,5 +155,5 @@ def build_report(samples: list[PairSample], policy: RegressionPolicy, baseline_s
     adjusted = holm([1.0 if v.p_value is None else v.p_value for v, _, _ in tested], alpha)
     for (verdict, est, tol), p_adj in zip(tested, adjusted, strict=True):
         verdict.p_adjusted = p_adj
-        verdict.verdict = _classify(verdict.metric, est, tol, p_adj < alpha)
+        verdict.verdict = _classify(est, tol, p_adj < alpha)
     return report
