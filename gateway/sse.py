@@ -74,7 +74,7 @@ class SseTap:
         out, self._pending = (buffer, b"") if cut == len(buffer) else (buffer[:cut], buffer[cut:])
         if self.first_token_at is None:
             self._look_for_first_token(out)
-        if b'"usage"' in out and _USAGE_OBJECT.search(out):
+        if b'"usage"' in out:
             out = self._take_usage(out)
         return out
 
@@ -90,18 +90,22 @@ class SseTap:
                 return
 
     def _take_usage(self, out: bytes) -> bytes:
-        kept: list[bytes] = []
-        for event in out.split(b"\n\n"):
-            if not event:
-                continue
-            payload = _event_data(event) if _USAGE_OBJECT.search(event) else None
+        """Record the usage object; cut the usage-only event vLLM adds for include_usage if the client never asked."""
+        pos = 0
+        while (match := _USAGE_OBJECT.search(out, pos)) is not None:
+            start = out.rfind(b"\n\n", 0, match.start())
+            start = 0 if start < 0 else start + 2
+            end = out.find(b"\n\n", match.end())
+            end = len(out) if end < 0 else end + 2
+            payload = _event_data(out[start:end])
             if isinstance(payload, dict) and isinstance(payload.get("usage"), dict):
                 self.usage = payload["usage"]
-                # The extra chunk vLLM sends for include_usage has no choices; drop it if the client never asked.
                 if self.strip_usage and not payload.get("choices"):
+                    out = out[:start] + out[end:]
+                    pos = start
                     continue
-            kept.append(event)
-        return b"".join(event + b"\n\n" for event in kept)
+            pos = end
+        return out
 
     def output_tokens(self) -> int | None:
         """completion_tokens from the usage the backend reported."""

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import aiohttp
 
 from flags.model import Variant
@@ -12,6 +9,7 @@ from gateway.errors import UpstreamFailure, UpstreamServerError, UpstreamTimeout
 from gateway.settings import BackendSettings
 
 _PROBE_TIMEOUT = aiohttp.ClientTimeout(total=2.0)
+USER_AGENT = "quantgate"
 
 
 class UpstreamBackend:
@@ -36,8 +34,7 @@ class UpstreamBackend:
         )
         timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=self.settings.connect_timeout_s,
                                         sock_read=self.settings.read_timeout_s)
-        self._session = aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False,
-                                              skip_auto_headers=("User-Agent",))
+        self._session = aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False)
 
     async def close(self) -> None:
         """Close every pooled connection."""
@@ -54,7 +51,8 @@ class UpstreamBackend:
 
     def request_headers(self, request_id: str, extra: list[tuple[str, str]]) -> dict[str, str]:
         """Headers sent upstream: JSON body, the request id (vLLM can adopt it), auth, trace context."""
-        headers = {"content-type": "application/json", "x-request-id": request_id}
+        # An explicit user-agent: aiohttp's skip_auto_headers path rebuilds a header multidict per request.
+        headers = {"content-type": "application/json", "user-agent": USER_AGENT, "x-request-id": request_id}
         if self._auth:
             headers["authorization"] = self._auth
         headers.update(extra)
@@ -82,27 +80,27 @@ class UpstreamBackend:
                                       content_type=response.headers.get("content-type", "application/json"))
         return response
 
-    @contextmanager
-    def _body_errors(self) -> Iterator[None]:
-        """Map failures while reading a response body to typed errors."""
+    def _body_failure(self, exc: Exception) -> UpstreamFailure:
+        """The typed error for a failure while reading a response body."""
         variant = self.variant.value
-        try:
-            yield
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise UpstreamTimeout(f"{variant} backend stalled: {exc}", variant=variant) from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamFailure(f"{variant} backend broke the response: {exc.__class__.__name__}",
-                                  variant=variant) from exc
+        if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
+            return UpstreamTimeout(f"{variant} backend stalled: {exc}", variant=variant)
+        return UpstreamFailure(f"{variant} backend broke the response: {exc.__class__.__name__}", variant=variant)
 
     async def read_some(self, response: aiohttp.ClientResponse) -> bytes:
         """Next network chunk of the body as it arrives (b'' at the end); failures raise typed errors."""
-        with self._body_errors():
+        # A plain try (not a context manager): this runs for every chunk of every stream.
+        try:
             return await response.content.readany()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise self._body_failure(exc) from exc
 
     async def read_all(self, response: aiohttp.ClientResponse) -> bytes:
         """The whole body; failures raise typed errors."""
-        with self._body_errors():
+        try:
             return await response.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise self._body_failure(exc) from exc
 
     async def probe(self) -> bool:
         """True when the backend's /health answers 200 within two seconds."""

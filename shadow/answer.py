@@ -32,21 +32,32 @@ def _choice_text(choice: dict[str, Any]) -> str:
     return text if isinstance(text, str) else ""
 
 
+def _stream_events(raw: bytes) -> list[Any]:
+    """The JSON payloads of an SSE body's data lines, skipping [DONE] and lines that are not JSON."""
+    data = [payload for line in raw.splitlines()
+            if line.startswith(b"data:") and (payload := line[5:].strip()) and payload != b"[DONE]"]
+    try:
+        # One parse for the whole answer: this runs for every primary answer the gateway relays.
+        events = orjson.loads(b"[" + b",".join(data) + b"]")
+        if len(events) == len(data):
+            return events
+    except orjson.JSONDecodeError:
+        pass
+    parsed = []
+    for payload in data:
+        try:
+            parsed.append(orjson.loads(payload))
+        except orjson.JSONDecodeError:
+            continue
+    return parsed
+
+
 def parse_stream(raw: bytes) -> tuple[str, str | None, int | None]:
     """(text, finish_reason, completion_tokens) of the first choice of an SSE body."""
     parts: list[str] = []
     finish: str | None = None
     tokens: int | None = None
-    for line in raw.splitlines():
-        if not line.startswith(b"data:"):
-            continue
-        data = line[5:].strip()
-        if not data or data == b"[DONE]":
-            continue
-        try:
-            event = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            continue
+    for event in _stream_events(raw):
         if not isinstance(event, dict):
             continue
         for choice in event.get("choices") or ():

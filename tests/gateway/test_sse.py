@@ -1,0 +1,55 @@
+"""The SSE tap: whole events only, first-token time, and the usage chunk a client never asked for."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from gateway.sse import SseTap
+
+
+def _event(payload: dict | str) -> bytes:
+    data = payload if isinstance(payload, str) else orjson.dumps(payload).decode()
+    return f"data: {data}\n\n".encode()
+
+
+ROLE = _event({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
+TOKEN = _event({"choices": [{"index": 0, "delta": {"content": "Hi"}}], "usage": None})
+LAST = _event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+USAGE = _event({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}})
+DONE = _event("[DONE]")
+STREAM = ROLE + TOKEN + LAST + USAGE + DONE
+
+
+def _relay(tap: SseTap, chunks: list[bytes]) -> bytes:
+    return b"".join(tap.feed(chunk) for chunk in chunks) + tap.flush()
+
+
+@pytest.mark.parametrize("cut", [1, 7, len(ROLE) + 3, len(ROLE + TOKEN + LAST) + 11, len(STREAM) - 2])
+def test_usage_chunk_is_stripped_wherever_the_network_splits_it(cut: int) -> None:
+    tap = SseTap(strip_usage=True)
+    assert _relay(tap, [STREAM[:cut], STREAM[cut:]]) == ROLE + TOKEN + LAST + DONE
+    assert tap.output_tokens() == 2
+
+
+def test_usage_chunk_is_kept_when_the_client_asked_for_it() -> None:
+    tap = SseTap(strip_usage=False)
+    assert _relay(tap, [STREAM]) == STREAM
+    assert tap.output_tokens() == 2
+
+
+def test_only_complete_events_are_forwarded() -> None:
+    tap = SseTap(strip_usage=True)
+    assert tap.feed(ROLE[:10]) == b""
+    assert tap.feed(ROLE[10:] + TOKEN[:5]) == ROLE
+    assert tap.first_token_at is None
+    assert tap.feed(TOKEN[5:]) == TOKEN
+    assert tap.first_token_at is not None
+
+
+def test_usage_on_a_content_chunk_is_recorded_but_never_stripped() -> None:
+    # vLLM's continuous usage stats put usage on every chunk that also carries choices.
+    chunk = _event({"choices": [{"index": 0, "delta": {"content": "x"}}], "usage": {"completion_tokens": 1}})
+    tap = SseTap(strip_usage=True)
+    assert _relay(tap, [chunk + chunk + DONE]) == chunk + chunk + DONE
+    assert tap.output_tokens() == 1
