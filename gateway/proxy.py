@@ -188,7 +188,7 @@ class ProxyExchange:
         self.first_token_at: float | None = None
         self.output_tokens: int | None = None
         self.response_started = False
-        self._gauge = runtime.metrics.in_flight.labels(decision.variant.value)
+        self._gauge = runtime.metrics.in_flight_for(decision.variant.value)
 
     def _body_for(self, backend: UpstreamBackend) -> bytes:
         payload = dict(self.request.payload)

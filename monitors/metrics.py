@@ -91,6 +91,14 @@ class GatewayMetrics:
                                     ("variant", "field"), registry=r, multiprocess_mode="livemax")
         self._children: dict[tuple[str, ...], tuple[object, ...]] = {}
         self._request_counters: dict[tuple[str, ...], Counter] = {}
+        self._in_flight_children: dict[str, Gauge] = {}
+
+    def in_flight_for(self, variant: str) -> Gauge:
+        """The in-flight gauge child of one variant (looked up once, used twice per request)."""
+        child = self._in_flight_children.get(variant)
+        if child is None:
+            child = self._in_flight_children[variant] = self.in_flight.labels(variant)
+        return child
 
     def describe_backend(self, variant: str, backend: str, served_model_name: str, stamp: dict[str, str],
                          hourly_cost: float | None = None) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from monitors.detectors.answer import AnswerJudgement
@@ -10,6 +13,20 @@ SIMILARITY_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0
 LENGTH_RATIO_BUCKETS = (0.25, 0.5, 0.67, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 4.0)
 CHAR_BUCKETS = (16, 64, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
 TOKEN_BUCKETS = (1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
+
+
+@dataclass(frozen=True, slots=True)
+class _AnswerSeries:
+    """The labelled children one (variant, category, arm) touches for every judged answer."""
+
+    judged: Any
+    refusals: Any
+    format_checked: Any
+    format_breaks: Any
+    repetitions: Any
+    truncations: Any
+    answer_tokens: Any
+    answer_chars: Any
 
 
 class QualityMetrics:
@@ -50,21 +67,31 @@ class QualityMetrics:
                                multiprocess_mode="livesum")
         self.queued = Gauge("quantgate_shadow_queued", "Shadow requests waiting for a slot.", registry=r,
                             multiprocess_mode="livesum")
+        self._answer_children: dict[tuple[str, str, str], _AnswerSeries] = {}
+
+    def _answer_series(self, labels: tuple[str, str, str]) -> _AnswerSeries:
+        series = self._answer_children.get(labels)
+        if series is None:
+            series = _AnswerSeries(*(metric.labels(*labels) for metric in (
+                self.judged, self.refusals, self.format_checked, self.format_breaks, self.repetitions,
+                self.truncations, self.answer_tokens, self.answer_chars)))
+            self._answer_children[labels] = series
+        return series
 
     def observe_answer(self, variant: str, category: str, arm: str, judgement: AnswerJudgement) -> None:
         """Count one judged answer."""
-        labels = (variant, category, arm)
-        self.judged.labels(*labels).inc()
+        series = self._answer_series((variant, category, arm))
+        series.judged.inc()
         if judgement.refused:
-            self.refusals.labels(*labels).inc()
+            series.refusals.inc()
         if judgement.format_checked:
-            self.format_checked.labels(*labels).inc()
+            series.format_checked.inc()
             if judgement.format_broken:
-                self.format_breaks.labels(*labels).inc()
+                series.format_breaks.inc()
         if judgement.repetitive:
-            self.repetitions.labels(*labels).inc()
+            series.repetitions.inc()
         if judgement.truncated:
-            self.truncations.labels(*labels).inc()
+            series.truncations.inc()
         if judgement.output_tokens is not None:
-            self.answer_tokens.labels(*labels).observe(judgement.output_tokens)
-        self.answer_chars.labels(*labels).observe(judgement.output_chars)
+            series.answer_tokens.observe(judgement.output_tokens)
+        series.answer_chars.observe(judgement.output_chars)
