@@ -9,6 +9,9 @@ from typing import Any
 import orjson
 
 _USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
+# Where a content token may start: a non-empty text/content string or a tool call. Only events that match
+# are parsed, so the role chunk and keep-alives cost a regex scan, not a JSON parse.
+_MAYBE_CONTENT = re.compile(rb'"(?:text|content|reasoning_content)"\s*:\s*"(?!")|"tool_calls"\s*:\s*\[\s*\{')
 
 
 def _event_boundary(buffer: bytes) -> int:
@@ -18,6 +21,13 @@ def _event_boundary(buffer: bytes) -> int:
         return cut + 2
     cut = buffer.rfind(b"\r\n\r\n")
     return cut + 4 if cut >= 0 else -1
+
+
+def _event_around(buffer: bytes, first: int, last: int) -> tuple[int, int]:
+    """(start, end) of the SSE event holding buffer[first:last], end past its blank line."""
+    start = buffer.rfind(b"\n\n", 0, first)
+    end = buffer.find(b"\n\n", last)
+    return (0 if start < 0 else start + 2), (len(buffer) if end < 0 else end + 2)
 
 
 def _event_data(event: bytes) -> Any | None:
@@ -84,19 +94,19 @@ class SseTap:
         return out
 
     def _look_for_first_token(self, out: bytes) -> None:
-        for event in out.split(b"\n\n"):
-            if event and _has_content(_event_data(event)):
+        pos = 0
+        while (match := _MAYBE_CONTENT.search(out, pos)) is not None:
+            start, end = _event_around(out, match.start(), match.end())
+            if _has_content(_event_data(out[start:end])):
                 self.first_token_at = time.perf_counter()
                 return
+            pos = end
 
     def _take_usage(self, out: bytes) -> bytes:
         """Record the usage object; cut the usage-only event vLLM adds for include_usage if the client never asked."""
         pos = 0
         while (match := _USAGE_OBJECT.search(out, pos)) is not None:
-            start = out.rfind(b"\n\n", 0, match.start())
-            start = 0 if start < 0 else start + 2
-            end = out.find(b"\n\n", match.end())
-            end = len(out) if end < 0 else end + 2
+            start, end = _event_around(out, match.start(), match.end())
             payload = _event_data(out[start:end])
             if isinstance(payload, dict) and isinstance(payload.get("usage"), dict):
                 self.usage = payload["usage"]

@@ -53,3 +53,20 @@ def test_usage_on_a_content_chunk_is_recorded_but_never_stripped() -> None:
     tap = SseTap(strip_usage=True)
     assert _relay(tap, [chunk + chunk + DONE]) == chunk + chunk + DONE
     assert tap.output_tokens() == 1
+
+
+@pytest.mark.parametrize(("event", "is_token"), [
+    (ROLE, False),
+    (_event({"choices": [{"index": 0, "delta": {"content": None}}]}), False),
+    (_event({"choices": [{"index": 0, "delta": {"content": "\n"}}]}), True),
+    (_event({"choices": [{"index": 0, "text": "Hello"}]}), True),
+    (_event({"choices": [{"index": 0, "text": ""}]}), False),
+    (_event({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"name": "f"}}]}}]}), True),
+    (_event({"choices": [{"index": 0, "delta": {"reasoning_content": "hm"}}]}), True),
+    (_event({"choices": [{"index": 0, "delta": {"content": 'say "text":"x"'}}], "x": {"text": ""}}), True),
+    (_event({"choices": [], "metadata": {"note": 'a "content": "quoted" word'}}), False),
+])
+def test_first_token_time_is_set_by_the_first_event_carrying_content(event: bytes, is_token: bool) -> None:
+    tap = SseTap(strip_usage=True)
+    tap.feed(ROLE + event)
+    assert (tap.first_token_at is not None) is is_token
