@@ -9,7 +9,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import orjson
 from opentelemetry.trace import Span
 
@@ -27,7 +26,7 @@ from gateway.errors import (
 from gateway.routing import raw_category, routing_key
 from gateway.runtime import GatewayRuntime
 from gateway.sse import SseTap
-from gateway.upstream import UpstreamBackend
+from gateway.upstream import UpstreamBackend, UpstreamResponse
 from monitors.metrics import RequestRecord
 from shadow.judging import PrimaryAnswer
 from shadow.mirror import ShadowJob
@@ -198,7 +197,7 @@ class ProxyExchange:
             payload["stream_options"] = {**(payload.get("stream_options") or {}), "include_usage": True}
         return orjson.dumps(payload)
 
-    async def _open(self, backend: UpstreamBackend) -> tuple[aiohttp.ClientResponse, bytes]:
+    async def _open(self, backend: UpstreamBackend) -> tuple[UpstreamResponse, bytes]:
         """Response plus its first body bytes: until those exist, the candidate can still fail over."""
         tracing = self.runtime.tracing
         # The category goes upstream too, so backend logs (and the simulator's fault profiles) see the slice.
@@ -217,23 +216,23 @@ class ProxyExchange:
             raise
         try:
             if self.request.stream and response.status == 200:
-                first = await backend.read_some(response)
+                first = await response.read_some()
                 if not first:
                     raise UpstreamFailure(f"{backend.variant.value} backend closed the stream before any data",
                                           variant=backend.variant.value)
             else:
-                first = await backend.read_all(response)
+                first = await response.read_all()
         except BaseException as exc:
             response.close()
             tracing.finish(self.upstream_span, {"quantgate.variant": backend.variant.value}, repr(exc))
             raise
         return response, first
 
-    async def _open_with_failover(self) -> tuple[UpstreamBackend, aiohttp.ClientResponse, bytes]:
+    async def _open_with_failover(self) -> tuple[UpstreamResponse, bytes]:
         backends = self.runtime.backends
         backend = backends[self.variant]
         try:
-            return (backend, *await self._open(backend))
+            return await self._open(backend)
         except UpstreamFailure as exc:
             self.runtime.metrics.upstream_errors.labels(self.variant.value, exc.reason).inc()
             if self.variant is not Variant.CANDIDATE:
@@ -243,12 +242,12 @@ class ProxyExchange:
             self.variant = Variant.BASELINE
         backend = backends[Variant.BASELINE]
         try:
-            return (backend, *await self._open(backend))
+            return await self._open(backend)
         except UpstreamFailure as exc:
             self.runtime.metrics.upstream_errors.labels(Variant.BASELINE.value, exc.reason).inc()
             raise
 
-    def _response_headers(self, response: aiohttp.ClientResponse, streaming: bool) -> list[tuple[bytes, bytes]]:
+    def _response_headers(self, response: UpstreamResponse, streaming: bool) -> list[tuple[bytes, bytes]]:
         content_type = response.headers.get("content-type", "application/json")
         headers = [(b"content-type", content_type.encode("latin-1")),
                    (b"x-quantgate-variant", self.variant.value.encode()),
@@ -264,12 +263,12 @@ class ProxyExchange:
         self._gauge.inc()
         self.runtime.primaries_in_flight += 1
         try:
-            backend, response, first = await self._open_with_failover()
+            response, first = await self._open_with_failover()
             if self.shadowed:
                 self._start_shadow()
             try:
                 if self.request.stream and response.status == 200:
-                    await self._relay_stream(backend, response, first)
+                    await self._relay_stream(response, first)
                 else:
                     await self._relay_whole(response, first)
             except BaseException:
@@ -313,7 +312,7 @@ class ProxyExchange:
         if self.shadow_job is not None:
             self.shadow_job.primary_finished(answer)
 
-    async def _relay_whole(self, response: aiohttp.ClientResponse, body: bytes) -> None:
+    async def _relay_whole(self, response: UpstreamResponse, body: bytes) -> None:
         if response.status == 200:
             try:
                 usage = orjson.loads(body).get("usage") or {}
@@ -331,7 +330,7 @@ class ProxyExchange:
             self.captured.append(body)
             self.complete = True
 
-    async def _relay_stream(self, backend: UpstreamBackend, response: aiohttp.ClientResponse, first: bytes) -> None:
+    async def _relay_stream(self, response: UpstreamResponse, first: bytes) -> None:
         tap = SseTap(strip_usage=not self.request.client_wants_usage)
         send = self.send
         self.status = "200"
@@ -345,7 +344,7 @@ class ProxyExchange:
             while chunk:
                 out = tap.feed(chunk)
                 # The upstream's end often arrives with its last events: finish the response in the same write.
-                ended = response.content.at_eof()
+                ended = response.at_eof()
                 if out:
                     if capture_left > 0:
                         capture.append(out)
@@ -353,7 +352,7 @@ class ProxyExchange:
                     if ended:
                         break
                     await send({"type": "http.response.body", "body": out, "more_body": True})
-                chunk = await backend.read_some(response)
+                chunk = await response.read_some()
             self.complete = True
         except UpstreamFailure as exc:
             # Bytes already reached the client: no retry, tell it in-band the way vLLM does.

@@ -2,14 +2,72 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 
 from flags.model import Variant
 from gateway.errors import UpstreamFailure, UpstreamServerError, UpstreamTimeout, UpstreamUnavailable
+from gateway.read_deadline import ReadDeadline
 from gateway.settings import BackendSettings
 
 _PROBE_TIMEOUT = aiohttp.ClientTimeout(total=2.0)
 USER_AGENT = "quantgate"
+
+
+class UpstreamResponse:
+    """A backend's response while its body is read: typed errors, the read deadline, and the way out."""
+
+    __slots__ = ("variant", "raw", "status", "headers", "_content", "_deadline")
+
+    def __init__(self, variant: Variant, raw: aiohttp.ClientResponse, read_timeout_s: float) -> None:
+        self.variant = variant
+        self.raw = raw
+        self.status = raw.status
+        self.headers = raw.headers
+        self._content = raw.content
+        self._deadline = ReadDeadline(raw.content, read_timeout_s)
+
+    def _failure(self, exc: Exception) -> UpstreamFailure:
+        variant = self.variant.value
+        if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
+            return UpstreamTimeout(f"{variant} backend stalled: {exc}", variant=variant)
+        return UpstreamFailure(f"{variant} backend broke the response: {exc.__class__.__name__}", variant=variant)
+
+    async def read_some(self) -> bytes:
+        """Next network chunk of the body as it arrives (b'' at the end); failures raise typed errors."""
+        deadline = self._deadline
+        deadline.start_wait()
+        try:
+            return await self._content.readany()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise self._failure(exc) from exc
+        finally:
+            deadline.end_wait()
+
+    async def read_all(self) -> bytes:
+        """The whole body; failures raise typed errors."""
+        self._deadline.start_wait()
+        try:
+            return await self.raw.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise self._failure(exc) from exc
+        finally:
+            self._deadline.end_wait()
+
+    def at_eof(self) -> bool:
+        """True once the whole body was received and read."""
+        return self._content.at_eof()
+
+    def release(self) -> None:
+        """Body read to the end: the connection goes back to the pool (aiohttp closes it if not reusable)."""
+        self._deadline.cancel()
+        self.raw.release()
+
+    def close(self) -> None:
+        """Drop the connection: the backend sees its client go away and stops generating."""
+        self._deadline.cancel()
+        self.raw.close()
 
 
 class UpstreamBackend:
@@ -32,8 +90,9 @@ class UpstreamBackend:
             # aiohttp's default is 100 connections; past that requests would queue behind the pool.
             limit=self.settings.max_connections, limit_per_host=0, ttl_dns_cache=300, enable_cleanup_closed=True,
         )
+        # No sock_read: the read timeout is enforced by post() and ReadDeadline, without a timer per chunk.
         timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=self.settings.connect_timeout_s,
-                                        sock_read=self.settings.read_timeout_s)
+                                        sock_read=None)
         self._session = aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False)
 
     async def close(self) -> None:
@@ -58,49 +117,31 @@ class UpstreamBackend:
         headers.update(extra)
         return headers
 
-    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> aiohttp.ClientResponse:
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> UpstreamResponse:
         """POST and return once response headers arrived; 5xx and transport failures raise typed errors."""
         variant = self.variant.value
         try:
-            response = await self.session.post(self.base_url + path, data=body, headers=headers)
+            # One timer for the wait on the headers (the model's queue and prefill for non-streamed answers).
+            async with asyncio.timeout(self.settings.read_timeout_s):
+                response = await self.session.post(self.base_url + path, data=body, headers=headers)
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise UpstreamTimeout(f"{variant} backend timed out: {exc}", variant=variant) from exc
+            raise UpstreamTimeout(f"{variant} backend timed out: {exc or 'no response headers'}",
+                                  variant=variant) from exc
         except aiohttp.ClientError as exc:
             raise UpstreamUnavailable(f"{variant} backend unreachable: {exc.__class__.__name__}",
                                       variant=variant) from exc
+        upstream = UpstreamResponse(self.variant, response, self.settings.read_timeout_s)
         if response.status >= 500:
             try:
-                payload = await response.read()
-            except (TimeoutError, aiohttp.ClientError):
+                payload = await upstream.read_all()
+            except UpstreamFailure:
                 payload = b""
             finally:
-                response.release()
+                upstream.release()
             raise UpstreamServerError(f"{variant} backend answered {response.status}", variant=variant,
                                       status=response.status, body=payload,
                                       content_type=response.headers.get("content-type", "application/json"))
-        return response
-
-    def _body_failure(self, exc: Exception) -> UpstreamFailure:
-        """The typed error for a failure while reading a response body."""
-        variant = self.variant.value
-        if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
-            return UpstreamTimeout(f"{variant} backend stalled: {exc}", variant=variant)
-        return UpstreamFailure(f"{variant} backend broke the response: {exc.__class__.__name__}", variant=variant)
-
-    async def read_some(self, response: aiohttp.ClientResponse) -> bytes:
-        """Next network chunk of the body as it arrives (b'' at the end); failures raise typed errors."""
-        # A plain try (not a context manager): this runs for every chunk of every stream.
-        try:
-            return await response.content.readany()
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise self._body_failure(exc) from exc
-
-    async def read_all(self, response: aiohttp.ClientResponse) -> bytes:
-        """The whole body; failures raise typed errors."""
-        try:
-            return await response.read()
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise self._body_failure(exc) from exc
+        return upstream
 
     async def probe(self) -> bool:
         """True when the backend's /health answers 200 within two seconds."""

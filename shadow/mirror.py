@@ -170,11 +170,11 @@ class ShadowMirror:
             if response.status != 200:
                 raise ShadowFailed(f"{target.value} answered {response.status}")
             if not job.streamed:
-                raw = await backend.read_all(response)
+                raw = await response.read_all()
                 response.release()
                 return captured(target.value, raw, False, None, time.perf_counter() - started, True)
             tap, chunks = SseTap(strip_usage=False), []
-            while chunk := await backend.read_some(response):
+            while chunk := await response.read_some():
                 tap.feed(chunk)
                 chunks.append(chunk)
             ttft = None if tap.first_token_at is None else tap.first_token_at - started
