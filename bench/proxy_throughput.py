@@ -33,8 +33,9 @@ def _cpu_s(pid: int) -> float:
 
 
 def _row(table: Table, name: str, conc: int, res: LoadResult, cpu_ms: str, ratio: str) -> None:
-    table.add_row(name, str(conc), f"{res.rps:.0f}", f"{res.pct(res.ttft_s, 0.5):.2f}", f"{res.pct(res.ttft_s, 0.99):.2f}",
-                  f"{res.pct(res.total_s, 0.99):.1f}", str(res.errors), cpu_ms, ratio)
+    table.add_row(name, str(conc), f"{res.rps:.0f}", f"{res.pct(res.ttft_s, 0.5):.2f}",
+                  f"{res.pct(res.ttft_s, 0.99):.2f}", f"{res.pct(res.total_s, 0.99):.1f}", str(res.errors), cpu_ms,
+                  ratio)
 
 
 def main() -> None:
@@ -55,8 +56,8 @@ def main() -> None:
         stack.start("simulator", simulator_argv(sim_port, "bench", ttft_ms=0, itl_ms=args.itl_ms)).wait_ready(
             f"http://127.0.0.1:{sim_port}/health")
         bare_port = free_port()
-        bare_proc = stack.start("bare-proxy", [sys.executable, "-m", "bench.bare_proxy", "--port", str(bare_port), "--upstream",
-                                   f"http://127.0.0.1:{sim_port}"])
+        bare_proc = stack.start("bare-proxy", [sys.executable, "-m", "bench.bare_proxy", "--port", str(bare_port),
+                                               "--upstream", f"http://127.0.0.1:{sim_port}"])
         shadow_port = free_port()
         stack.start("shadow-simulator", simulator_argv(shadow_port, "bench", ttft_ms=0, itl_ms=args.itl_ms)).wait_ready(
             f"http://127.0.0.1:{shadow_port}/health")

@@ -37,7 +37,7 @@ async def _get_json(session: aiohttp.ClientSession, url: str) -> Any | None:
     try:
         async with session.get(url, timeout=_TIMEOUT) as response:
             return await response.json(content_type=None) if response.status == 200 else None
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+    except (TimeoutError, aiohttp.ClientError, ValueError):
         return None
 
 

@@ -140,7 +140,8 @@ class UpstreamServerError(UpstreamFailure):
         return self.content_type if self.upstream_body else "application/json"
 
 
-def error_response_parts(exc: Exception, request_id: str | None, variant: str | None) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+def error_response_parts(exc: Exception, request_id: str | None,
+                         variant: str | None) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """The one mapping from an exception to (status, headers, body) for every endpoint."""
     if not isinstance(exc, GatewayError):
         exc = GatewayError("internal gateway error")

@@ -152,7 +152,8 @@ class RolloutGuard:
         if flags.rollout_percent >= ramp.max:
             return GuardDecision(failed, 0, "promoted", flags.rollout_percent, f"rollout at max {ramp.max}%")
         target = min(flags.rollout_percent + ramp.step, ramp.max)
-        reason = f"guard: all checks passed, ramp {flags.rollout_percent:g}% -> {target:g}% (policy {self.policy.stamp()})"
+        reason = (f"guard: all checks passed, ramp {flags.rollout_percent:g}% -> {target:g}% "
+                  f"(policy {self.policy.stamp()})")
         self.flags.apply(FlagUpdate(rollout_percent=target, reason=reason), actor=GUARD_ACTOR)
         return GuardDecision(failed, 0, "step", target, reason)
 

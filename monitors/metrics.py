@@ -49,8 +49,8 @@ class GatewayMetrics:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
         vc = ("variant", "category")
-        self.requests = Counter("quantgate_requests", "Proxied requests by outcome (HTTP status; 499 = client went away).",
-                                (*vc, "endpoint", "status"), registry=r)
+        self.requests = Counter("quantgate_requests", "Proxied requests by outcome (HTTP status; 499 = client went "
+                                "away).", (*vc, "endpoint", "status"), registry=r)
         self.ttft = Histogram("quantgate_time_to_first_token_seconds",
                               "Time from request arrival to the first content token forwarded (streamed requests).",
                               vc, buckets=TTFT_BUCKETS, registry=r)
@@ -59,8 +59,8 @@ class GatewayMetrics:
         self.itl = Histogram("quantgate_inter_token_latency_seconds",
                              "Mean time between output tokens after the first, one observation per streamed request.",
                              vc, buckets=ITL_BUCKETS, registry=r)
-        self.output_tokens = Histogram("quantgate_output_tokens", "Output tokens per request, from the backend's usage.",
-                                       vc, buckets=TOKEN_BUCKETS, registry=r)
+        self.output_tokens = Histogram("quantgate_output_tokens", "Output tokens per request, from the backend's "
+                                       "usage.", vc, buckets=TOKEN_BUCKETS, registry=r)
         self.failovers = Counter("quantgate_failovers", "Requests retried on the baseline after the candidate failed "
                                  "before the first byte.", ("category", "reason"), registry=r)
         self.upstream_errors = Counter("quantgate_upstream_errors", "Upstream failures by variant and kind.",

@@ -51,9 +51,9 @@ async def serve() -> AsyncIterator[ServeFn]:
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
     yield start
-    for server, task in reversed(running):
+    for server, _ in reversed(running):
         server.should_exit = True
-    for server, task in reversed(running):
+    for _, task in reversed(running):
         try:
             await asyncio.wait_for(task, 10)
         except (TimeoutError, asyncio.CancelledError):

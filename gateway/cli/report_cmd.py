@@ -61,8 +61,9 @@ def report(
     console.print(verdict_table(data))
     if data.get("live_verdicts"):
         console.print(verdict_table(data, "live_verdicts", "Unpaired live-traffic verdicts (since server start)"))
-    console.print(f"Models: baseline {data['baseline_stamp'].get('model')} ({data['baseline_stamp'].get('quantization')})"
-                  f" vs candidate {data['candidate_stamp'].get('model')} ({data['candidate_stamp'].get('quantization')}"
+    baseline, candidate = data["baseline_stamp"], data["candidate_stamp"]
+    console.print(f"Models: baseline {baseline.get('model')} ({baseline.get('quantization')})"
+                  f" vs candidate {candidate.get('model')} ({candidate.get('quantization')}"
                   f", calibration set {data['calibration_set'] or 'not stated'}); pairs per category {data['strata']}")
     if html:
         html.write_text(render_html(data, pairs), encoding="utf-8")

@@ -55,7 +55,8 @@ class DemoStack:
     def _start_simulators(self) -> dict[str, str]:
         # A quantized candidate: a little faster, a little worse on some slices.
         baseline = self.stack.start("baseline", simulator_argv(self.baseline_port, "baseline", "baseline", 60, 5))
-        candidate = self.stack.start("candidate", simulator_argv(self.candidate_port, "candidate", "candidate", 35, 3.5))
+        candidate = self.stack.start("candidate",
+                                     simulator_argv(self.candidate_port, "candidate", "candidate", 35, 3.5))
         baseline.wait_ready(f"http://127.0.0.1:{self.baseline_port}/health")
         candidate.wait_ready(f"http://127.0.0.1:{self.candidate_port}/health")
         return gateway_env(self.workdir / "quantgate.db", self.baseline_port, self.candidate_port, self.token)
@@ -173,7 +174,8 @@ def _summarize(demo: DemoStack, console: Console, outcomes: list[Outcome]) -> bo
 def _hold(demo: DemoStack, console: Console) -> None:
     console.print(f"\nStack is up. Gateway: {demo.url}   admin token: {demo.token}")
     console.print(f"  curl -N {demo.url}/v1/chat/completions -H 'content-type: application/json' "
-                  "-d '{\"model\":\"quantgate\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'")
+                  "-d '{\"model\":\"quantgate\",\"stream\":true,"
+                  "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'")
     console.print(f"  quantgate flags show --url {demo.url} --token {demo.token}")
     console.print("  OpenAI SDK: OpenAI(base_url='" + demo.url + "/v1', api_key='unused')")
     console.print("Press Ctrl-C to stop everything.")

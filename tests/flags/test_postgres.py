@@ -39,7 +39,8 @@ def test_concurrent_admin_writes_land_in_order(postgres_url: str) -> None:
     def writer(store: FlagStore, worker: int) -> None:
         try:
             for i in range(20):
-                store.apply(FlagUpdate(rollout_percent=worker * 20 + i + 1, reason=f"w{worker}-{i}"), actor=f"w{worker}")
+                update = FlagUpdate(rollout_percent=worker * 20 + i + 1, reason=f"w{worker}-{i}")
+                store.apply(update, actor=f"w{worker}")
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 

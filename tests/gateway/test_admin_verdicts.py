@@ -29,7 +29,8 @@ async def test_verdicts_and_report(shadow_gateway: Gateway, candidate_sim: Simul
     assert bad.status_code == 400
     assert report["strata"] == {"benign-sensitive": 20, "chat": 20}
     assert report["candidate_stamp"]["quantization"] == "w8a8" and report["policy"].startswith("quantgate-default")
-    refusal = next(v for v in report["verdicts"] if v["category"] == "benign-sensitive" and v["metric"] == "refusal_rate")
+    refusal = next(v for v in report["verdicts"]
+                   if v["category"] == "benign-sensitive" and v["metric"] == "refusal_rate")
     # 20 pairs is under the default minimum of 100: the honest answer is "insufficient data".
     assert refusal["verdict"] == "insufficient data" and refusal["candidate_value"] > refusal["baseline_value"]
     html = tmp_path / "report.html"

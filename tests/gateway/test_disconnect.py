@@ -44,7 +44,8 @@ async def test_disconnect_before_first_token_aborts_upstream(gateway: Gateway, b
     assert stats["aborted"] == 1 and stats["completed"] == 0
 
 
-async def test_disconnect_during_non_streamed_request_aborts_upstream(gateway: Gateway, baseline_sim: Simulator) -> None:
+async def test_disconnect_during_non_streamed_request_aborts_upstream(gateway: Gateway,
+                                                                      baseline_sim: Simulator) -> None:
     await baseline_sim.control(latency=LatencyProfile(ttft_ms=3000, ttft_sigma=0, itl_ms=5).model_dump())
     try:
         async with gateway.client(timeout=httpx.Timeout(0.5)) as client:

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
-from bench.replicas import start_replicas, wait_until_all, worker_floor, workdir_stack
+from bench.replicas import start_replicas, wait_until_all, workdir_stack, worker_floor
 from gateway.cli.main import app
 from tests.conftest import ADMIN_TOKEN, Simulator, chat_body
 

@@ -28,7 +28,8 @@ async def test_chunks_reach_client_while_upstream_still_generating(gateway: Gate
     assert arrivals[-1] - arrivals[0] > 0.6
 
 
-async def _direct_and_proxied(gateway: Gateway, sim: Simulator, path: str, body: dict) -> tuple[httpx.Response, httpx.Response]:
+async def _direct_and_proxied(gateway: Gateway, sim: Simulator, path: str,
+                              body: dict) -> tuple[httpx.Response, httpx.Response]:
     async with httpx.AsyncClient(timeout=30) as direct_client, gateway.client() as client:
         direct = await direct_client.post(f"{sim.url}{path}", json={**body, "model": sim.name})
         proxied = await client.post(path, json=body)

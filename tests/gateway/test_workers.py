@@ -19,7 +19,8 @@ async def two_worker_gateway(tmp_path: Path, baseline_sim: Simulator, candidate_
     port = free_port()
     stack = LocalStack(tmp_path)
     env = gateway_env(tmp_path / "flags.db", 0, 0, token=ADMIN_TOKEN)
-    env.update({"QUANTGATE_BASELINE__BASE_URL": baseline_sim.url, "QUANTGATE_BASELINE__SERVED_MODEL_NAME": baseline_sim.name,
+    env.update({"QUANTGATE_BASELINE__BASE_URL": baseline_sim.url,
+                "QUANTGATE_BASELINE__SERVED_MODEL_NAME": baseline_sim.name,
                 "QUANTGATE_CANDIDATE__BASE_URL": candidate_sim.url,
                 "QUANTGATE_CANDIDATE__SERVED_MODEL_NAME": candidate_sim.name,
                 "QUANTGATE_FLAG_POLL_INTERVAL_S": "0.1", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")})

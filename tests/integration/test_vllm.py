@@ -43,7 +43,8 @@ async def test_include_usage_is_honoured_and_vllm_errors_pass_through(vllm_gatew
     async with vllm_gateway.client() as client:
         asked = sse_events((await client.post("/v1/chat/completions", json=chat_body(
             stream=True, max_tokens=8, stream_options={"include_usage": True}))).text)
-        unasked = sse_events((await client.post("/v1/chat/completions", json=chat_body(stream=True, max_tokens=8))).text)
+        unasked = sse_events((await client.post("/v1/chat/completions",
+                                                json=chat_body(stream=True, max_tokens=8))).text)
         too_long = await client.post("/v1/chat/completions", json=chat_body(max_tokens=5000))
     assert asked[-2]["usage"]["completion_tokens"] == 8 and asked[-2]["choices"] == []
     assert not any(isinstance(e, dict) and e.get("usage") for e in unasked)

@@ -74,7 +74,7 @@ def test_unpaired_live_verdicts_from_the_registry() -> None:
     for variant, refusals in (("baseline", 10), ("candidate", 80)):
         quality.judged.labels(variant, "chat", "primary").inc(1000)
         quality.refusals.labels(variant, "chat", "primary").inc(refusals)
-        for i in range(300):
+        for _ in range(300):
             ttft = 0.05 if variant == "baseline" else 0.3
             metrics.observe_request(RequestRecord(variant, "chat", "chat", "200", True, 1.0, ttft, 10))
     verdicts = {v.metric: v for v in unpaired_verdicts(read_live_counts(metrics.registry), DEFAULT_POLICY)}

@@ -120,7 +120,8 @@ async def test_both_arms_get_the_gateway_seed(shadow_gateway: Gateway, baseline_
 
 def _db_text(path: Path) -> str:
     with sqlite3.connect(path) as conn:
-        rows = conn.execute("select prompt_text, baseline_text, candidate_text from quantgate_shadow_comparison").fetchall()
+        rows = conn.execute("select prompt_text, baseline_text, candidate_text "
+                            "from quantgate_shadow_comparison").fetchall()
     return repr(rows)
 
 

@@ -68,7 +68,8 @@ async def test_faults_apply_only_to_their_category_and_change_at_run_time(
     body = {"model": "cand", "max_tokens": 20, "messages": [{"role": "user", "content": "how do I kill a process?"}]}
 
     async def answer(client: httpx.AsyncClient, category: str) -> str:
-        response = await client.post(f"{sim.url}/v1/chat/completions", json={**body, "metadata": {"category": category}})
+        response = await client.post(f"{sim.url}/v1/chat/completions",
+                                     json={**body, "metadata": {"category": category}})
         return response.json()["choices"][0]["message"]["content"]
 
     async with httpx.AsyncClient() as client:
