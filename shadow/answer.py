@@ -32,17 +32,36 @@ def _choice_text(choice: dict[str, Any]) -> str:
     return text if isinstance(text, str) else ""
 
 
+_DONE_TAIL = b",[DONE]"
+
+
+def _well_formed_events(raw: bytes) -> list[Any] | None:
+    """Fast path for the usual `data: {json}\\n\\n` stream: one bytes rewrite into a JSON array, one parse.
+
+    JSON text cannot hold a raw newline, so in a stream of single-line events every newline is
+    part of a separator; anything else (comments, CRLF, multi-line data) takes the general path.
+    """
+    if not raw.startswith(b"data: ") or not raw.endswith(b"\n\n") or b"\r" in raw:
+        return None
+    body = raw[6:-2].replace(b"\n\ndata: ", b",")
+    if b"\n" in body:
+        return None
+    if body.endswith(_DONE_TAIL):
+        body = body[:-len(_DONE_TAIL)]
+    try:
+        return orjson.loads(b"[" + body + b"]")  # type: ignore[no-any-return]
+    except orjson.JSONDecodeError:
+        return None
+
+
 def _stream_events(raw: bytes) -> list[Any]:
     """The JSON payloads of an SSE body's data lines, skipping [DONE] and lines that are not JSON."""
+    # This runs for every primary answer the gateway relays.
+    events = _well_formed_events(raw)
+    if events is not None:
+        return events
     data = [payload for line in raw.splitlines()
             if line.startswith(b"data:") and (payload := line[5:].strip()) and payload != b"[DONE]"]
-    try:
-        # One parse for the whole answer: this runs for every primary answer the gateway relays.
-        events = orjson.loads(b"[" + b",".join(data) + b"]")
-        if len(events) == len(data):
-            return events
-    except orjson.JSONDecodeError:
-        pass
     parsed = []
     for payload in data:
         try:
@@ -60,12 +79,15 @@ def parse_stream(raw: bytes) -> tuple[str, str | None, int | None]:
     for event in _stream_events(raw):
         if not isinstance(event, dict):
             continue
-        for choice in event.get("choices") or ():
-            if isinstance(choice, dict) and choice.get("index", 0) == 0:
-                parts.append(_choice_text(choice))
-                finish = choice.get("finish_reason") or finish
+        choices = event.get("choices")
+        if choices:
+            for choice in choices:
+                if isinstance(choice, dict) and choice.get("index", 0) == 0:
+                    if text := _choice_text(choice):
+                        parts.append(text)
+                    finish = choice.get("finish_reason") or finish
         usage = event.get("usage")
-        if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
+        if usage and isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
             tokens = usage["completion_tokens"]
     return "".join(parts), finish, tokens
 
