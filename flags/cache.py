@@ -42,11 +42,15 @@ class FlagCache:
             self.loaded = True
         self._notify()
 
+    def _poll_version(self) -> int:
+        # One hop to the worker thread per poll: the schema check is a no-op once it succeeded.
+        self.store.ensure_schema()
+        return self.store.current_version()
+
     async def refresh_once(self) -> None:
         """One poll: read the version, reload the whole set only when it moved."""
         try:
-            await asyncio.to_thread(self.store.ensure_schema)
-            version = await asyncio.to_thread(self.store.current_version)
+            version = await asyncio.to_thread(self._poll_version)
             if version != self.flags.version or not self.loaded:
                 self.flags = await asyncio.to_thread(self.store.snapshot)
                 self.loaded = True

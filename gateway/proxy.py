@@ -14,7 +14,7 @@ from opentelemetry.trace import Span
 
 from flags.bucketing import RolloutDecision, decide_variant
 from flags.model import Variant
-from gateway.asgi import Scope, read_body, run_unless_disconnected
+from gateway.asgi import DisconnectWatch, Scope, read_body
 from gateway.errors import (
     ClientGone,
     GatewayError,
@@ -108,8 +108,10 @@ class CompletionProxy:
                 # Both arms must sample alike to be comparable: the gateway picks the seed.
                 request.payload["seed"] = shared_seed(request_id)
             exchange = ProxyExchange(self.runtime, request, decision, send, shadowed, span)
-            disconnected, _ = await run_unless_disconnected(receive, exchange.run())
-            if disconnected:
+            # The watch wraps the await directly (no helper coroutine): every resume of a stream passes each frame.
+            with DisconnectWatch(receive) as watch:
+                await exchange.run()
+            if watch.disconnected:
                 exchange.status = CLIENT_CLOSED
         except ClientGone:
             return
