@@ -38,22 +38,28 @@ class DisconnectWatch:
     uvicorn silently drops writes to a closed connection, so only `receive()` tells us the
     client left; without this a streaming upstream would keep generating for nobody. One
     watcher task per request, and the work stays in the request's own task (no asyncio.wait).
+
+    The watcher is never cancelled: once the response is complete uvicorn wakes every pending
+    `receive()` itself, and the watcher, finding the work finished, just returns. Cancelling it
+    instead left a CancelledError and its traceback in a reference cycle per request, which
+    only the cyclic GC could free (measured: the largest share of collection time under load).
     """
 
-    __slots__ = ("_receive", "_task", "_watcher", "disconnected")
+    __slots__ = ("_receive", "_task", "_watcher", "_finished", "disconnected")
 
     def __init__(self, receive: Any) -> None:
         self._receive = receive
         self._task: asyncio.Task[Any] | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._finished = False
         self.disconnected = False
 
     async def _watch(self) -> None:
-        while True:
+        while not self._finished:
             message = await self._receive()
             if message["type"] == "http.disconnect":
-                self.disconnected = True
-                if self._task is not None:
+                if not self._finished and self._task is not None:
+                    self.disconnected = True
                     self._task.cancel()
                 return
 
@@ -63,11 +69,12 @@ class DisconnectWatch:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
-        if self._watcher is not None and not self._watcher.done():
-            self._watcher.cancel()
-        if self.disconnected and self._task is not None:
+        self._finished = True
+        self._watcher = None
+        task, self._task = self._task, None
+        if self.disconnected and task is not None:
             # Swallow only the cancellation we caused; a shutdown cancel still propagates.
-            if self._task.uncancel() == 0 and exc_type is asyncio.CancelledError:
+            if task.uncancel() == 0 and exc_type is asyncio.CancelledError:
                 return True
         return False
 
