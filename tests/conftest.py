@@ -79,6 +79,15 @@ class Simulator:
         async with httpx.AsyncClient() as client:
             return (await client.get(f"{self.url}/stats")).json()
 
+    async def wait_for_aborts(self, expected: int, timeout_s: float = 5.0) -> dict[str, float]:
+        """Counters once `expected` requests were aborted by their client (or when time runs out)."""
+        for _ in range(int(timeout_s / 0.05)):
+            stats = await self.stats()
+            if stats["aborted"] >= expected:
+                return stats
+            await asyncio.sleep(0.05)
+        return await self.stats()
+
 
 @pytest.fixture
 async def make_simulator(serve: ServeFn) -> Callable[..., Awaitable[Simulator]]:

@@ -10,15 +10,6 @@ from simulator.profile import LatencyProfile
 from tests.conftest import Gateway, Simulator, chat_body
 
 
-async def _wait_for_abort(sim: Simulator, expected: int) -> dict[str, float]:
-    for _ in range(100):
-        stats = await sim.stats()
-        if stats["aborted"] >= expected:
-            return stats
-        await asyncio.sleep(0.05)
-    return await sim.stats()
-
-
 async def test_disconnect_mid_stream_aborts_upstream(gateway: Gateway, baseline_sim: Simulator) -> None:
     await baseline_sim.control(latency=LatencyProfile(ttft_ms=5, ttft_sigma=0, itl_ms=200, itl_sigma=0).model_dump())
     async with gateway.client() as client:
@@ -27,7 +18,7 @@ async def test_disconnect_mid_stream_aborts_upstream(gateway: Gateway, baseline_
             async for chunk in response.aiter_raw():
                 if b'"content":"' in chunk.replace(b'"content":""', b""):
                     break
-    stats = await _wait_for_abort(baseline_sim, 1)
+    stats = await baseline_sim.wait_for_aborts(1)
     assert stats["aborted"] == 1 and stats["completed"] == 0 and stats["in_flight"] == 0
 
 
@@ -40,7 +31,7 @@ async def test_disconnect_before_first_token_aborts_upstream(gateway: Gateway, b
                 break
             await asyncio.sleep(0.02)
         task.cancel()
-    stats = await _wait_for_abort(baseline_sim, 1)
+    stats = await baseline_sim.wait_for_aborts(1)
     assert stats["aborted"] == 1 and stats["completed"] == 0
 
 
@@ -52,7 +43,7 @@ async def test_disconnect_during_non_streamed_request_aborts_upstream(gateway: G
             await client.post("/v1/chat/completions", json=chat_body())
     except httpx.ReadTimeout:
         pass
-    stats = await _wait_for_abort(baseline_sim, 1)
+    stats = await baseline_sim.wait_for_aborts(1)
     assert stats["aborted"] == 1 and stats["completed"] == 0
 
 
