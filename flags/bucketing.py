@@ -21,7 +21,7 @@ def candidate_buckets(rollout_percent: float) -> int:
     return max(0, min(BUCKETS, round(rollout_percent * BUCKETS / 100)))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RolloutDecision:
     """Where one request goes and why."""
 

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CapturedAnswer:
     """Text, ending and timings of one arm's answer."""
 

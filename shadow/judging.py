@@ -16,7 +16,9 @@ log = logging.getLogger("quantgate.shadow")
 _BATCH_LIMIT = 256
 
 
-@dataclass(frozen=True, slots=True)
+# Per-request records here and in monitors are plain slotted dataclasses, not frozen ones: a frozen
+# dataclass's __init__ costs ~5x (one object.__setattr__ per field), and several are built per answer.
+@dataclass(slots=True)
 class PrimaryAnswer:
     """What the proxy captured of the answer it relayed (raw bytes, parsed later, off the request path)."""
 

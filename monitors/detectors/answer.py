@@ -23,7 +23,7 @@ class DetectorSettings(BaseModel):
     repetition_threshold: float = Field(default=0.5, gt=0, le=1)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AnswerJudgement:
     """Everything the detectors say about one answer."""
 

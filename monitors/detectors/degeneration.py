@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DegenerationVerdict:
     """Repeated n-gram ratio over the tail, whether that counts as a loop, and truncation."""
 

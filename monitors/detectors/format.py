@@ -13,7 +13,7 @@ import jsonschema
 _FENCE = re.compile(r"^\s*```([\w+-]*)\s*$", re.MULTILINE)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FormatVerdict:
     """Whether the answer's format is broken, and why (None when no format was expected)."""
 

@@ -47,7 +47,7 @@ def normalize(text: str) -> str:
     return " ".join(_WORD.findall(text))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RefusalVerdict:
     """Whether an answer is a refusal, and which rule said so."""
 
