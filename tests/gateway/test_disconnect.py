@@ -52,3 +52,21 @@ async def test_gateway_records_client_disconnect(gateway: Gateway, baseline_sim:
     async with gateway.client() as client:
         metrics = (await client.get("/metrics")).text
     assert 'status="499"' in metrics
+
+
+def _watchers() -> list[asyncio.Task]:
+    return [t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__qualname__", "") == "DisconnectWatch._watch"]
+
+
+async def test_finished_requests_leave_no_watcher_behind(gateway: Gateway, baseline_sim: Simulator) -> None:
+    # The watcher ends when the server answers its receive() after the response; none may pile up.
+    async with gateway.client() as client:
+        for stream in (True, False) * 10:
+            assert (await client.post("/v1/chat/completions", json=chat_body(stream=stream))).status_code == 200
+        assert (await client.post("/v1/chat/completions", content=b"{not json")).status_code == 400
+    for _ in range(50):
+        if not _watchers():
+            break
+        await asyncio.sleep(0.02)
+    assert _watchers() == []
+    assert (await baseline_sim.stats())["aborted"] == 0
