@@ -266,9 +266,9 @@ class ProxyExchange:
         self.runtime.primaries_in_flight += 1
         try:
             response, first = await self._open_with_failover()
-            if self.shadowed:
-                self._start_shadow()
             try:
+                if self.shadowed:
+                    self._start_shadow()
                 if self.request.stream and response.status == 200:
                     await self._relay_stream(response, first)
                 else:

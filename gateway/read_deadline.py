@@ -35,6 +35,10 @@ class ReadDeadline:
         self.waiting_since = None
 
     def _check(self) -> None:
+        if self._content.at_eof() or self._content.exception() is not None:
+            # The body was read to its end or already failed: nothing left to guard.
+            self._handle = None
+            return
         now = self._loop.time()
         since = self.waiting_since
         if since is None or now - since < self._timeout:
