@@ -191,14 +191,6 @@ class ProxyExchange:
         self.response_started = False
         self._gauge = runtime.metrics.in_flight_for(decision.variant.value)
 
-    def _body_for(self, backend: UpstreamBackend) -> bytes:
-        payload = dict(self.request.payload)
-        payload["model"] = backend.settings.served_model_name
-        if self.request.stream:
-            # Ask for usage so output tokens are always known; the extra chunk is stripped if unasked.
-            payload["stream_options"] = {**(payload.get("stream_options") or {}), "include_usage": True}
-        return orjson.dumps(payload)
-
     async def _open(self, backend: UpstreamBackend) -> tuple[UpstreamResponse, bytes]:
         """Response plus its first body bytes: until those exist, the candidate can still fail over."""
         tracing = self.runtime.tracing
@@ -212,7 +204,8 @@ class ProxyExchange:
             # Not tracing ourselves: pass the caller's trace context on unchanged.
             headers = backend.request_headers(self.request.request_id, extra + self.request.trace_headers)
         try:
-            response = await backend.post(self.request.path, self._body_for(backend), headers)
+            body = backend.request_body(self.request.payload, self.request.stream)
+            response = await backend.post(self.request.path, body, headers)
         except UpstreamFailure as exc:
             tracing.finish(self.upstream_span, {"quantgate.variant": backend.variant.value}, exc.message)
             raise

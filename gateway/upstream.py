@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
+import orjson
 
 from flags.model import Variant
 from gateway.errors import UpstreamFailure, UpstreamServerError, UpstreamTimeout, UpstreamUnavailable
@@ -116,6 +118,15 @@ class UpstreamBackend:
             headers["authorization"] = self._auth
         headers.update(extra)
         return headers
+
+    def request_body(self, payload: dict[str, Any], stream: bool) -> bytes:
+        """The client's body for this backend: its served model name, and usage asked for when streaming."""
+        body = dict(payload)
+        body["model"] = self.settings.served_model_name
+        if stream:
+            # Usage makes output tokens known; the proxy strips the extra chunk if the client did not ask for it.
+            body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+        return orjson.dumps(body)
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> UpstreamResponse:
         """POST and return once response headers arrived; 5xx and transport failures raise typed errors."""

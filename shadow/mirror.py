@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from opentelemetry.trace import Link, Span, SpanContext, SpanKind
 
 from flags.model import Variant
@@ -152,20 +151,13 @@ class ShadowMirror:
             self.ctx.tracing.finish(comparison_span, {"quantgate.category": job.category})
         return "compared"
 
-    def _shadow_body(self, job: ShadowJob, backend: UpstreamBackend) -> bytes:
-        payload = dict(job.payload)
-        payload["model"] = backend.settings.served_model_name
-        if job.streamed:
-            payload["stream_options"] = {**(payload.get("stream_options") or {}), "include_usage": True}
-        return orjson.dumps(payload)
-
     async def _call(self, job: ShadowJob, target: Variant, span: Span | None) -> CapturedAnswer:
         backend = self.ctx.backends[target]
         headers = backend.request_headers(f"{job.request_id}-shadow", [(SHADOW_HEADER, "1"),
                                                                        ("x-quantgate-category", job.category)])
         self.ctx.tracing.inject_headers(span, headers)
         started = time.perf_counter()
-        response = await backend.post(job.path, self._shadow_body(job, backend), headers)
+        response = await backend.post(job.path, backend.request_body(job.payload, job.streamed), headers)
         try:
             if response.status != 200:
                 raise ShadowFailed(f"{target.value} answered {response.status}")
