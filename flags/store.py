@@ -133,17 +133,20 @@ class FlagStore:
         self.engine.dispose()
 
     @contextmanager
-    def _session(self, *, write: bool) -> Iterator[Session]:
+    def _connection(self, *, write: bool = False) -> Iterator[Connection]:
+        """A pooled connection; any database error comes out as FlagStoreUnavailable."""
         try:
             with self.engine.connect() as conn:
-                if write:
-                    conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-                with conn.begin(), Session(bind=conn) as session:
-                    yield session
-                    # The outer connection transaction commits; the session only has to flush into it.
-                    session.flush()
+                yield conn.execution_options(sqlite_begin="IMMEDIATE") if write else conn
         except SQLAlchemyError as exc:
             raise FlagStoreUnavailable(f"flag store error: {exc.__class__.__name__}: {exc}") from exc
+
+    @contextmanager
+    def _session(self, *, write: bool) -> Iterator[Session]:
+        with self._connection(write=write) as conn, conn.begin(), Session(bind=conn) as session:
+            yield session
+            # The outer connection transaction commits; the session only has to flush into it.
+            session.flush()
 
     def ensure_schema(self) -> None:
         """Create tables and the initial flag row if missing (idempotent, safe across workers)."""
@@ -172,11 +175,8 @@ class FlagStore:
 
     def current_version(self) -> int:
         """The flag-set version: the cheap query workers poll (a Core select, no ORM session)."""
-        try:
-            with self.engine.connect() as conn:
-                version = conn.execute(_VERSION_QUERY).scalar_one_or_none()
-        except SQLAlchemyError as exc:
-            raise FlagStoreUnavailable(f"flag store error: {exc.__class__.__name__}: {exc}") from exc
+        with self._connection() as conn:
+            version = conn.execute(_VERSION_QUERY).scalar_one_or_none()
         if version is None:
             raise FlagStoreUnavailable("flag table is empty")
         return int(version)
