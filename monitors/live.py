@@ -14,8 +14,8 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 
 from monitors.policy import LatencyTolerance, RateTolerance, RegressionPolicy
-from monitors.stats import Estimate, holm, unpaired_rates
-from monitors.verdicts import IMPROVEMENT, INSUFFICIENT, OK, REGRESSION, Verdict
+from monitors.stats import Estimate, unpaired_rates
+from monitors.verdicts import INSUFFICIENT, Verdict, settle
 
 _COUNTERS = {"quantgate_answers_judged_total": "judged", "quantgate_refusals_total": "refusals",
              "quantgate_format_checked_total": "format_checked", "quantgate_format_breaks_total": "format_breaks",
@@ -111,14 +111,5 @@ def unpaired_verdicts(live: LiveCounts, policy: RegressionPolicy) -> list[Verdic
                                     method="unpaired: histogram p95, multinomial bootstrap"))
             if est.n >= policy.min_samples(category):
                 tested.append((verdicts[-1], est, tol))
-    adjusted = holm([1.0 if v.p_value is None else v.p_value for v, _, _ in tested], alpha)
-    for (verdict, est, tol), p_adj in zip(tested, adjusted, strict=True):
-        verdict.p_adjusted = p_adj
-        limit = tol.max_increase_pp / 100 if isinstance(tol, RateTolerance) else tol.max_increase_pct / 100  # type: ignore[attr-defined]
-        if p_adj >= alpha:
-            verdict.verdict = OK
-        elif est.effect > limit:
-            verdict.verdict = REGRESSION
-        else:
-            verdict.verdict = IMPROVEMENT if est.effect < 0 else OK
+    settle(tested, alpha)
     return verdicts

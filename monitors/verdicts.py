@@ -109,7 +109,8 @@ def _estimate(samples: list[PairSample], metric: str, tol: Any, alpha: float) ->
     return paired_p95_change(base, cand, alpha), "Wilcoxon signed-rank on log TTFT ratio; paired bootstrap of p95"
 
 
-def _classify(est: Estimate, tol: Any, significant: bool) -> str:
+def classify(est: Estimate, tol: Any, significant: bool) -> str:
+    """The verdict for one estimate under its tolerance, once its (adjusted) test said whether it is significant."""
     if not significant:
         return OK
     if isinstance(tol, RateTolerance):
@@ -152,8 +153,13 @@ def build_report(samples: list[PairSample], policy: RegressionPolicy, baseline_s
             report.verdicts.append(verdict)
             if est.n >= policy.min_samples(category):
                 tested.append((verdict, est, tol))
+    settle(tested, alpha)
+    return report
+
+
+def settle(tested: list[tuple[Verdict, Estimate, Any]], alpha: float) -> None:
+    """Holm-correct the tested verdicts among themselves and classify each one."""
     adjusted = holm([1.0 if v.p_value is None else v.p_value for v, _, _ in tested], alpha)
     for (verdict, est, tol), p_adj in zip(tested, adjusted, strict=True):
         verdict.p_adjusted = p_adj
-        verdict.verdict = _classify(est, tol, p_adj < alpha)
-    return report
+        verdict.verdict = classify(est, tol, p_adj < alpha)
