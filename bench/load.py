@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 import aiohttp
+import psutil
 
 TOKENS = 18  # role chunk + 18 token chunks + [DONE] = 20 SSE events per request
 
@@ -45,6 +46,16 @@ class LoadResult:
         if not values:
             return float("nan")
         return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 1000) - 1] * 1000
+
+
+def process_tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (uvicorn workers, helpers)."""
+    proc = psutil.Process(pid)
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        times = p.cpu_times()
+        total += times.user + times.system
+    return total
 
 
 def _body(shadow_key: int) -> dict[str, object]:

@@ -13,23 +13,13 @@ import tempfile
 from pathlib import Path
 
 import httpx
-import psutil
 import uvloop
 from rich.console import Console
 from rich.table import Table
 
-from bench.load import TOKENS, LoadResult, run_load
+from bench.load import TOKENS, LoadResult, process_tree_cpu_s, run_load
 from bench.shadow_overhead import shadow_table
 from gateway.demo.stack import LocalStack, free_port, gateway_env, quantgate_argv, simulator_argv
-
-
-def _cpu_s(pid: int) -> float:
-    proc = psutil.Process(pid)
-    total = 0.0
-    for p in [proc, *proc.children(recursive=True)]:
-        times = p.cpu_times()
-        total += times.user + times.system
-    return total
 
 
 def _row(table: Table, name: str, conc: int, res: LoadResult, cpu_ms: str, ratio: str) -> None:
@@ -85,12 +75,12 @@ def main() -> None:
             # Interleave short rounds so drift on this shared machine hits every path alike.
             for _ in range(args.rounds):
                 direct.merge(asyncio.run(run_load(direct_url, conc, args.duration / args.rounds)))
-                bare_before = _cpu_s(bare_pid)
+                bare_before = process_tree_cpu_s(bare_pid)
                 bare.merge(asyncio.run(run_load(bare_url, conc, args.duration / args.rounds)))
-                bare_cpu_s += _cpu_s(bare_pid) - bare_before
-                cpu_before = _cpu_s(gw_pid)
+                bare_cpu_s += process_tree_cpu_s(bare_pid) - bare_before
+                cpu_before = process_tree_cpu_s(gw_pid)
                 proxied.merge(asyncio.run(run_load(proxy_url, conc, args.duration / args.rounds)))
-                cpu_s += _cpu_s(gw_pid) - cpu_before
+                cpu_s += process_tree_cpu_s(gw_pid) - cpu_before
             cpu_ms = cpu_s * 1000 / max(1, proxied.completed)
             _row(table, "direct", conc, direct, "-", "1.00x")
             bare_ms = f"{bare_cpu_s * 1000 / max(1, bare.completed):.2f}"

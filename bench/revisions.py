@@ -18,12 +18,11 @@ import tempfile
 from io import BytesIO
 from pathlib import Path
 
-import psutil
 import uvloop
 from rich.console import Console
 from rich.table import Table
 
-from bench.load import LoadResult, run_load
+from bench.load import LoadResult, process_tree_cpu_s, run_load
 from gateway.demo.stack import LocalStack, free_port, gateway_env, simulator_argv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,11 +39,6 @@ def _check_served_from(source: Path, env: dict[str, str]) -> None:
                            env={**os.environ, **env}, capture_output=True, text=True, check=True)
     if not probe.stdout.strip().startswith(str(source)):
         raise RuntimeError(f"the exported revision is shadowed: gateway comes from {probe.stdout.strip()}")
-
-
-def _cpu_s(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
 
 
 def main() -> None:
@@ -85,9 +79,9 @@ def main() -> None:
         for round_no in range(args.rounds):
             for label in ("A", "B") if round_no % 2 == 0 else ("B", "A"):
                 pid, url = served[label]
-                before = _cpu_s(pid)
+                before = process_tree_cpu_s(pid)
                 results[label].merge(asyncio.run(run_load(url, args.concurrency, args.seconds)))
-                cpu[label] += _cpu_s(pid) - before
+                cpu[label] += process_tree_cpu_s(pid) - before
         table = Table(title=f"{args.concurrency} streams, {args.rounds} alternating rounds of {args.seconds:g}s")
         for column in ("revision", "req/s", "gateway CPU ms/req", "errors"):
             table.add_column(column)
