@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sysconfig
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -71,17 +72,25 @@ def _is_quantized(name: str) -> bool:
     return name.endswith(".weight") and any(f".{linear}." in name for linear in LINEAR)
 
 
-def _w8a8(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def _quantize_linears(weights: dict[str, torch.Tensor],
+                      quantize_one: Callable[[str, torch.Tensor], dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Every linear weight through `quantize_one` (its tensors out, by name); everything else unchanged."""
     out: dict[str, torch.Tensor] = {}
     for name, tensor in weights.items():
-        if not _is_quantized(name):
+        if _is_quantized(name):
+            out.update(quantize_one(name.removesuffix(".weight"), tensor.float()))
+        else:
             out[name] = tensor
-            continue
-        w = tensor.float()
-        scale = (w.abs().amax(dim=1, keepdim=True) / 127).clamp(min=1e-8)
-        out[name] = torch.round(w / scale).clamp(-128, 127).to(torch.int8)
-        out[name.removesuffix(".weight") + ".weight_scale"] = scale.to(torch.bfloat16)
     return out
+
+
+def _w8a8(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def per_channel_int8(base: str, w: torch.Tensor) -> dict[str, torch.Tensor]:
+        scale = (w.abs().amax(dim=1, keepdim=True) / 127).clamp(min=1e-8)
+        return {base + ".weight": torch.round(w / scale).clamp(-128, 127).to(torch.int8),
+                base + ".weight_scale": scale.to(torch.bfloat16)}
+
+    return _quantize_linears(weights, per_channel_int8)
 
 
 def _w4a16(weights: dict[str, torch.Tensor], group: int) -> dict[str, torch.Tensor]:
@@ -90,21 +99,16 @@ def _w4a16(weights: dict[str, torch.Tensor], group: int) -> dict[str, torch.Tens
     except ImportError:  # older compressed-tensors layout
         from compressed_tensors.compressors.quantized_compressors.pack_quantized import pack_to_int32
 
-    out: dict[str, torch.Tensor] = {}
-    for name, tensor in weights.items():
-        if not _is_quantized(name):
-            out[name] = tensor
-            continue
-        w = tensor.float()
+    def grouped_int4(base: str, w: torch.Tensor) -> dict[str, torch.Tensor]:
         rows, cols = w.shape
         grouped = w.reshape(rows, cols // group, group)
         scale = (grouped.abs().amax(dim=2, keepdim=True) / 7).clamp(min=1e-8)
         q = torch.round(grouped / scale).clamp(-8, 7).reshape(rows, cols).to(torch.int8)
-        base = name.removesuffix(".weight")
-        out[base + ".weight_packed"] = pack_to_int32(q, 4)
-        out[base + ".weight_scale"] = scale.reshape(rows, cols // group).to(torch.bfloat16)
-        out[base + ".weight_shape"] = torch.tensor([rows, cols], dtype=torch.int64)
-    return out
+        return {base + ".weight_packed": pack_to_int32(q, 4),
+                base + ".weight_scale": scale.reshape(rows, cols // group).to(torch.bfloat16),
+                base + ".weight_shape": torch.tensor([rows, cols], dtype=torch.int64)}
+
+    return _quantize_linears(weights, grouped_int4)
 
 
 def _scheme(bits: int, strategy: str, group: int | None, activations: bool) -> dict[str, object]:
