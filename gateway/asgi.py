@@ -41,9 +41,10 @@ class DisconnectWatch:
 
     The watcher is never cancelled: once the response is complete the server answers a pending
     `receive()` with `http.disconnect` (the ASGI spec's rule for receive after the response, which
-    uvicorn applies to a receive already waiting), and the watcher, finding the work finished, returns. Cancelling it
-    instead left a CancelledError and its traceback in a reference cycle per request, which
-    only the cyclic GC could free (measured: the largest share of collection time under load).
+    uvicorn applies to a receive already waiting), and the watcher, finding the work finished,
+    returns. Cancelling it instead left a CancelledError and its traceback in a reference cycle per
+    request, which only the cyclic GC could free (measured: the largest share of collection time
+    under load). `_watcher` is only held so the task is strongly referenced while the request runs.
     """
 
     __slots__ = ("_receive", "_task", "_watcher", "_finished", "disconnected")
