@@ -5,12 +5,13 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from gateway.demo.stack import free_port
 
 
 def _bin(name: str) -> str:
@@ -18,12 +19,6 @@ def _bin(name: str) -> str:
     if not found:
         raise RuntimeError(f"PostgreSQL server binaries not found ({name}); scripts/test.sh installs `postgresql`")
     return found[-1]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _as_owner(argv: list[str]) -> list[str]:
@@ -38,7 +33,7 @@ def postgres_cluster() -> Iterator[str]:
     data = workdir / "data"
     if os.geteuid() == 0:
         shutil.chown(workdir, "postgres", "postgres")
-    port = _free_port()
+    port = free_port()
     subprocess.run(_as_owner([_bin("initdb"), "-D", str(data), "-U", "quantgate", "--auth=trust", "-E", "UTF8"]),
                    check=True, capture_output=True)
     options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
