@@ -10,6 +10,7 @@ COPY flags ./flags
 COPY monitors ./monitors
 COPY shadow ./shadow
 COPY simulator ./simulator
+COPY evals ./evals
 RUN python -m venv /opt/quantgate \
     && /opt/quantgate/bin/pip install --no-compile . \
     && find /opt/quantgate -name '__pycache__' -type d -prune -exec rm -rf {} +

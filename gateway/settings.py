@@ -25,24 +25,21 @@ class ProvenanceStamp(BaseModel):
     model: str = "unknown"
     revision: str = ""
     quantization: str = "none"
+    method: str = ""
+    scheme: str = ""
     bits: int | None = None
     group_size: int | None = None
     calibration_set: str = ""
+    calibration_sha256: str = ""
+    tool: str = ""
+    source_package: str = ""
+    source_sha256: str = ""
     runtime_version: str = ""
     hardware: str = ""
 
     def as_labels(self) -> dict[str, str]:
         """The stamp as Prometheus label values (all strings, empty when unknown)."""
-        return {
-            "model": self.model,
-            "revision": self.revision,
-            "quantization": self.quantization,
-            "bits": "" if self.bits is None else str(self.bits),
-            "group_size": "" if self.group_size is None else str(self.group_size),
-            "calibration_set": self.calibration_set,
-            "runtime_version": self.runtime_version,
-            "hardware": self.hardware,
-        }
+        return {name: "" if value is None else str(value) for name, value in self.model_dump().items()}
 
 
 class BackendSettings(BaseModel):

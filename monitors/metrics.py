@@ -18,8 +18,8 @@ ITL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05,
                0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
 TOKEN_BUCKETS = (1, 8, 16, 32, 64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 4096, 8192, 16384)
 
-STAMP_LABELS = ("model", "revision", "quantization", "bits", "group_size", "calibration_set",
-                "runtime_version", "hardware")
+STAMP_LABELS = ("model", "revision", "quantization", "method", "scheme", "bits", "group_size", "calibration_set",
+                "calibration_sha256", "tool", "source_package", "source_sha256", "runtime_version", "hardware")
 
 
 def multiprocess_dir() -> str | None:

@@ -25,3 +25,13 @@ def test_image_runs_as_non_root_with_a_healthcheck() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert "USER 10001" in text and "HEALTHCHECK" in text and "/healthz" in text
     assert text.count("FROM ") == 2 and "COPY --from=build" in text
+
+
+def test_image_copies_every_package_of_the_distribution() -> None:
+    import tomllib
+
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    text = (ROOT / "Dockerfile").read_text()
+    for pattern in packages:
+        name = pattern.rstrip("*")
+        assert f"COPY {name} ./{name}" in text, f"{name} is installed by pyproject but not copied into the image"

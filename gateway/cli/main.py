@@ -91,16 +91,21 @@ def demo(
     concurrency: Annotated[int, typer.Option(help="Concurrent client requests.")] = 8,
     backends: Annotated[str, typer.Option(help="simulator, or vllm (see deploy/local/vllm.sh).")] = "simulator",
     vllm_python: Annotated[Path, typer.Option(help="Python of the vLLM environment.")] = Path(".venv-vllm/bin/python"),
-    models_dir: Annotated[Path, typer.Option(help="Where build_models.py put the checkpoints.")] = (
+    models_dir: Annotated[Path, typer.Option(help="Where `deploy/local/vllm.sh models` put the checkpoints.")] = (
         Path.home() / ".cache/quantgate/models"),
-    candidate: Annotated[str, typer.Option(help="Quantized candidate for --backends vllm: w8a8 or w4a16.")] = "w8a8",
+    candidate: Annotated[str, typer.Option(
+        help="Quantized candidate for --backends vllm: gptq-w4a16, w8a8 or rtn-w4a16.")] = "gptq-w4a16",
+    baseline_port: Annotated[Optional[int], typer.Option(help="Fixed port for the baseline vLLM server.")] = None,
+    candidate_port: Annotated[Optional[int], typer.Option(help="Fixed port for the candidate vLLM server.")] = None,
 ) -> None:
     """Start two backends and the gateway, ramp the rollout 0→10→50%, roll back, summarize."""
     from gateway.demo.run import VllmChoice, run_demo
+    from gateway.demo.vllm_backends import CANDIDATES
 
-    if backends not in ("simulator", "vllm") or candidate not in ("w8a8", "w4a16"):
-        _fail("--backends is simulator or vllm; --candidate is w8a8 or w4a16")
-    vllm = VllmChoice(vllm_python, models_dir, candidate) if backends == "vllm" else None
+    if backends not in ("simulator", "vllm") or candidate not in CANDIDATES:
+        _fail(f"--backends is simulator or vllm; --candidate is one of {', '.join(CANDIDATES)}")
+    vllm = VllmChoice(vllm_python, models_dir, candidate, (baseline_port, candidate_port)) \
+        if backends == "vllm" else None
     raise typer.Exit(run_demo(console, keep_running=keep_running, requests_per_phase=requests_per_phase,
                               concurrency=concurrency, vllm=vllm))
 

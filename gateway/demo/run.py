@@ -38,7 +38,8 @@ class VllmChoice:
 
     python: Path
     models_dir: Path
-    candidate: str = "w8a8"
+    candidate: str = "gptq-w4a16"
+    ports: tuple[int | None, int | None] = (None, None)
 
 
 class DemoStack:
@@ -62,7 +63,7 @@ class DemoStack:
         return gateway_env(self.workdir / "quantgate.db", self.baseline_port, self.candidate_port, self.token)
 
     def _start_vllm(self, choice: VllmChoice) -> dict[str, str]:
-        servers = start_pair(self.stack, choice.python, choice.models_dir, choice.candidate)
+        servers = start_pair(self.stack, choice.python, choice.models_dir, choice.candidate, choice.ports)
         env = {"QUANTGATE_FLAG_STORE_URL": f"sqlite:///{self.workdir / 'quantgate.db'}",
                "QUANTGATE_ADMIN_TOKEN": self.token}
         for server in servers:

@@ -1,4 +1,4 @@
-"""Two real vLLM servers (CPU build) on loopback: the bf16 baseline and a quantized candidate.
+"""Two real vLLM servers (CPU build) on loopback: SmolLM2's bf16 baseline and one quantized candidate.
 
 Used by `quantgate demo --backends vllm` and the integration tests; `deploy/local/vllm.sh` installs the
 environment and builds the models. Standalone:
@@ -23,6 +23,12 @@ from gateway.demo.stack import LocalStack, free_port
 SERVER_ENV = {"HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "VLLM_CPU_KVCACHE_SPACE": "1",
               "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 START_TIMEOUT_S = 420.0
+MAX_MODEL_LEN = 2048
+BASELINE_CHECKPOINT = "bf16"
+CANDIDATES = ("gptq-w4a16", "w8a8", "rtn-w4a16")
+STAMP_FILE = "quantgate-stamp.json"
+STAMP_FIELDS = ("model", "revision", "quantization", "method", "scheme", "bits", "group_size", "calibration_set",
+                "calibration_sha256", "tool", "source_package", "source_sha256")
 
 
 @dataclass
@@ -35,21 +41,39 @@ class VllmServer:
     model_dir: Path
 
 
+def served_name(checkpoint: str) -> str:
+    """The name vLLM serves a checkpoint under (what `/v1/models` lists)."""
+    return f"smollm2-135m-{checkpoint}"
+
+
 def vllm_argv(python: Path, model_dir: Path, served_name: str, port: int) -> list[str]:
     """The api_server command line (the `vllm serve` entry point trips over the CPU build's name)."""
     return [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
             "--served-model-name", served_name, "--host", "127.0.0.1", "--port", str(port), "--dtype", "bfloat16",
-            "--max-model-len", "1024", "--enforce-eager", "--max-num-seqs", "16"]
+            "--max-model-len", str(MAX_MODEL_LEN), "--enforce-eager", "--max-num-seqs", "16"]
 
 
-def start_pair(stack: LocalStack, python: Path, models_dir: Path, candidate: str = "w8a8") -> list[VllmServer]:
+def start_server(stack: LocalStack, python: Path, models_dir: Path, checkpoint: str, variant: str,
+                 cores: str, port: int | None = None) -> VllmServer:
+    """Start one vLLM server on the given CPU cores (`0`, `0-1`); returns before it is ready."""
+    model_dir = models_dir / checkpoint
+    if not (model_dir / STAMP_FILE).exists():
+        raise RuntimeError(f"{model_dir} is not built: run `deploy/local/vllm.sh models`")
+    port = port or free_port()
+    env = {**SERVER_ENV, "VLLM_CPU_OMP_THREADS_BIND": cores}
+    stack.start(f"vllm-{variant}", vllm_argv(python, model_dir, served_name(checkpoint), port), env)
+    return VllmServer(variant, f"http://127.0.0.1:{port}", served_name(checkpoint), model_dir)
+
+
+def start_pair(stack: LocalStack, python: Path, models_dir: Path, candidate: str = "gptq-w4a16",
+               ports: tuple[int | None, int | None] = (None, None)) -> list[VllmServer]:
     """Start baseline (bf16) and candidate on their own CPU cores; wait on /health, log on failure."""
-    servers = []
-    for core, (variant, kind) in enumerate((("baseline", "bf16"), ("candidate", candidate))):
-        port = free_port()
-        env = {**SERVER_ENV, "VLLM_CPU_OMP_THREADS_BIND": str(core % max(1, os.cpu_count() or 1))}
-        stack.start(f"vllm-{variant}", vllm_argv(python, models_dir / kind, f"tiny-{kind}", port), env)
-        servers.append(VllmServer(variant, f"http://127.0.0.1:{port}", f"tiny-{kind}", models_dir / kind))
+    if candidate not in CANDIDATES:
+        raise ValueError(f"unknown candidate {candidate!r}; one of {', '.join(CANDIDATES)}")
+    cpus = max(1, os.cpu_count() or 1)
+    servers = [start_server(stack, python, models_dir, checkpoint, variant, str(core % cpus), port)
+               for core, (variant, checkpoint, port) in enumerate(
+                   (("baseline", BASELINE_CHECKPOINT, ports[0]), ("candidate", candidate, ports[1])))]
     for proc, server in zip(stack.processes[-2:], servers, strict=True):
         proc.wait_ready(f"{server.url}/health", START_TIMEOUT_S)
     return servers
@@ -64,21 +88,11 @@ def runtime_version(url: str) -> str:
 
 
 def stamp_from_checkpoint(model_dir: Path, runtime: str) -> dict[str, Any]:
-    """A provenance stamp read off the checkpoint's own quantization_config."""
-    config = json.loads((model_dir / "config.json").read_text())
-    quant = config.get("quantization_config") or {}
-    stamp: dict[str, Any] = {"model": f"tiny-llama-{config.get('hidden_size')}x{config.get('num_hidden_layers')}",
-                             "revision": model_dir.name, "runtime_version": runtime, "hardware": "cpu",
-                             "quantization": "none", "bits": 16}
-    if quant:
-        scheme = next(iter(quant.get("config_groups", {}).values()), {})
-        weights = scheme.get("weights") or {}
-        activations = scheme.get("input_activations")
-        stamp.update({"quantization": f"{quant.get('quant_method')}:{quant.get('format')}"
-                                      f":w{weights.get('num_bits')}a{activations['num_bits'] if activations else 16}",
-                      "bits": weights.get("num_bits"), "group_size": weights.get("group_size"),
-                      "calibration_set": quant.get("quantization_calibration_set", "")})
-    return stamp
+    """A provenance stamp from the build's own record (`quantgate-stamp.json`) and the serving runtime."""
+    built = json.loads((model_dir / STAMP_FILE).read_text())
+    stamp = {field: built.get(field) for field in STAMP_FIELDS}
+    stamp.update(runtime_version=runtime, hardware="cpu")
+    return {key: value for key, value in stamp.items() if value is not None}
 
 
 def _main() -> None:
@@ -86,7 +100,9 @@ def _main() -> None:
     parser.add_argument("action", choices=["start", "stop"])
     parser.add_argument("--python", type=Path, default=Path(".venv-vllm/bin/python"))
     parser.add_argument("--models", type=Path, default=Path.home() / ".cache/quantgate/models")
-    parser.add_argument("--candidate", choices=["w8a8", "w4a16"], default="w8a8")
+    parser.add_argument("--candidate", choices=CANDIDATES, default="gptq-w4a16")
+    parser.add_argument("--baseline-port", type=int, default=None)
+    parser.add_argument("--candidate-port", type=int, default=None)
     parser.add_argument("--state", type=Path, default=Path(".vllm-state"))
     args = parser.parse_args()
     args.state.mkdir(parents=True, exist_ok=True)
@@ -101,7 +117,8 @@ def _main() -> None:
         return
     stack = LocalStack(args.state)
     try:
-        servers = start_pair(stack, args.python, args.models, args.candidate)
+        servers = start_pair(stack, args.python, args.models, args.candidate,
+                             (args.baseline_port, args.candidate_port))
     except RuntimeError:
         stack.stop()
         raise

@@ -30,16 +30,17 @@ def _vllm_python() -> Path:
     return python
 
 
+TIER_CANDIDATE = "gptq-w4a16"
+
+
 @pytest.fixture(scope="session")
 def vllm_servers() -> Iterator[dict[str, VllmServer]]:
-    """bf16 baseline and W8A8 candidate, built and started once."""
+    """SmolLM2's bf16 baseline and its GPTQ W4A16 candidate, started once (`vllm.sh models` built them)."""
     python = _vllm_python()
     models = Path(os.environ.get("QUANTGATE_MODELS_DIR", Path.home() / ".cache" / "quantgate" / "models"))
-    subprocess.run([str(python), str(ROOT / "deploy/local/build_models.py"), "--out", str(models)], check=True,
-                   capture_output=True)
     stack = LocalStack(Path(tempfile.mkdtemp(prefix="quantgate-vllm-")))
     try:
-        servers = start_pair(stack, python, models, "w8a8")
+        servers = start_pair(stack, python, models, TIER_CANDIDATE)
         yield {server.variant: server for server in servers}
     finally:
         stack.stop()

