@@ -3,17 +3,19 @@
 Run (after `deploy/local/vllm.sh models`):
     .venv/bin/python -m bench.models [--per-category 50] [--checkpoints bf16 gptq-w4a16 w8a8 rtn-w4a16]
 
-Each checkpoint is served alone on core 0 while this process runs on the other core. Printed per checkpoint:
-size on disk, server RSS, TTFT p50/p95 and tokens/s at 1 and 4 streams (64 forced tokens per request), then
-per candidate and category against the baseline, on the same generated prompts at temperature 0: exact-match
-share, median similarity, refusal rate, format validity, repetition, task accuracy and median length ratio.
-Answers are kept under bench/results/models/ for inspection.
+Phase `perf`: each checkpoint served alone on core 0 while this process runs on the other core: size on disk,
+server RSS, TTFT p50/p95 and tokens/s at 1 and 4 streams (64 forced tokens per request). Phase `quality`: each
+checkpoint on both cores answers the same generated prompts (split `eval`) at temperature 0 with a fixed seed;
+then per candidate and category against the baseline: exact-match share, median similarity, refusal rate, format
+validity, repetition, task accuracy and median length ratio. Answers are kept under bench/results/models/ and
+reused by a `--phases perf` run on the same prompts, so the two phases can run at different times.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import statistics
@@ -127,30 +129,60 @@ class CheckpointRun:
     rss_mb: float
     speeds: list[Speed]
     answers: list[ScoredAnswer]
-    quality_s: float
+
+
+def _serve(name: str, args: argparse.Namespace, cores: str) -> tuple[LocalStack, VllmServer]:
+    stack = LocalStack(Path(tempfile.mkdtemp(prefix=f"quantgate-bench-{name}-")))
+    server = start_server(stack, args.vllm_python, args.models_dir, name, name, cores)
+    try:
+        stack.processes[-1].wait_ready(f"{server.url}/health", START_TIMEOUT_S)
+    except RuntimeError:
+        stack.stop()
+        raise
+    return stack, server
+
+
+def _answers_file(name: str, items: list[dict[str, Any]]) -> Path:
+    digest = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()[:12]
+    return RESULTS / f"{name}-{digest}.jsonl"
+
+
+def quality_pass(name: str, args: argparse.Namespace, items: list[dict[str, Any]],
+                 console: Console) -> list[ScoredAnswer]:
+    """Every prompt on one checkpoint, served on both cores (answers at temperature 0 do not depend on timing)."""
+    path = _answers_file(name, items)
+    if path.exists() and "quality" not in args.phases:
+        return [ScoredAnswer(**json.loads(line)) for line in path.read_text().splitlines()]
+    stack, server = _serve(name, args, "0-1")
+    try:
+        started = time.perf_counter()
+        answers = asyncio.run(answer_all(server, items, args.concurrency))
+    finally:
+        stack.stop()
+    console.print(f"  {name}: {len(answers)} answers in {time.perf_counter() - started:.0f} s")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(a.__dict__, ensure_ascii=False) + "\n" for a in answers))
+    return answers
+
+
+def perf_pass(name: str, args: argparse.Namespace) -> tuple[float, float, list[Speed]]:
+    """Size, RSS and streaming speed of one checkpoint served alone on core 0 (this process is on the other)."""
+    stack, server = _serve(name, args, "0")
+    try:
+        asyncio.run(measure_speed(server, 1, 2))  # warm-up
+        speeds = [asyncio.run(measure_speed(server, s, args.perf_requests * s)) for s in (1, 4)]
+        rss = _rss_mb(stack.processes[-1].process.pid)  # type: ignore[union-attr]
+    finally:
+        stack.stop()
+    return _disk_mb(server.model_dir), rss, speeds
 
 
 def run_checkpoint(name: str, args: argparse.Namespace, items: list[dict[str, Any]], console: Console) -> CheckpointRun:
-    """Serve one checkpoint alone, measure it, stop it."""
-    stack = LocalStack(Path(tempfile.mkdtemp(prefix=f"quantgate-bench-{name}-")))
-    try:
-        server = start_server(stack, args.vllm_python, args.models_dir, name, name, "0")
-        stack.processes[-1].wait_ready(f"{server.url}/health", START_TIMEOUT_S)
-        asyncio.run(measure_speed(server, 1, 2))  # warm-up
-        speeds = [asyncio.run(measure_speed(server, s, args.perf_requests * s)) for s in (1, 4)]
-        started = time.perf_counter()
-        answers = asyncio.run(answer_all(server, items, args.concurrency))
-        quality_s = time.perf_counter() - started
-        pid = stack.processes[-1].process.pid  # type: ignore[union-attr]
-        run = CheckpointRun(name, _disk_mb(server.model_dir), _rss_mb(pid), speeds, answers, quality_s)
-    finally:
-        stack.stop()
-    console.print(f"  {name}: {len(run.answers)} answers in {run.quality_s:.0f} s")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with (RESULTS / f"{name}.jsonl").open("w") as out:
-        for answer in run.answers:
-            out.write(json.dumps(answer.__dict__, ensure_ascii=False) + "\n")
-    return run
+    """The phases asked for on one checkpoint; answers of an earlier quality pass are reused when not re-run."""
+    answers = quality_pass(name, args, items, console) if "quality" in args.phases or _answers_file(
+        name, items).exists() else []
+    disk, rss, speeds = perf_pass(name, args) if "perf" in args.phases else (0.0, 0.0, [])
+    return CheckpointRun(name, disk, rss, speeds, answers)
 
 
 def speed_table(runs: list[CheckpointRun]) -> Table:
@@ -160,6 +192,8 @@ def speed_table(runs: list[CheckpointRun]) -> Table:
                    "TTFT p50/p95 ms @4", "tok/s @4"):
         table.add_column(column, justify="left" if column == "checkpoint" else "right")
     for run in runs:
+        if not run.speeds:
+            continue
         one, four = run.speeds
         table.add_row(run.name, f"{run.disk_mb:.0f}", f"{run.rss_mb:.0f}", f"{one.pct(0.5):.0f} / {one.pct(0.95):.0f}",
                       f"{one.tokens_per_s:.1f}", f"{four.pct(0.5):.0f} / {four.pct(0.95):.0f}",
@@ -193,6 +227,8 @@ def main() -> None:
     parser.add_argument("--per-category", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--perf-requests", type=int, default=6, help="streamed requests per stream and concurrency")
+    parser.add_argument("--phases", nargs="+", choices=["perf", "quality"], default=["perf", "quality"],
+                        help="without quality, the answers of the last quality pass on the same prompts are used")
     args = parser.parse_args()
     console = Console(width=140)
     if (os.cpu_count() or 1) > 1:
@@ -200,10 +236,11 @@ def main() -> None:
     items = list(mixed(args.per_category, "eval"))
     console.print(f"{len(items)} prompts ({args.per_category} per category) on {', '.join(args.checkpoints)}")
     runs = [run_checkpoint(name, args, items, console) for name in args.checkpoints]
-    console.print(speed_table(runs))
-    baseline = next(r for r in runs if r.name == BASELINE_CHECKPOINT)
+    if "perf" in args.phases:
+        console.print(speed_table(runs))
+    baseline = next((r for r in runs if r.name == BASELINE_CHECKPOINT), None)
     for run in runs:
-        if run is baseline:
+        if baseline is None or run is baseline or not run.answers:
             continue
         comparisons = [compare_category(category, [a for a in baseline.answers if a.category == category],
                                         [a for a in run.answers if a.category == category]) for category in CATEGORIES]

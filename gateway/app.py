@@ -79,8 +79,12 @@ def _public_routes(runtime: GatewayRuntime) -> list[BaseRoute]:
     created = int(time.time())
 
     async def models(_: Request) -> Response:
-        return JSONResponse({"object": "list", "data": [
-            {"id": settings.public_model_name, "object": "model", "created": created, "owned_by": "quantgate"}]})
+        # The baseline's own card (vLLM's max_model_len, root, parent, permission) under the public name.
+        card = next((c.model_card for c in runtime.backend_checks
+                     if c.variant == Variant.BASELINE.value and c.model_card), None)
+        entry = {"object": "model", "created": created, "owned_by": "quantgate", **(card or {}),
+                 "id": settings.public_model_name}
+        return JSONResponse({"object": "list", "data": [entry]})
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -106,6 +110,8 @@ def _public_routes(runtime: GatewayRuntime) -> list[BaseRoute]:
     return [
         Route("/v1/models", models, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
+        # vLLM's liveness path: GuideLLM and other vLLM-style clients probe it before they run.
+        Route("/health", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
 

@@ -27,6 +27,8 @@ class BackendCheck:
     max_model_len: int | None = None
     runtime_version: str | None = None
     mismatches: dict[str, str] = field(default_factory=dict)
+    # The backend's own /v1/models entry for the served model (vLLM adds max_model_len, root, permission...).
+    model_card: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready view."""
@@ -56,8 +58,10 @@ async def check_backend(backend: UpstreamBackend, session: aiohttp.ClientSession
     if served is None:
         check.mismatches["served_model_name"] = (f"{settings.served_model_name!r} not served "
                                                  f"(backend serves {check.served_models})")
-    elif isinstance(served.get("max_model_len"), int):
-        check.max_model_len = served["max_model_len"]
+    else:
+        check.model_card = served
+        if isinstance(served.get("max_model_len"), int):
+            check.max_model_len = served["max_model_len"]
     version = await _get_json(session, f"{settings.base_url}/version")
     if isinstance(version, dict) and version.get("version"):
         check.runtime_version = f"vllm-{version['version']}"

@@ -49,6 +49,12 @@ class RequestTooLarge(InvalidRequest):
         super().__init__(f"request body exceeds {limit} bytes")
 
 
+class UnsupportedMediaType(InvalidRequest):
+    """A body in a content type the endpoint does not read."""
+
+    status_code = 415
+
+
 class ModelNotFound(GatewayError):
     """The client named a model this gateway does not serve."""
 

@@ -20,10 +20,11 @@ from gateway.errors import (
     GatewayError,
     InvalidRequest,
     ModelNotFound,
+    UnsupportedMediaType,
     UpstreamFailure,
     error_response_parts,
 )
-from gateway.routing import raw_category, routing_key
+from gateway.routing import raw_category, request_id_from, routing_key
 from gateway.runtime import GatewayRuntime
 from gateway.sse import SseTap
 from gateway.upstream import UpstreamBackend, UpstreamResponse
@@ -44,6 +45,8 @@ def next_request_id() -> str:
     """A unique 32-hex-digit request id."""
     return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFF:012x}"
 CLIENT_CLOSED = "499"
+# Requests the gateway answers itself (bad input) are counted under this variant: no backend saw them.
+REJECTED_VARIANT = "gateway"
 
 
 @dataclass(slots=True)
@@ -75,7 +78,20 @@ def _parse_payload(body: bytes) -> dict[str, Any]:
     options = payload.get("stream_options")
     if options is not None and not isinstance(options, dict):
         raise InvalidRequest("'stream_options' must be an object", param="stream_options")
+    for name in ("model", "user"):
+        if name in payload and not isinstance(payload[name], str | None):
+            raise InvalidRequest(f"'{name}' must be a string", param=name)
     return payload
+
+
+def _check_content_type(headers: dict[bytes, bytes]) -> None:
+    # As vLLM: a body sent as form data or text is refused, not guessed at. No header at all is read as JSON.
+    content_type = headers.get(b"content-type")
+    if content_type is None:
+        return
+    media = content_type.split(b";", 1)[0].strip().lower()
+    if media != b"application/json" and not media.endswith(b"+json"):
+        raise UnsupportedMediaType(f"content-type must be application/json, got {media.decode('latin-1')!r}")
 
 
 class CompletionProxy:
@@ -92,13 +108,15 @@ class CompletionProxy:
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         started = time.perf_counter()
         headers: dict[bytes, bytes] = dict(scope["headers"])
-        given_id = headers.get(b"x-request-id")
-        request_id = given_id.decode("latin-1") if given_id else next_request_id()
+        request_id, bad_id = request_id_from(headers, next_request_id)
         exchange: ProxyExchange | None = None
         tracing = self.runtime.tracing
         span = tracing.server_span(f"POST {self.path}", {k.decode("latin-1"): v.decode("latin-1")
                                                           for k, v in headers.items()}) if tracing.enabled else None
         try:
+            if bad_id:
+                raise InvalidRequest(bad_id)
+            _check_content_type(headers)
             body = await read_body(receive, self.runtime.settings.max_request_bytes)
             request = self._understand(headers, body, request_id, started)
             flags = self.runtime.flags.flags
@@ -118,14 +136,16 @@ class CompletionProxy:
         except Exception as exc:  # noqa: BLE001 - every failure before the first byte becomes an error body
             if exchange is not None and exchange.response_started:
                 raise
-            await self._send_error(send, exc, request_id, exchange)
+            status = await self._send_error(send, exc, request_id, exchange)
+            if exchange is None:
+                self._record_rejected(headers, status, started)
         finally:
             if exchange is not None:
                 exchange.record()
             if span is not None:
                 tracing.finish(span, _span_attributes(request_id, self.path, exchange))
 
-    async def _send_error(self, send: Any, exc: Exception, request_id: str, exchange: ProxyExchange | None) -> None:
+    async def _send_error(self, send: Any, exc: Exception, request_id: str, exchange: ProxyExchange | None) -> int:
         if not isinstance(exc, GatewayError):
             log.error("unhandled proxy error", exc_info=exc)
         variant = exchange.variant.value if exchange is not None else None
@@ -135,6 +155,14 @@ class CompletionProxy:
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+        return status
+
+    def _record_rejected(self, headers: dict[bytes, bytes], status: int, started: float) -> None:
+        """Count a request the gateway refused itself, so that error-rate alerts see bad input too."""
+        category = self.runtime.categories.label(raw_category(headers, {}))
+        self.runtime.metrics.observe_request(RequestRecord(
+            variant=REJECTED_VARIANT, category=category, endpoint=self.endpoint, status=str(status), streamed=False,
+            total_s=time.perf_counter() - started, ttft_s=None, output_tokens=None))
 
     def _understand(self, headers: dict[bytes, bytes], body: bytes, request_id: str, started: float) -> ProxyRequest:
         payload = _parse_payload(body)
@@ -317,6 +345,7 @@ class ProxyExchange:
                 pass
         self.status = str(response.status)
         self.response_started = True
+        body = self.runtime.public_model.rewrite(self.variant, body)
         headers = self._response_headers(response, streaming=False)
         headers.append((b"content-length", str(len(body)).encode()))
         await self.send({"type": "http.response.start", "status": response.status, "headers": headers})
@@ -334,10 +363,11 @@ class ProxyExchange:
                     "headers": self._response_headers(response, streaming=True)})
         chunk = first
         capture, capture_left = self.captured, self.runtime.settings.shadow.capture_max_bytes
+        public_model, variant = self.runtime.public_model, self.variant
         out, ended = b"", False
         try:
             while chunk:
-                out = tap.feed(chunk)
+                out = public_model.rewrite(variant, tap.feed(chunk))
                 # The upstream's end often arrives with its last events: finish the response in the same write.
                 ended = response.at_eof()
                 if out:

@@ -13,6 +13,7 @@ from flags.cache import FlagCache
 from flags.model import FlagSet, Variant
 from flags.store import FlagStore
 from gateway.backend_check import BackendCheck, check_backends
+from gateway.public_model import PublicModelName
 from gateway.routing import CategoryLabels
 from gateway.settings import GatewaySettings
 from gateway.tracing import GatewayTracing
@@ -45,6 +46,7 @@ class GatewayRuntime:
     shadow: ShadowMirror
     policy: RegressionPolicy
     tracing: GatewayTracing
+    public_model: PublicModelName
     primaries_in_flight: int = 0
     backend_checks: list[BackendCheck] = field(default_factory=list)
     _check_task: asyncio.Task[None] | None = None
@@ -64,6 +66,7 @@ class GatewayRuntime:
             Variant.CANDIDATE: UpstreamBackend(Variant.CANDIDATE, settings.candidate),
         }
         quality = QualityMetrics(metrics.registry)
+        policy = load_policy(settings.policy_file)
         tracing = GatewayTracing(tracer_provider)
         judge = AnswerJudge(settings.detectors)
         comparisons = ComparisonStore(settings.flag_store_url)
@@ -82,13 +85,15 @@ class GatewayRuntime:
             flags=FlagCache(store, settings.flag_poll_interval_s, on_refresh=publish),
             metrics=metrics,
             backends=backends,
-            categories=CategoryLabels(settings.categories, settings.max_categories),
+            categories=CategoryLabels(settings.categories, settings.max_categories, reserved=list(policy.categories),
+                                      on_overflow=metrics.category_overflow.inc),
+            public_model=PublicModelName(settings),
             quality=quality,
             judging=AnswerJudging(judge, quality, settings.shadow.judging_queue_size),
             comparisons=comparisons,
             writer=writer,
             shadow=ShadowMirror(settings.shadow, context),
-            policy=load_policy(settings.policy_file),
+            policy=policy,
             tracing=tracing,
         )
 

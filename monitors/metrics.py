@@ -81,6 +81,8 @@ class GatewayMetrics:
         self.flag_staleness = Gauge("quantgate_flag_store_staleness_seconds", "Seconds since the flag store last "
                                     "answered (worst worker; -1 before the first answer).",
                                     registry=r, multiprocess_mode="livemax")
+        self.category_overflow = Counter("quantgate_category_overflow", "Requests whose category was labelled "
+                                         "'other': not allowed, not reserved, or over max_categories.", registry=r)
         self.backend_info = Gauge("quantgate_backend_info", "Provenance stamp of each backend (value is always 1).",
                                   ("variant", "backend", "served_model_name", *STAMP_LABELS),
                                   registry=r, multiprocess_mode="livemax")

@@ -220,7 +220,9 @@ def create_simulator_app(config: SimulatorConfig | None = None) -> Starlette:
 
     async def models(_: Request) -> Response:
         return JSONResponse({"object": "list", "data": [
-            {"id": state.config.served_model_name, "object": "model", "created": 0, "owned_by": "quantgate-simulator"}
+            {"id": state.config.served_model_name, "object": "model", "created": 0, "owned_by": "quantgate-simulator",
+             "root": state.config.served_model_name, "parent": None, "max_model_len": state.config.max_model_len,
+             "permission": [{"id": "modelperm-simulator", "object": "model_permission", "allow_sampling": True}]}
         ]})
 
     async def health(_: Request) -> Response:

@@ -58,6 +58,8 @@ class SimulatorConfig(BaseModel):
     faults: dict[str, FaultRates] = Field(default_factory=dict)
     operational: OperationalFaults = Field(default_factory=OperationalFaults)
     default_max_tokens: int = Field(default=256, ge=1)
+    # Reported on /v1/models as vLLM does (the simulator does not enforce it).
+    max_model_len: int = Field(default=8192, ge=1)
     # Two instances with different salts draw their faults independently (an A/A pair of noisy replicas);
     # with the same salt a candidate differs from the baseline only where its profile says so.
     fault_salt: str = ""

@@ -41,6 +41,28 @@ class VllmServer:
     model_dir: Path
 
 
+def serving_dtype(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """bfloat16 where the CPU computes in it natively, else float32 (lossless for bf16 weights).
+
+    Measured on an AVX2-only EPYC: vLLM's bf16 path is emulated there, float32 gave 1.9x the tokens/s at
+    4 streams and a 4.7x faster first token for SmolLM2.
+    """
+    try:
+        flags = set(cpuinfo.read_text().split())
+    except OSError:
+        return "float32"
+    return "bfloat16" if flags & {"avx512_bf16", "amx_bf16"} else "float32"
+
+
+def cpu_isa(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The widest vector extension vLLM's CPU build dispatches on."""
+    try:
+        flags = set(cpuinfo.read_text().split())
+    except OSError:
+        return "unknown"
+    return "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else "other"
+
+
 def served_name(checkpoint: str) -> str:
     """The name vLLM serves a checkpoint under (what `/v1/models` lists)."""
     return f"smollm2-135m-{checkpoint}"
@@ -49,7 +71,7 @@ def served_name(checkpoint: str) -> str:
 def vllm_argv(python: Path, model_dir: Path, served_name: str, port: int) -> list[str]:
     """The api_server command line (the `vllm serve` entry point trips over the CPU build's name)."""
     return [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
-            "--served-model-name", served_name, "--host", "127.0.0.1", "--port", str(port), "--dtype", "bfloat16",
+            "--served-model-name", served_name, "--host", "127.0.0.1", "--port", str(port), "--dtype", serving_dtype(),
             "--max-model-len", str(MAX_MODEL_LEN), "--enforce-eager", "--max-num-seqs", "16"]
 
 
@@ -91,7 +113,7 @@ def stamp_from_checkpoint(model_dir: Path, runtime: str) -> dict[str, Any]:
     """A provenance stamp from the build's own record (`quantgate-stamp.json`) and the serving runtime."""
     built = json.loads((model_dir / STAMP_FILE).read_text())
     stamp = {field: built.get(field) for field in STAMP_FIELDS}
-    stamp.update(runtime_version=runtime, hardware="cpu")
+    stamp.update(runtime_version=runtime, hardware=f"cpu:{cpu_isa()}:{serving_dtype()}")
     return {key: value for key, value in stamp.items() if value is not None}
 
 
