@@ -5,7 +5,7 @@ Run (after `deploy/local/vllm.sh models`):
 
 Phase `perf`: each checkpoint served alone on core 0 while this process runs on the other core: size on disk,
 server RSS, TTFT p50/p95 and tokens/s at 1 and 4 streams (64 forced tokens per request). Phase `quality`: each
-checkpoint on both cores answers the same generated prompts (split `eval`) at temperature 0 with a fixed seed;
+checkpoint answers the same generated prompts (split `eval`) at temperature 0 with a fixed seed;
 then per candidate and category against the baseline: exact-match share, median similarity, refusal rate, format
 validity, repetition, task accuracy and median length ratio. Answers are kept under bench/results/models/ and
 reused by a `--phases perf` run on the same prompts, so the two phases can run at different times.
@@ -37,7 +37,7 @@ from gateway.demo.vllm_backends import BASELINE_CHECKPOINT, CANDIDATES, START_TI
 
 RESULTS = Path("bench/results/models")
 PERF_TOKENS = 64
-LONG_CAP = 256  # long answers capped so that four checkpoints fit in a benchmark run on two cores
+LONG_CAP = 192  # long answers capped so that four checkpoints fit in a benchmark run on two cores
 
 
 @dataclass
@@ -149,11 +149,11 @@ def _answers_file(name: str, items: list[dict[str, Any]]) -> Path:
 
 def quality_pass(name: str, args: argparse.Namespace, items: list[dict[str, Any]],
                  console: Console) -> list[ScoredAnswer]:
-    """Every prompt on one checkpoint, served on both cores (answers at temperature 0 do not depend on timing)."""
+    """Every prompt on one checkpoint, served on core 0 (answers at temperature 0 do not depend on timing)."""
     path = _answers_file(name, items)
     if path.exists() and "quality" not in args.phases:
         return [ScoredAnswer(**json.loads(line)) for line in path.read_text().splitlines()]
-    stack, server = _serve(name, args, "0-1")
+    stack, server = _serve(name, args, "0")
     try:
         started = time.perf_counter()
         answers = asyncio.run(answer_all(server, items, args.concurrency))

@@ -27,15 +27,16 @@ class FlagUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    rollout_percent: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
-    shadow_percent: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+    # strict: `true` is not 1%, and "10" is not a number.
+    rollout_percent: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False, strict=True)
+    shadow_percent: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False, strict=True)
     rollback: StrictBool | None = None
     # A category mapped to null drops its override.
     category_overrides: dict[str, Variant | None] | None = None
     salt: str | None = Field(default=None, min_length=1, max_length=64)
     reason: Reason
     actor: str | None = Field(default=None, min_length=1, max_length=200)
-    expected_version: int | None = Field(default=None, ge=0)
+    expected_version: int | None = Field(default=None, ge=0, lt=2**63, strict=True)
 
     @field_validator("category_overrides")
     @classmethod

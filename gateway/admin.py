@@ -13,10 +13,20 @@ from starlette.routing import BaseRoute, Route
 
 from flags.store import FlagStoreUnavailable, StaleFlagVersion
 from flags.updates import FlagUpdate, RollbackRequest
-from gateway.errors import Conflict, InvalidRequest, StoreUnavailable, Unauthorized, ValidationFailed
+from gateway.errors import (
+    Conflict,
+    InvalidRequest,
+    RequestTooLarge,
+    StoreUnavailable,
+    Unauthorized,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from gateway.runtime import GatewayRuntime
 
 DEFAULT_ACTOR = "admin-api"
+# A flag update is a few hundred bytes; anything near this is not one.
+MAX_ADMIN_BODY = 64 * 1024
 
 
 def check_token(runtime: GatewayRuntime, request: Request) -> None:
@@ -38,8 +48,25 @@ def _format_validation(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+async def read_admin_body(request: Request) -> bytes:
+    """The JSON body of an admin write, refused early when it is not JSON or larger than the limit."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        raise UnsupportedMediaType(f"admin writes take application/json, got {media or 'no content-type'!r}")
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_ADMIN_BODY:
+        raise RequestTooLarge(MAX_ADMIN_BODY)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_ADMIN_BODY:
+            raise RequestTooLarge(MAX_ADMIN_BODY)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _parse(request: Request, model: type[BaseModel]) -> BaseModel:
-    body = await request.body()
+    body = await read_admin_body(request)
     try:
         orjson.loads(body)
     except orjson.JSONDecodeError as exc:

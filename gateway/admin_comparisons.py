@@ -17,20 +17,36 @@ from shadow.records import ComparisonQuery, ComparisonStoreError, row_detail, ro
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_MAX_LOOKBACK = timedelta(days=3660)
+_RECORD_ID = re.compile(r"^[0-9]{1,19}$")
+_MAX_RECORD_ID = 2**63 - 1
 
 
 def parse_time(value: str | None, name: str) -> datetime | None:
     """ISO-8601 timestamp, or a duration back from now such as 30m, 24h, 7d."""
     if value is None or value == "":
         return None
+    problem = f"{name} must be ISO-8601 or a duration like 24h (at most 10 years back), got {value[:64]!r}"
+    if len(value) > 64:
+        raise InvalidRequest(problem, param=name)
     match = _RELATIVE.match(value.strip())
-    if match:
-        return datetime.now(UTC) - timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
     try:
+        if match:
+            back = timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+            if back > _MAX_LOOKBACK:
+                raise InvalidRequest(problem, param=name)
+            return datetime.now(UTC) - back
         parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidRequest(f"{name} must be ISO-8601 or a duration like 24h, got {value!r}", param=name) from exc
+    except (ValueError, OverflowError) as exc:
+        raise InvalidRequest(problem, param=name) from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_record_id(raw: str) -> int:
+    """A stored record's id: plain ASCII digits that fit the database's 64-bit integer."""
+    if not _RECORD_ID.match(raw) or int(raw) > _MAX_RECORD_ID:
+        raise InvalidRequest(f"id must be a positive integer below 2^63, got {raw[:32]!r}", param="id")
+    return int(raw)
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -75,10 +91,9 @@ class ComparisonsApi:
         """One comparison with both judgements, stamps and (when stored) texts."""
         check_token(self.runtime, request)
         raw_id = request.path_params["record_id"]
-        if not raw_id.isdigit():
-            raise InvalidRequest("comparison id must be a positive integer", param="id")
+        record_id = parse_record_id(raw_id)
         try:
-            row = await asyncio.to_thread(safe, self.runtime.comparisons.get, int(raw_id))
+            row = await asyncio.to_thread(safe, self.runtime.comparisons.get, record_id)
         except ComparisonStoreError as exc:
             raise StoreUnavailable(str(exc)) from exc
         if row is None:

@@ -18,6 +18,8 @@ from monitors.detectors.answer import DetectorSettings
 from monitors.guard import GuardSettings
 from shadow.settings import ComparisonStoreSettings, ShadowSettings
 
+MIN_ADMIN_TOKEN_CHARS = 16
+
 
 class ProvenanceStamp(BaseModel):
     """What exactly a backend serves; exported as an info metric and stamped on comparisons."""
@@ -118,6 +120,21 @@ class GatewaySettings(BaseSettings):
     guard: GuardSettings = Field(default_factory=GuardSettings)
     # Regression policy (YAML) for verdicts, reports and the guard; the built-in default when unset.
     policy_file: str | None = None
+
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _admin_token(cls, value: object) -> object:
+        # An unset variable in a manifest often arrives as "": that is no token, never an empty password.
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return None
+            if len(value) < MIN_ADMIN_TOKEN_CHARS:
+                raise ValueError(f"admin_token has {len(value)} characters; use at least {MIN_ADMIN_TOKEN_CHARS} "
+                                 "(for example the output of `openssl rand -hex 24`)")
+        return value
 
     @field_validator("baseline", "candidate", mode="before")
     @classmethod

@@ -52,7 +52,7 @@ async def test_invalid_updates_are_422_and_write_nothing(gateway: Gateway, body:
 
 async def test_malformed_json_is_400(gateway: Gateway) -> None:
     async with gateway.admin() as admin:
-        response = await admin.put("/admin/flags", content=b"{rollout")
+        response = await admin.put("/admin/flags", content=b"{rollout", headers={"content-type": "application/json"})
         rollback = await admin.post("/admin/rollback", json={})
     assert response.status_code == 400
     assert rollback.status_code == 422 and "reason" in rollback.json()["error"]["message"]
@@ -95,4 +95,4 @@ def test_admin_without_token_refuses_to_start_off_loopback() -> None:
     with pytest.raises(AdminTokenRequired):
         create_app(GatewaySettings(host="0.0.0.0", flag_store_url="sqlite://"))
     create_app(GatewaySettings(host="127.0.0.1", flag_store_url="sqlite://"))
-    create_app(GatewaySettings(host="0.0.0.0", admin_token="t", flag_store_url="sqlite://"))
+    create_app(GatewaySettings(host="0.0.0.0", admin_token="t" * 16, flag_store_url="sqlite://"))
