@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from flags.store import FlagStoreUnavailable, StaleFlagVersion
 from flags.updates import FlagUpdate, RollbackRequest
+from gateway.asgi import read_body
 from gateway.errors import (
     Conflict,
     InvalidRequest,
@@ -48,7 +49,7 @@ def _format_validation(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-async def read_admin_body(request: Request) -> bytes:
+async def read_admin_body(request: Request, timeout_s: float) -> bytes:
     """The JSON body of an admin write, refused early when it is not JSON or larger than the limit."""
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media != "application/json":
@@ -56,17 +57,11 @@ async def read_admin_body(request: Request) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > MAX_ADMIN_BODY:
         raise RequestTooLarge(MAX_ADMIN_BODY)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_ADMIN_BODY:
-            raise RequestTooLarge(MAX_ADMIN_BODY)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_body(request.receive, MAX_ADMIN_BODY, timeout_s)
 
 
 async def _parse(request: Request, model: type[BaseModel]) -> BaseModel:
-    body = await read_admin_body(request)
+    body = await read_admin_body(request, request.app.state.runtime.settings.client_body_timeout_s)
     try:
         orjson.loads(body)
     except orjson.JSONDecodeError as exc:

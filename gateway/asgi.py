@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Iterable
 from typing import Any, TypeVar
 
-from gateway.errors import ClientGone, RequestTooLarge
+from gateway.errors import ClientGone, RequestTimeout, RequestTooLarge
 
 T = TypeVar("T")
 
@@ -14,10 +14,28 @@ Scope = dict[str, Any]
 Message = dict[str, Any]
 
 
-async def read_body(receive: Any, limit: int) -> bytes:
-    """The whole request body, refusing more than `limit` bytes."""
-    chunks: list[bytes] = []
-    size = 0
+async def read_body(receive: Any, limit: int, timeout_s: float | None = None) -> bytes:
+    """The whole request body, refusing more than `limit` bytes or a body that takes over `timeout_s`.
+
+    The common case, a body that arrived with its headers, costs no timer: the deadline is armed only
+    when the body comes in several pieces.
+    """
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientGone()
+    first = message.get("body", b"")
+    if len(first) > limit:
+        raise RequestTooLarge(limit)
+    if not message.get("more_body", False):
+        return first
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _read_rest(receive, limit, [first] if first else [], len(first))
+    except TimeoutError:
+        raise RequestTimeout(timeout_s or 0.0) from None
+
+
+async def _read_rest(receive: Any, limit: int, chunks: list[bytes], size: int) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -29,7 +47,7 @@ async def read_body(receive: Any, limit: int) -> bytes:
                 raise RequestTooLarge(limit)
             chunks.append(chunk)
         if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return b"".join(chunks)
 
 
 class DisconnectWatch:

@@ -49,6 +49,15 @@ class RequestTooLarge(InvalidRequest):
         super().__init__(f"request body exceeds {limit} bytes")
 
 
+class RequestTimeout(InvalidRequest):
+    """The client did not finish sending its request in time."""
+
+    status_code = 408
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(f"request body not received within {timeout_s:g} s")
+
+
 class UnsupportedMediaType(InvalidRequest):
     """A body in a content type the endpoint does not read."""
 
@@ -152,6 +161,9 @@ def error_response_parts(exc: Exception, request_id: str | None,
     if not isinstance(exc, GatewayError):
         exc = GatewayError("internal gateway error")
     headers = [(b"content-type", exc.media_type().encode("latin-1"))]
+    if isinstance(exc, RequestTimeout):
+        # The rest of a slow body may still be on its way: do not read it as the next request.
+        headers.append((b"connection", b"close"))
     if request_id:
         headers.append((b"x-request-id", request_id.encode("latin-1")))
     if variant:

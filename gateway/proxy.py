@@ -117,7 +117,8 @@ class CompletionProxy:
             if bad_id:
                 raise InvalidRequest(bad_id)
             _check_content_type(headers)
-            body = await read_body(receive, self.runtime.settings.max_request_bytes)
+            settings = self.runtime.settings
+            body = await read_body(receive, settings.max_request_bytes, settings.client_body_timeout_s)
             request = self._understand(headers, body, request_id, started)
             flags = self.runtime.flags.flags
             decision = decide_variant(flags, request.routing_key, request.category)

@@ -12,6 +12,7 @@ from pathlib import Path
 import uvicorn
 
 from gateway.app import GatewayAsgi, Surface, check_admin_exposure, create_app
+from gateway.http_protocol import GatewayHttpProtocol
 from gateway.settings import GatewaySettings, load_settings
 
 CONFIG_FILE_ENV = "QUANTGATE_CONFIG_FILE"
@@ -39,14 +40,15 @@ def tune_garbage_collector() -> None:
 def app_from_environment() -> GatewayAsgi:
     """uvicorn factory for worker processes: settings are rebuilt once per worker from env and file."""
     settings = load_settings(os.environ.get(CONFIG_FILE_ENV) or None)
+    GatewayHttpProtocol.header_timeout_s = settings.client_header_timeout_s
     app = create_app(settings, Surface(os.environ.get(SURFACE_ENV, Surface.ALL.value)))
     tune_garbage_collector()
     return app
 
 
 def _uvicorn_options() -> dict[str, object]:
-    return {"loop": "uvloop", "http": "httptools", "lifespan": "on", "access_log": False,
-            "log_level": "warning", "timeout_graceful_shutdown": 30, "factory": True,
+    return {"loop": "uvloop", "http": "gateway.http_protocol:GatewayHttpProtocol", "lifespan": "on",
+            "access_log": False, "log_level": "warning", "timeout_graceful_shutdown": 30, "factory": True,
             "proxy_headers": False, "server_header": False}
 
 

@@ -113,6 +113,9 @@ class GatewaySettings(BaseSettings):
     categories: list[str] = Field(default_factory=list)
     max_categories: int = Field(default=64, ge=1)
     max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # Slow clients: the request head must arrive within this, and a body sent in several pieces within the other.
+    client_header_timeout_s: float = Field(default=10.0, gt=0)
+    client_body_timeout_s: float = Field(default=30.0, gt=0)
 
     shadow: ShadowSettings = Field(default_factory=ShadowSettings)
     detectors: DetectorSettings = Field(default_factory=DetectorSettings)

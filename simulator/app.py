@@ -22,6 +22,7 @@ from gateway.asgi import header_value, read_body, run_unless_disconnected
 from gateway.errors import ClientGone
 from simulator.generation import SimAnswer, SimRequest, generate
 from simulator.profile import ControlUpdate, SimulatorConfig
+from simulator.protocol import sampling_fields
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
@@ -80,22 +81,20 @@ def _prompt_text(payload: dict[str, Any], chat: bool) -> str:
     for message in messages:
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, list):
-            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+            content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
         parts.append(f"{message.get('role', 'user') if isinstance(message, dict) else 'user'}: {content or ''}")
     return "\n".join(parts)
 
 
 def _sim_request(payload: dict[str, Any], chat: bool, header_category: str | None, default_max: int) -> SimRequest:
+    fields = sampling_fields(payload)
     metadata = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {}
-    max_tokens = payload.get("max_completion_tokens") or payload.get("max_tokens") or default_max
-    if not isinstance(max_tokens, int) or max_tokens < 1:
-        raise ValueError("'max_tokens' must be a positive integer")
-    seed = payload.get("seed")
+    fmt = fields.response_format
     return SimRequest(
-        prompt=_prompt_text(payload, chat), seed=seed if isinstance(seed, int) else None,
-        max_tokens=max_tokens, min_tokens=int(payload.get("min_tokens") or 0),
+        prompt=_prompt_text(payload, chat), seed=fields.seed,
+        max_tokens=fields.max_completion_tokens or fields.max_tokens or default_max, min_tokens=fields.min_tokens,
         category=header_category or str(metadata.get("category") or "default"),
-        response_format=payload.get("response_format") if isinstance(payload.get("response_format"), dict) else None,
+        response_format=fmt.model_dump(by_alias=True, exclude_none=True) if fmt else None,
     )
 
 

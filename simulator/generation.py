@@ -68,7 +68,7 @@ def _schema_instance(schema: dict[str, Any], rng: random.Random, depth: int = 0)
         props = schema.get("properties", {})
         return {name: _schema_instance(sub, rng, depth + 1) for name, sub in props.items()} if depth < 6 else {}
     if kind == "array":
-        low = int(schema.get("minItems", 1))
+        low = min(int(schema.get("minItems", 1)), 16)
         high = max(low, min(int(schema.get("maxItems", low + 2)), low + 3))
         return [_schema_instance(schema.get("items", {"type": "string"}), rng, depth + 1)
                 for _ in range(rng.randint(low, high))]
@@ -89,7 +89,11 @@ def _json_answer(request: SimRequest, rng: random.Random) -> str:
     fmt = request.response_format or {}
     if fmt.get("type") == "json_schema":
         schema = (fmt.get("json_schema") or {}).get("schema") or {"type": "object"}
-        return json.dumps(_schema_instance(schema, rng))
+        try:
+            return json.dumps(_schema_instance(schema, rng))
+        except (TypeError, ValueError, AttributeError, IndexError, KeyError, OverflowError):
+            # A schema outside the subset this generator understands: an empty object, as a weak model might.
+            return "{}"
     value = {"answer": " ".join(rng.choice(_WORDS) for _ in range(rng.randint(3, 12))),
              "confidence": round(rng.random(), 3), "tags": [rng.choice(_WORDS) for _ in range(3)]}
     return json.dumps(value)

@@ -1,0 +1,78 @@
+"""Clients that trickle, stall or send bytes no HTTP client library would: cut off in time, answered in JSON."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.conftest import ADMIN_TOKEN
+from tests.gateway.live_stack import live_gateway
+
+HEAD_TIMEOUT_S = 0.5
+BODY_TIMEOUT_S = 1.0
+
+
+@pytest.fixture(scope="module")
+def address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    with live_gateway(tmp_path_factory.mktemp("slow"), client_header_timeout_s=HEAD_TIMEOUT_S,
+                      client_body_timeout_s=BODY_TIMEOUT_S) as url:
+        parsed = urlparse(url)
+        yield parsed.hostname or "127.0.0.1", parsed.port or 80
+
+
+def _read_response(sock: socket.socket, limit_s: float) -> tuple[int, dict, float]:  # type: ignore[type-arg]
+    started = time.monotonic()
+    sock.settimeout(limit_s)
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body), time.monotonic() - started
+
+
+def test_a_request_head_that_never_ends_is_cut_off_with_a_408(address: tuple[str, int]) -> None:
+    with socket.create_connection(address) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-slow: ")
+        status, body, waited = _read_response(sock, 10)
+    assert status == 408 and "head" in body["error"]["message"]
+    assert waited < HEAD_TIMEOUT_S + 2
+
+
+def test_a_silent_connection_is_closed(address: tuple[str, int]) -> None:
+    with socket.create_connection(address) as sock:
+        status, _, waited = _read_response(sock, 10)
+    assert status == 408 and waited < HEAD_TIMEOUT_S + 2
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/admin/flags"])
+def test_a_trickled_body_is_cut_off_with_a_408(address: tuple[str, int], path: str) -> None:
+    method = b"PUT" if path == "/admin/flags" else b"POST"
+    with socket.create_connection(address) as sock:
+        sock.sendall(method + b" " + path.encode() + b" HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                     b"authorization: Bearer " + ADMIN_TOKEN.encode() + b"\r\ncontent-length: 200\r\n\r\n{")
+        started = time.monotonic()
+        try:
+            for _ in range(int(BODY_TIMEOUT_S * 10) + 20):
+                sock.sendall(b" ")
+                time.sleep(0.1)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        status, body, _ = _read_response(sock, 10)
+    assert status == 408 and "body" in body["error"]["message"]
+    assert time.monotonic() - started < BODY_TIMEOUT_S + 3
+
+
+@pytest.mark.parametrize("header", [b"x-request-id: a\x01b", b"x-quantgate-key: \x00", b"bad header line"])
+def test_control_bytes_and_broken_headers_get_a_json_400(address: tuple[str, int], header: bytes) -> None:
+    with socket.create_connection(address) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n" + header + b"\r\ncontent-length: 2\r\n\r\n{}")
+        status, body, _ = _read_response(sock, 10)
+    assert status == 400 and body["error"]["message"].startswith("malformed HTTP request")
