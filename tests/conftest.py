@@ -142,6 +142,14 @@ class Gateway:
         """Client for the admin API, with the bearer token."""
         return httpx.AsyncClient(base_url=self.url, timeout=30, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
 
+    async def wait_for_backend_checks(self, timeout_s: float = 5.0) -> list[Any]:
+        """The runtime's backend checks, once the start-up check has run (or time ran out)."""
+        for _ in range(int(timeout_s / 0.05)):
+            if self.runtime.backend_checks:
+                break
+            await asyncio.sleep(0.05)
+        return self.runtime.backend_checks
+
     async def set_flags(self, **changes: Any) -> dict[str, Any]:
         """PUT /admin/flags and wait until this worker routes on the result."""
         changes.setdefault("reason", "test")

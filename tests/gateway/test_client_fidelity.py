@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from tests.conftest import Gateway, chat_body
 from tests.helpers import sse_events
 
@@ -24,10 +22,7 @@ async def test_answers_name_the_public_model_whichever_arm_answered(gateway: Gat
 
 
 async def test_models_lists_the_backends_card_under_the_public_name(gateway: Gateway) -> None:
-    for _ in range(100):
-        if gateway.runtime.backend_checks:
-            break
-        await asyncio.sleep(0.05)
+    assert await gateway.wait_for_backend_checks()
     async with gateway.client() as client:
         models = (await client.get("/v1/models")).json()
     (entry,) = models["data"]

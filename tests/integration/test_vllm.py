@@ -164,10 +164,7 @@ async def test_backends_check_compares_stamps(vllm_gateway: Gateway, vllm_server
                                                                "--strict"], env={"COLUMNS": "250"})
     assert result.exit_code == 1, result.output
     assert "runtime_version" in result.output and str(MAX_MODEL_LEN) in result.output
-    for _ in range(50):
-        if vllm_gateway.runtime.backend_checks:
-            break
-        await asyncio.sleep(0.1)
+    assert await vllm_gateway.wait_for_backend_checks()
     async with vllm_gateway.client() as client:
         ready = (await client.get("/readyz")).json()
     checks = {c["variant"]: c for c in ready["backend_checks"]}
