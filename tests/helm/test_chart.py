@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "quantgate"
-MINIMAL = {"secrets": {"adminToken": "t0ken", "databaseUrl": "sqlite:////var/lib/quantgate/q.db"}}
+MINIMAL = {"secrets": {"adminToken": "a-token-of-24-characters", "databaseUrl": "sqlite:////var/lib/quantgate/q.db"}}
 
 
 def _production() -> dict[str, Any]:
@@ -84,6 +84,8 @@ def test_chart_ships_the_current_monitoring_assets() -> None:
     {"workers": 0},
     {"service": {"port": 70000}},
     {"secrets": {"databaseUrl": "mysql://x"}},
+    # The gateway refuses tokens under 16 characters: the chart says so before a pod crash-loops on it.
+    {"secrets": {"adminToken": "change-me", "databaseUrl": "sqlite:////var/lib/quantgate/q.db"}},
     {"config": {"baseline": {"base_url": "ftp://x", "served_model_name": "b"}}},
     {"vllm": {"candidate": {"dtype": "int3"}}},
 ])
