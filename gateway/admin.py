@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from flags.store import FlagStoreUnavailable, StaleFlagVersion
 from flags.updates import FlagUpdate, RollbackRequest
-from gateway.asgi import read_body
+from gateway.asgi import media_type, read_body
 from gateway.errors import (
     Conflict,
     InvalidRequest,
@@ -22,6 +22,7 @@ from gateway.errors import (
     Unauthorized,
     UnsupportedMediaType,
     ValidationFailed,
+    validation_message,
 )
 from gateway.runtime import GatewayRuntime
 
@@ -41,17 +42,9 @@ def check_token(runtime: GatewayRuntime, request: Request) -> None:
         raise Unauthorized("missing or invalid admin bearer token")
 
 
-def _format_validation(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in error["loc"]) or "body"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
-
-
 async def read_admin_body(request: Request, timeout_s: float) -> bytes:
     """The JSON body of an admin write, refused early when it is not JSON or larger than the limit."""
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    media = media_type(request.headers.get("content-type"))
     if media != "application/json":
         raise UnsupportedMediaType(f"admin writes take application/json, got {media or 'no content-type'!r}")
     declared = request.headers.get("content-length", "")
@@ -60,8 +53,8 @@ async def read_admin_body(request: Request, timeout_s: float) -> bytes:
     return await read_body(request.receive, MAX_ADMIN_BODY, timeout_s)
 
 
-async def _parse(request: Request, model: type[BaseModel]) -> BaseModel:
-    body = await read_admin_body(request, request.app.state.runtime.settings.client_body_timeout_s)
+async def _parse(request: Request, model: type[BaseModel], timeout_s: float) -> BaseModel:
+    body = await read_admin_body(request, timeout_s)
     try:
         orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -69,7 +62,7 @@ async def _parse(request: Request, model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
-        raise ValidationFailed(_format_validation(exc)) from exc
+        raise ValidationFailed(validation_message(exc)) from exc
 
 
 def _actor(request: Request, given: str | None) -> str:
@@ -107,14 +100,14 @@ class AdminApi:
     async def put_flags(self, request: Request) -> Response:
         """PUT /admin/flags: validated partial update; invalid input writes nothing."""
         check_token(self.runtime, request)
-        update = await _parse(request, FlagUpdate)
+        update = await _parse(request, FlagUpdate, self.runtime.settings.client_body_timeout_s)
         assert isinstance(update, FlagUpdate)
         return await self._apply(update, _actor(request, update.actor))
 
     async def rollback(self, request: Request) -> Response:
         """POST /admin/rollback: send every request to the baseline, now."""
         check_token(self.runtime, request)
-        body = await _parse(request, RollbackRequest)
+        body = await _parse(request, RollbackRequest, self.runtime.settings.client_body_timeout_s)
         assert isinstance(body, RollbackRequest)
         update = FlagUpdate(rollback=True, reason=body.reason, actor=body.actor)
         return await self._apply(update, _actor(request, body.actor))

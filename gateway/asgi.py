@@ -14,6 +14,15 @@ Scope = dict[str, Any]
 Message = dict[str, Any]
 
 
+def media_type(content_type: bytes | str | None) -> str:
+    """The lower-cased media type of a Content-Type value, parameters dropped ('' when there is none)."""
+    if content_type is None:
+        return ""
+    if isinstance(content_type, bytes):
+        content_type = content_type.decode("latin-1")
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 async def read_body(receive: Any, limit: int, timeout_s: float | None = None) -> bytes:
     """The whole request body, refusing more than `limit` bytes or a body that takes over `timeout_s`.
 

@@ -5,6 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
+
+
+def validation_message(exc: ValidationError) -> str:
+    """Every problem of a pydantic validation error as `field.path: message`, joined by semicolons."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error["loc"]) or "body"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
 
 
 class GatewayError(Exception):

@@ -14,7 +14,7 @@ from opentelemetry.trace import Span
 
 from flags.bucketing import RolloutDecision, decide_variant
 from flags.model import Variant
-from gateway.asgi import DisconnectWatch, Scope, read_body
+from gateway.asgi import DisconnectWatch, Scope, media_type, read_body
 from gateway.errors import (
     ClientGone,
     GatewayError,
@@ -89,9 +89,9 @@ def _check_content_type(headers: dict[bytes, bytes]) -> None:
     content_type = headers.get(b"content-type")
     if content_type is None:
         return
-    media = content_type.split(b";", 1)[0].strip().lower()
-    if media != b"application/json" and not media.endswith(b"+json"):
-        raise UnsupportedMediaType(f"content-type must be application/json, got {media.decode('latin-1')!r}")
+    media = media_type(content_type)
+    if media != "application/json" and not media.endswith("+json"):
+        raise UnsupportedMediaType(f"content-type must be application/json, got {media!r}")
 
 
 class CompletionProxy:

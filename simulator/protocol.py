@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
+from gateway.errors import validation_message
+
 
 class JsonSchemaSpec(BaseModel):
     """`response_format.json_schema`: the schema must be an object (a JSON Schema document)."""
@@ -48,5 +50,4 @@ def sampling_fields(payload: dict[str, Any]) -> SamplingFields:
     try:
         return SamplingFields.model_validate(payload)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
-        raise ValueError(problems) from None
+        raise ValueError(validation_message(exc)) from None
