@@ -50,10 +50,14 @@ class FlagCache:
     async def refresh_once(self) -> None:
         """One poll: read the version, reload the whole set only when it moved."""
         try:
+            before = self.flags
             version = await asyncio.to_thread(self._poll_version)
-            if version != self.flags.version or not self.loaded:
-                self.flags = await asyncio.to_thread(self.store.snapshot)
-                self.loaded = True
+            if version != before.version or not self.loaded:
+                fresh = await asyncio.to_thread(self.store.snapshot)
+                # A write this worker accepted while the read was in flight is newer than what the read saw.
+                if self.flags is before or fresh.version >= self.flags.version:
+                    self.flags = fresh
+                    self.loaded = True
             self.store_reachable = True
             self.last_error = None
             self._last_success = time.monotonic()
