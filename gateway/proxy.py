@@ -386,8 +386,9 @@ class ProxyExchange:
             self.status = "502"
             self.runtime.metrics.upstream_errors.labels(self.variant.value, "mid_stream").inc()
             error = {"error": {"message": exc.message, "type": exc.error_type, "param": None, "code": 502}}
+            held = tap.release()
             tap.flush()
-            await send({"type": "http.response.body", "body": b"data: " + orjson.dumps(error) + b"\n\n",
+            await send({"type": "http.response.body", "body": held + b"data: " + orjson.dumps(error) + b"\n\n",
                         "more_body": True})
         finally:
             self.first_token_at = tap.first_token_at

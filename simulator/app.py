@@ -26,6 +26,8 @@ from simulator.protocol import sampling_fields
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
+# What vLLM reports as `system_fingerprint`: runtime and config, so a client can tell when the stack changed.
+SYSTEM_FINGERPRINT = "quantgate-simulator"
 
 
 class SimulatorStats:
@@ -161,11 +163,13 @@ class CompletionEndpoint:
             choice["message"] = {"role": "assistant", "content": answer.text}
         else:
             choice["text"] = answer.text
-        body = {**head, "object": self.object_name, "choices": [choice], "usage": _usage(answer)}
+        body = {**head, "object": self.object_name, "choices": [choice], "usage": _usage(answer),
+                "system_fingerprint": SYSTEM_FINGERPRINT}
         await send({"type": "http.response.start", "status": 200, "headers": _JSON_HEADERS})
         await send({"type": "http.response.body", "body": orjson.dumps(body)})
 
-    def _chunk(self, head: dict[str, Any], piece: str | None, finish: str | None, first: bool = False) -> bytes:
+    def _chunk(self, head: dict[str, Any], piece: str | None, finish: str | None, first: bool = False,
+               fingerprint: bool = False) -> bytes:
         choice: dict[str, Any] = {"index": 0, "logprobs": None, "finish_reason": finish}
         if self.chat:
             choice["delta"] = {"role": "assistant", "content": ""} if first else {"content": piece}
@@ -173,6 +177,8 @@ class CompletionEndpoint:
             choice["text"] = piece or ""
         data = {**head, "object": f"{self.object_name}.chunk" if self.chat else self.object_name,
                 "choices": [choice]}
+        if fingerprint:
+            data["system_fingerprint"] = SYSTEM_FINGERPRINT
         return b"data: " + orjson.dumps(data) + b"\n\n"
 
     async def _stream(self, answer: SimAnswer, head: dict[str, Any], include_usage: bool, send: Any) -> None:
@@ -190,11 +196,13 @@ class CompletionEndpoint:
                 delay = _lognormal(latency.itl_ms, latency.itl_sigma)
                 await asyncio.sleep(delay)
             finish = answer.finish_reason if i == last else None
-            await send({"type": "http.response.body", "body": self._chunk(head, piece, finish), "more_body": True})
+            # Like vLLM: the fingerprint rides on the terminal chunk, or on the usage chunk when there is one.
+            chunk = self._chunk(head, piece, finish, fingerprint=finish is not None and not include_usage)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
         tail = b""
         if include_usage:
             usage = {**head, "object": f"{self.object_name}.chunk" if self.chat else self.object_name,
-                     "choices": [], "usage": _usage(answer)}
+                     "choices": [], "usage": _usage(answer), "system_fingerprint": SYSTEM_FINGERPRINT}
             tail = b"data: " + orjson.dumps(usage) + b"\n\n"
         await send({"type": "http.response.body", "body": tail + b"data: [DONE]\n\n", "more_body": False})
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from tests.conftest import Gateway, chat_body
 from tests.helpers import sse_events
 
@@ -19,6 +21,19 @@ async def test_answers_name_the_public_model_whichever_arm_answered(gateway: Gat
             assert chunks and {c["model"] for c in chunks} == {public}
             assert gateway.settings.baseline.served_model_name not in whole.text + streamed.text
             assert gateway.settings.candidate.served_model_name not in whole.text + streamed.text
+
+
+async def test_streams_carry_the_backends_system_fingerprint_where_the_backend_puts_it(gateway: Gateway) -> None:
+    async with gateway.client() as client:
+        for options in (None, {"include_usage": True}):
+            body = chat_body(stream=True, **({"stream_options": options} if options else {}))
+            through = [e for e in sse_events((await client.post("/v1/chat/completions", json=body)).text)
+                       if isinstance(e, dict)]
+            async with httpx.AsyncClient(base_url=gateway.settings.baseline.base_url) as backend:
+                direct = [e for e in sse_events((await backend.post("/v1/chat/completions", json={
+                    **body, "model": gateway.settings.baseline.served_model_name})).text) if isinstance(e, dict)]
+            assert [e.get("system_fingerprint") for e in through] == [e.get("system_fingerprint") for e in direct]
+            assert any(e.get("system_fingerprint") for e in through)
 
 
 async def test_models_lists_the_backends_card_under_the_public_name(gateway: Gateway) -> None:

@@ -32,6 +32,18 @@ def test_usage_chunk_is_stripped_wherever_the_network_splits_it(cut: int) -> Non
     assert tap.output_tokens() == 2
 
 
+@pytest.mark.parametrize("cut", [len(ROLE + TOKEN) + 5, len(ROLE + TOKEN + LAST) + 11, len(STREAM) - 2])
+def test_fingerprint_on_the_stripped_usage_chunk_goes_back_on_the_terminal_chunk(cut: int) -> None:
+    # vLLM moves system_fingerprint off the terminal chunk onto the usage chunk the gateway asked for.
+    usage = _event({"choices": [], "usage": {"completion_tokens": 2}, "system_fingerprint": "vllm-0.32.0-ab12"})
+    stream = ROLE + TOKEN + LAST + usage + DONE
+    tap = SseTap(strip_usage=True)
+    relayed = _relay(tap, [stream[:cut], stream[cut:]])
+    last = _event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                   "system_fingerprint": "vllm-0.32.0-ab12"})
+    assert relayed == ROLE + TOKEN + last + DONE
+
+
 def test_usage_chunk_is_kept_when_the_client_asked_for_it() -> None:
     tap = SseTap(strip_usage=False)
     assert _relay(tap, [STREAM]) == STREAM
