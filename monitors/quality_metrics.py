@@ -63,6 +63,9 @@ class QualityMetrics:
         self.drops = Counter("quantgate_shadow_drops", "Shadow work dropped, by reason.", ("reason",), registry=r)
         self.shadow_requests = Counter("quantgate_shadow_requests", "Shadow requests sent, by target variant and "
                                        "outcome.", ("variant", "outcome"), registry=r)
+        self.circuit_open = Gauge("quantgate_shadow_circuit_open", "1 while shadows to this target are shed by its "
+                                  "circuit breaker (hung or failing), 0 when closed.", ("variant",), registry=r,
+                                  multiprocess_mode="livemax")
         self.in_flight = Gauge("quantgate_shadow_in_flight", "Shadow requests in flight.", registry=r,
                                multiprocess_mode="livesum")
         self.queued = Gauge("quantgate_shadow_queued", "Shadow requests waiting for a slot.", registry=r,

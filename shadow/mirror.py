@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from gateway.upstream import UpstreamBackend
 from monitors.detectors.answer import AnswerJudge
 from monitors.quality_metrics import QualityMetrics
 from shadow.answer import CapturedAnswer, captured, prompt_text
+from shadow.breaker import BreakerState, ShadowBreaker
 from shadow.compare import ShadowComparison, compare
 from shadow.judging import PrimaryAnswer, judge_answer
 from shadow.redaction import Redactor
@@ -35,6 +37,10 @@ SHADOW_HEADER = "x-quantgate-shadow"
 
 class ShadowFailed(Exception):
     """The shadow arm did not produce a usable answer."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -82,12 +88,21 @@ class ShadowMirror:
         self._queue: asyncio.Queue[ShadowJob] = asyncio.Queue(maxsize=max(1, settings.queue_size))
         self._workers: list[asyncio.Task[None]] = []
         self.completed = 0
+        self.breakers = {variant: ShadowBreaker(settings, self._circuit_reporter(variant)) for variant in Variant}
+
+    def _circuit_reporter(self, variant: Variant) -> Callable[[BreakerState], None]:
+        def report(state: BreakerState) -> None:
+            log.warning("shadow circuit to %s is %s", variant.value, state.value)
+            self.ctx.metrics.circuit_open.labels(variant.value).set(0 if state is BreakerState.CLOSED else 1)
+        return report
 
     def submit(self, job: ShadowJob, primaries_in_flight: int) -> bool:
-        """Queue a shadow unless the queue is full or primaries need the capacity; drops are counted."""
+        """Queue a shadow unless the queue is full, primaries need the capacity or the target's circuit is open."""
         limit = self.settings.shed_above_primary_in_flight
         if limit and primaries_in_flight > limit:
             return self._drop("load")
+        if self.breakers[job.primary_variant.other()].shedding():
+            return self._drop("circuit_open")
         try:
             self._queue.put_nowait(job)
         except asyncio.QueueFull:
@@ -125,17 +140,10 @@ class ShadowMirror:
 
     async def _mirror(self, job: ShadowJob, span: Span | None) -> str:
         target = job.primary_variant.other()
-        try:
-            shadow = await asyncio.wait_for(self._call(job, target, span), self.settings.timeout_s)
-        except TimeoutError:
-            self.ctx.metrics.shadow_requests.labels(target.value, "timeout").inc()
-            self._drop("timeout")
-            return "timeout"
-        except (ShadowFailed, UpstreamFailure) as exc:
-            self.ctx.metrics.shadow_requests.labels(target.value, "error").inc()
-            log.info("shadow to %s failed: %s", target.value, exc)
-            self._drop("shadow_error")
-            return "shadow_error"
+        outcome, shadow = await self._attempt(job, target, span)
+        if shadow is None:
+            self._drop(outcome)
+            return outcome
         self.ctx.metrics.shadow_requests.labels(target.value, "ok").inc()
         try:
             primary = await asyncio.wait_for(asyncio.shield(job.primary), self.settings.primary_wait_s)
@@ -151,30 +159,65 @@ class ShadowMirror:
             self.ctx.tracing.finish(comparison_span, {"quantgate.category": job.category})
         return "compared"
 
-    async def _call(self, job: ShadowJob, target: Variant, span: Span | None) -> CapturedAnswer:
+    async def _attempt(self, job: ShadowJob, target: Variant,
+                       span: Span | None) -> tuple[str, CapturedAnswer | None]:
+        """One shadow request under the target's breaker: (outcome, answer or None)."""
+        breaker, counter = self.breakers[target], self.ctx.metrics.shadow_requests
+        first_byte_s = breaker.admit()
+        if first_byte_s is None:
+            return "circuit_open", None
+        attempt = asyncio.ensure_future(self._call(job, target, span, first_byte_s, breaker))
+        breaker.sent(attempt)
+        try:
+            shadow = await asyncio.wait_for(attempt, self.settings.timeout_s)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the gateway is stopping, not the breaker abandoning a hung attempt
+            counter.labels(target.value, "abandoned").inc()
+            return "abandoned", None
+        except TimeoutError:
+            breaker.finished(attempt, ok=False)
+            counter.labels(target.value, "timeout").inc()
+            return "timeout", None
+        except (ShadowFailed, UpstreamFailure) as exc:
+            # A 4xx is the request's fault, not the target's: it still shows the target is answering.
+            breaker.finished(attempt, ok=isinstance(exc, ShadowFailed) and exc.status < 500)
+            counter.labels(target.value, "error").inc()
+            log.info("shadow to %s failed: %s", target.value, exc)
+            return "shadow_error", None
+        breaker.finished(attempt, ok=True)
+        return "ok", shadow
+
+    async def _call(self, job: ShadowJob, target: Variant, span: Span | None, first_byte_s: float,
+                    breaker: ShadowBreaker) -> CapturedAnswer:
         backend = self.ctx.backends[target]
         headers = backend.request_headers(f"{job.request_id}-shadow", [(SHADOW_HEADER, "1"),
                                                                        ("x-quantgate-category", job.category)])
         self.ctx.tracing.inject_headers(span, headers)
         started = time.perf_counter()
-        response = await backend.post(job.path, backend.request_body(job.payload, job.streamed), headers)
-        try:
-            if response.status != 200:
-                raise ShadowFailed(f"{target.value} answered {response.status}")
-            if not job.streamed:
-                raw = await response.read_all()
-                response.release()
-                return captured(target.value, raw, False, None, time.perf_counter() - started, True)
-            tap, chunks = SseTap(strip_usage=False), []
-            while chunk := await response.read_some():
-                tap.feed(chunk)
-                chunks.append(chunk)
-            ttft = None if tap.first_token_at is None else tap.first_token_at - started
-            answer = captured(target.value, b"".join(chunks), True, ttft, time.perf_counter() - started, True,
-                              tap.output_tokens())
-        except BaseException:
-            response.close()
-            raise
+        loop, attempt = asyncio.get_running_loop(), asyncio.current_task()
+        # Always streamed, whatever the primary did: a hung target shows at the first token, not after a whole
+        # answer's worth of waiting; the answer is the same tokens either way.
+        body = backend.request_body({**job.payload, "stream": True}, True)
+        async with asyncio.timeout(first_byte_s) as deadline:
+            response = await backend.post(job.path, body, headers)
+            try:
+                if response.status != 200:
+                    raise ShadowFailed(f"{target.value} answered {response.status}", response.status)
+                tap, chunks = SseTap(strip_usage=False), []
+                while chunk := await response.read_some():
+                    if not chunks and attempt is not None:
+                        breaker.first_byte(attempt)
+                    deadline.reschedule(loop.time() + self.settings.idle_timeout_s)
+                    tap.feed(chunk)
+                    chunks.append(chunk)
+                ttft = None if tap.first_token_at is None else tap.first_token_at - started
+                answer = captured(target.value, b"".join(chunks), True, ttft, time.perf_counter() - started, True,
+                                  tap.output_tokens())
+            except BaseException:
+                response.close()
+                raise
         response.release()
         return answer
 

@@ -11,6 +11,15 @@ class ShadowSettings(BaseModel):
     max_in_flight: int = Field(default=16, ge=1)
     queue_size: int = Field(default=64, ge=0)
     timeout_s: float = Field(default=120.0, gt=0)
+    # Per attempt: the first byte must come within this, and then no gap between bytes may be longer.
+    first_byte_timeout_s: float = Field(default=30.0, gt=0)
+    idle_timeout_s: float = Field(default=30.0, gt=0)
+    # Circuit breaker per target: this many failures in a row, or an attempt waiting this long for its first
+    # byte while nothing came back from the target, opens it; after breaker_open_s one probe is let through.
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_stall_s: float = Field(default=10.0, gt=0)
+    breaker_open_s: float = Field(default=1.0, gt=0)
+    breaker_probe_timeout_s: float = Field(default=2.0, gt=0)
     # How long a finished shadow waits for its primary to finish before the pair is dropped.
     primary_wait_s: float = Field(default=300.0, gt=0)
     # Drop new shadows while more primaries than this are in flight in this worker (0 = no limit).

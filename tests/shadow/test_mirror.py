@@ -79,6 +79,55 @@ async def test_hung_shadow_backend_leaves_primary_untouched(make_gateway: Gatewa
     assert metric_value(metrics, "quantgate_shadow_drops_total", reason="queue_full") == 6
 
 
+async def _send_until(gateway: Gateway, metric: str, at_least: float, limit: int = 400, **labels: str) -> float:
+    """Send primaries one by one until `metric` reaches `at_least` (or `limit` requests); returns its value."""
+    value = 0.0
+    async with gateway.client() as client:
+        for i in range(limit):
+            response = await client.post("/v1/chat/completions", json=chat_body(f"q{i}", stream=i % 2 == 0))
+            assert response.status_code == 200
+            value = metric_value((await client.get("/metrics")).text, metric, **labels)
+            if value >= at_least:
+                break
+            await asyncio.sleep(0.02)
+    return value
+
+
+async def test_hung_shadow_target_is_abandoned_and_shadows_resume_once_it_recovers(
+        make_gateway: GatewayFactory, candidate_sim: Simulator) -> None:
+    gateway = await make_gateway(shadow={"max_in_flight": 4, "queue_size": 4, "breaker_stall_s": 0.5,
+                                         "breaker_open_s": 0.2, "breaker_probe_timeout_s": 0.5})
+    await gateway.set_flags(shadow_percent=100)
+    await candidate_sim.control(operational={"hang": True})
+    assert await _send_until(gateway, "quantgate_shadow_circuit_open", 1, variant="candidate") == 1
+    # The shadows stuck on the hung target were let go, and the target saw them go (upstream closed).
+    assert (await candidate_sim.wait_for_aborts(4))["aborted"] >= 4
+    async with gateway.client() as client:
+        metrics = (await client.get("/metrics")).text
+    assert metric_value(metrics, "quantgate_shadow_requests_total", variant="candidate", outcome="abandoned") >= 4
+    assert metric_value(metrics, "quantgate_shadow_drops_total", reason="circuit_open") >= 1
+    assert metric_value(metrics, "quantgate_shadow_comparisons_total") == 0
+    await candidate_sim.control(operational={"hang": False})
+    # Without the breaker the four slots stay taken until the 120 s shadow timeout; with it, the next probe closes it.
+    assert await _send_until(gateway, "quantgate_shadow_comparisons_total", 3) >= 3
+    async with gateway.client() as client:
+        metrics = (await client.get("/metrics")).text
+    assert metric_value(metrics, "quantgate_shadow_circuit_open", variant="candidate") == 0
+
+
+async def test_failing_shadow_opens_the_circuit_after_consecutive_errors(make_gateway: GatewayFactory,
+                                                                         candidate_sim: Simulator) -> None:
+    gateway = await make_gateway(shadow={"breaker_failures": 3, "breaker_open_s": 60})
+    await gateway.set_flags(shadow_percent=100)
+    await candidate_sim.control(operational={"error_rate": 1.0})
+    assert await _send_until(gateway, "quantgate_shadow_circuit_open", 1, limit=50, variant="candidate") == 1
+    async with gateway.client() as client:
+        metrics = (await client.get("/metrics")).text
+    # Three failures open it; while it is open nothing more goes to the failing target.
+    assert metric_value(metrics, "quantgate_shadow_requests_total", variant="candidate", outcome="error") == 3
+    assert (await candidate_sim.stats())["shadow"] == 3
+
+
 async def test_failing_shadow_is_counted_not_seen(shadow_gateway: Gateway, candidate_sim: Simulator) -> None:
     await candidate_sim.control(operational={"error_rate": 1.0})
     responses = await _send(shadow_gateway, [chat_body(f"p{i}") for i in range(5)])
