@@ -110,6 +110,17 @@ class StoreUnavailable(GatewayError):
     error_type = "service_unavailable"
 
 
+class ShuttingDown(GatewayError):
+    """The gateway's drain time ran out while this request was still being answered."""
+
+    status_code = 503
+    error_type = "service_unavailable"
+
+    def __init__(self, drain_timeout_s: float) -> None:
+        super().__init__(f"the gateway is shutting down and its drain time ({drain_timeout_s:g} s) ran out before "
+                         "this answer ended; retry the request")
+
+
 class RouteError(GatewayError):
     """Unknown path or method, raised by the router."""
 

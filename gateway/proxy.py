@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import time
@@ -20,6 +21,7 @@ from gateway.errors import (
     GatewayError,
     InvalidRequest,
     ModelNotFound,
+    ShuttingDown,
     UnsupportedMediaType,
     UpstreamFailure,
     error_response_parts,
@@ -134,6 +136,11 @@ class CompletionProxy:
                 exchange.status = CLIENT_CLOSED
         except ClientGone:
             return
+        except asyncio.CancelledError:
+            # Not the client leaving (DisconnectWatch swallows that): uvicorn cancels what is left when the drain
+            # time runs out. Say so in the answer's own format, then let the cancellation go on.
+            await self._cut_by_shutdown(send, request_id, exchange)
+            raise
         except Exception as exc:  # noqa: BLE001 - every failure before the first byte becomes an error body
             if exchange is not None and exchange.response_started:
                 raise
@@ -145,6 +152,22 @@ class CompletionProxy:
                 exchange.record()
             if span is not None:
                 tracing.finish(span, _span_attributes(request_id, self.path, exchange))
+
+    async def _cut_by_shutdown(self, send: Any, request_id: str, exchange: ProxyExchange | None) -> None:
+        error = ShuttingDown(self.runtime.settings.drain_timeout_s)
+        if exchange is not None:
+            exchange.status = str(error.status_code)
+        try:
+            # Bounded: a client that stopped reading must not hold the shutdown up.
+            async with asyncio.timeout(1.0):
+                if exchange is None or not exchange.response_started:
+                    await self._send_error(send, error, request_id, exchange)
+                elif exchange.request.stream:
+                    await send({"type": "http.response.body", "body": b"data: " + error.body_bytes() + b"\n\n",
+                                "more_body": True})
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except (TimeoutError, OSError):
+            pass
 
     async def _send_error(self, send: Any, exc: Exception, request_id: str, exchange: ProxyExchange | None) -> int:
         if not isinstance(exc, GatewayError):

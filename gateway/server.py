@@ -46,15 +46,17 @@ def app_from_environment() -> GatewayAsgi:
     return app
 
 
-def _uvicorn_options() -> dict[str, object]:
+def _uvicorn_options(settings: GatewaySettings) -> dict[str, object]:
     return {"loop": "uvloop", "http": "gateway.http_protocol:GatewayHttpProtocol", "lifespan": "on",
-            "access_log": False, "log_level": "warning", "timeout_graceful_shutdown": 30, "factory": True,
+            "access_log": False, "log_level": "warning", "timeout_graceful_shutdown": settings.drain_timeout_s,
+            "factory": True,
             "proxy_headers": False, "server_header": False}
 
 
 def _run_admin(host: str, port: int) -> None:
     os.environ[SURFACE_ENV] = Surface.ADMIN.value
-    uvicorn.run("gateway.server:app_from_environment", host=host, port=port, workers=1, **_uvicorn_options())
+    settings = load_settings(os.environ.get(CONFIG_FILE_ENV) or None)
+    uvicorn.run("gateway.server:app_from_environment", host=host, port=port, workers=1, **_uvicorn_options(settings))
 
 
 def _run_guard(config_file: str | None) -> None:
@@ -98,7 +100,7 @@ def serve(config_file: Path | None, **overrides: object) -> None:
     os.environ[SURFACE_ENV] = public_surface.value
     try:
         uvicorn.run("gateway.server:app_from_environment", host=settings.host, port=settings.port,
-                    workers=settings.workers, **_uvicorn_options())
+                    workers=settings.workers, **_uvicorn_options(settings))
     finally:
         for helper in (admin, guard):
             if helper is not None:

@@ -116,6 +116,9 @@ class GatewaySettings(BaseSettings):
     # Slow clients: the request head must arrive within this, and a body sent in several pieces within the other.
     client_header_timeout_s: float = Field(default=10.0, gt=0)
     client_body_timeout_s: float = Field(default=30.0, gt=0)
+    # On SIGTERM: answers still running after this long are cut with an in-band error. Keep it below the pod's
+    # terminationGracePeriodSeconds minus the preStop pause, or the kubelet's SIGKILL cuts them silently first.
+    drain_timeout_s: float = Field(default=30.0, gt=0, le=3600)
 
     shadow: ShadowSettings = Field(default_factory=ShadowSettings)
     detectors: DetectorSettings = Field(default_factory=DetectorSettings)

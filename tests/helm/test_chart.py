@@ -95,6 +95,14 @@ def test_schema_rejects_bad_values(bad: dict[str, Any]) -> None:
         chart.validate_schema(chart.merge_values({**MINIMAL, **bad}))
 
 
+def test_grace_period_must_cover_the_pre_stop_pause_and_the_drain() -> None:
+    docs = _render({**MINIMAL, "drainTimeoutSeconds": 45, "terminationGracePeriodSeconds": 60})
+    container = docs["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "QUANTGATE_DRAIN_TIMEOUT_S", "value": "45"} in container["env"]
+    with pytest.raises(helm_python.HelmRenderError, match="terminationGracePeriodSeconds"):
+        _render({**MINIMAL, "drainTimeoutSeconds": 60, "terminationGracePeriodSeconds": 60})
+
+
 def test_missing_secrets_fail_the_render() -> None:
     with pytest.raises(helm_python.HelmRenderError, match="adminToken"):
         helm_python.Chart.load(str(CHART)).render({}, name="quantgate", namespace="llm")
