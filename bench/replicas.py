@@ -36,7 +36,18 @@ def start_replicas(stack: LocalStack, store_url: str, baseline: tuple[str, str],
         replicas.append((proc, f"http://127.0.0.1:{port}"))
     for proc, url in replicas:
         proc.wait_ready(f"{url}/readyz", 60)
+        _wait_for_workers(url, workers, 60)
     return [Replica(url) for _, url in replicas]
+
+
+def _wait_for_workers(url: str, workers: int, timeout_s: float) -> None:
+    # /readyz answers as soon as one worker serves; the others may still be importing, and a worker not yet
+    # started has no flags to report (a slow machine showed exactly that).
+    started = time.perf_counter()
+    while not worker_floor(url, "quantgate_workers") >= workers:  # NaN (no sample yet) is not enough either
+        if time.perf_counter() - started > timeout_s:
+            raise TimeoutError(f"{url}: fewer than {workers} workers started in {timeout_s}s")
+        time.sleep(0.05)
 
 
 def worker_floor(url: str, metric: str) -> float:
@@ -54,7 +65,7 @@ def wait_until_all(replicas: list[Replica], version: int, timeout_s: float = 10.
     started = time.perf_counter()
     pending = list(replicas)
     while pending and time.perf_counter() - started < timeout_s:
-        pending = [r for r in pending if worker_floor(r.url, "quantgate_flag_set_version") < version]
+        pending = [r for r in pending if not worker_floor(r.url, "quantgate_flag_set_version") >= version]
         if pending:
             time.sleep(0.005)
     if pending:

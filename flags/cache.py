@@ -28,6 +28,13 @@ class FlagCache:
         self._last_success = 0.0
         self._on_refresh = on_refresh
         self._task: asyncio.Task[None] | None = None
+        # Up means "answered lately", not "the last poll did not fail": a frozen server fails no poll, it just
+        # never finishes one. Two missed polls plus one statement timeout is as long as a healthy store takes.
+        self.stale_after_s = 2 * poll_interval_s + store.timeouts.statement_timeout_s
+
+    def store_up(self) -> bool:
+        """True while the store answered within the last `stale_after_s` seconds."""
+        return self.store_reachable and self.staleness_s() <= self.stale_after_s
 
     def staleness_s(self) -> float:
         """Seconds since the store last answered (infinite when it never did)."""
@@ -74,7 +81,14 @@ class FlagCache:
 
     async def _run(self) -> None:
         while True:
-            await self.refresh_once()
+            poll = asyncio.ensure_future(self.refresh_once())
+            while not poll.done():
+                # Wake the moment the last answer becomes too old, then once per interval while the poll hangs.
+                left = self.stale_after_s - self.staleness_s()
+                done, _ = await asyncio.wait({poll}, timeout=left + 0.01 if left > 0 else self.poll_interval_s)
+                if not done:
+                    self._notify()  # the poll is still blocked: publish the health its age implies
+            poll.result()
             await asyncio.sleep(self.poll_interval_s)
 
     def start(self) -> None:

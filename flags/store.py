@@ -9,11 +9,12 @@ from contextlib import contextmanager
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import Session, col, create_engine, select
 
+from flags.deadlines import WRITE_DEADLINE_SETTING, SocketDeadline, StoreTimeouts
 from flags.model import AuditEntry, FlagAuditRow, FlagSet, FlagStateRow, Variant, utcnow
 from flags.updates import FlagUpdate
 
@@ -25,6 +26,10 @@ _SQLITE_RECYCLE_S = 5
 
 class FlagStoreUnavailable(RuntimeError):
     """The store could not be read or written (down, locked past the timeout, or corrupt)."""
+
+
+class StoreTimedOut(FlagStoreUnavailable):
+    """The store did not answer within the operation's deadline (a frozen server, a silent network)."""
 
 
 class StaleFlagVersion(RuntimeError):
@@ -60,8 +65,12 @@ def _in_memory(url: str) -> bool:
     return not database or database == ":memory:" or "mode=memory" in url
 
 
-def make_engine(url: str) -> Engine:
-    """Engine for the flag store; SQLite gets the settings several worker processes need."""
+def make_engine(url: str, timeouts: StoreTimeouts | None = None) -> Engine:
+    """Engine for the flag store; SQLite gets the settings several worker processes need.
+
+    With `timeouts`, a PostgreSQL session gets server-side statement and lock timeouts (migrations run
+    without them: an index build may take longer than any flag read).
+    """
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -70,7 +79,13 @@ def make_engine(url: str) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
+    if make_url(url).get_backend_name() != "postgresql":
+        return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
+    limits = timeouts or StoreTimeouts()
+    connect_args = limits.postgres_connect_args() if timeouts else {"connect_timeout": 10}
+    # No pool_pre_ping: SQLAlchemy's ping cannot be bounded; FlagStore pings under its own deadline instead.
+    return create_engine(url, pool_size=2, max_overflow=2, pool_timeout=limits.read_deadline_s(),
+                         connect_args=connect_args)
 
 
 class SchemaNotMigrated(RuntimeError):
@@ -123,30 +138,78 @@ def _audit_row_to_entry(row: FlagAuditRow) -> AuditEntry:
 class FlagStore:
     """Reads and writes the flag set; every change is one transaction with its audit rows."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeouts: StoreTimeouts | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.timeouts = timeouts or StoreTimeouts()
+        self.engine = make_engine(url, self.timeouts)
+        self._networked = self.engine.dialect.name != "sqlite"
         self._schema_ready = False
 
     def close(self) -> None:
         """Release pooled connections."""
         self.engine.dispose()
 
+    def _checkout(self, seconds: float) -> tuple[Connection, SocketDeadline]:
+        """A pooled connection under a deadline; a server database's connection is pinged (once retried)."""
+        for attempt in (1, 2):
+            conn = self.engine.connect()
+            deadline = SocketDeadline(seconds)
+            deadline.arm(conn)
+            if not self._networked:
+                return conn, deadline
+            try:
+                conn.exec_driver_sql("SELECT 1")
+                conn.rollback()
+                return conn, deadline
+            except DBAPIError as exc:
+                deadline.disarm()
+                conn.close()
+                if deadline.fired:
+                    raise StoreTimedOut(f"flag store did not answer within {seconds:g} s") from exc
+                # A connection the server dropped (restart, failover) is replaced once; a silent server is not.
+                if not exc.connection_invalidated or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
     @contextmanager
-    def _connection(self, *, write: bool = False) -> Iterator[Connection]:
-        """A pooled connection; any database error comes out as FlagStoreUnavailable."""
+    def _connection(self, *, write: bool = False, seconds: float | None = None) -> Iterator[Connection]:
+        """A pooled connection; any database error, or no answer within the deadline, is FlagStoreUnavailable."""
+        seconds = seconds or self.timeouts.read_deadline_s()
+        deadline: SocketDeadline | None = None
         try:
-            with self.engine.connect() as conn:
+            conn, deadline = self._checkout(seconds)
+            with conn:
                 yield conn.execution_options(sqlite_begin="IMMEDIATE") if write else conn
         except SQLAlchemyError as exc:
-            raise FlagStoreUnavailable(f"flag store error: {exc.__class__.__name__}: {exc}") from exc
+            if deadline is not None and deadline.fired:
+                raise StoreTimedOut(f"flag store did not answer within {seconds:g} s") from exc
+            cause = getattr(exc, "orig", None) or exc
+            if type(cause).__name__ == "ConnectionTimeout":
+                raise StoreTimedOut(f"flag store did not accept a connection within "
+                                    f"{self.timeouts.connect_timeout_s:g} s") from exc
+            raise FlagStoreUnavailable(f"flag store error: {type(cause).__name__}: {cause}") from exc
+        finally:
+            if deadline is not None:
+                deadline.disarm()
 
     @contextmanager
     def _session(self, *, write: bool) -> Iterator[Session]:
-        with self._connection(write=write) as conn, conn.begin(), Session(bind=conn) as session:
-            yield session
-            # The outer connection transaction commits; the session only has to flush into it.
-            session.flush()
+        if not (write and self._networked):
+            with self._connection(write=write) as conn, conn.begin(), Session(bind=conn) as session:
+                yield session
+                # The outer connection transaction commits; the session only has to flush into it.
+                session.flush()
+            return
+        at, wait_s = self.timeouts.write_deadline()
+        try:
+            with self._connection(write=True, seconds=wait_s) as conn, conn.begin(), Session(bind=conn) as session:
+                conn.execute(text("SELECT set_config(:name, :deadline, true)"),
+                             {"name": WRITE_DEADLINE_SETTING, "deadline": at.isoformat()})
+                yield session
+                session.flush()
+        except StoreTimedOut as exc:
+            raise StoreTimedOut(f"{exc}; the database refuses this write at COMMIT after {at.isoformat()}, "
+                                "so it cannot land later") from exc
 
     def ensure_schema(self) -> None:
         """Create tables and the initial flag row if missing (idempotent, safe across workers)."""

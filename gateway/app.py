@@ -97,10 +97,10 @@ def _public_routes(runtime: GatewayRuntime) -> list[BaseRoute]:
             "ready": cache.loaded and baseline_ok,
             "flags_loaded": cache.loaded,
             "flags_version": cache.flags.version,
-            "flag_store_reachable": cache.store_reachable,
+            "flag_store_reachable": cache.store_up(),
             "flag_store_staleness_s": None if staleness == float("inf") else round(staleness, 3),
             "flag_store_error": cache.last_error,
-            "serving_last_known_flags": cache.loaded and not cache.store_reachable,
+            "serving_last_known_flags": cache.loaded and not cache.store_up(),
             "baseline_reachable": baseline_ok,
             # Warnings only: a backend that differs from its stamp still serves, but must be re-validated.
             "backend_checks": [check.as_dict() for check in runtime.backend_checks],

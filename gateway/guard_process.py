@@ -15,7 +15,7 @@ from shadow.records import ComparisonStore
 def build_guard(config_file: Path | None) -> RolloutGuard:
     """A guard over the configured flag store, comparison records and policy."""
     settings = load_settings(config_file)
-    store = FlagStore(settings.flag_store_url)
+    store = FlagStore(settings.flag_store_url, settings.flag_store_timeouts)
     store.ensure_schema()
     return RolloutGuard(settings=settings.guard, policy=load_policy(settings.policy_file), flags=store,
                         comparisons=ComparisonStore(settings.flag_store_url))

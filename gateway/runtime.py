@@ -55,11 +55,11 @@ class GatewayRuntime:
     def build(cls, settings: GatewaySettings, tracer_provider: TracerProvider | None = None) -> GatewayRuntime:
         """Wire the parts; nothing touches the network or the store until `start`."""
         metrics = GatewayMetrics()
-        store = FlagStore(settings.flag_store_url)
+        store = FlagStore(settings.flag_store_url, settings.flag_store_timeouts)
 
         def publish(flags: FlagSet, cache: FlagCache) -> None:
             metrics.observe_flags(flags.rollout_percent, flags.shadow_percent, flags.rollback, flags.version,
-                                  cache.store_reachable, cache.staleness_s())
+                                  cache.store_up(), cache.staleness_s())
 
         backends = {
             Variant.BASELINE: UpstreamBackend(Variant.BASELINE, settings.baseline),
@@ -104,6 +104,7 @@ class GatewayRuntime:
             self.metrics.describe_backend(variant.value, backend.settings.name, backend.settings.served_model_name,
                                           backend.settings.stamp.as_labels(), backend.settings.hourly_cost_usd)
         self.flags.start()
+        self.metrics.workers.set(1)
         self._check_task = asyncio.create_task(self._check_backends_forever(), name="quantgate-backend-check")
         self.judging.start()
         self.writer.start()

@@ -14,6 +14,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from flags.deadlines import StoreTimeouts
 from monitors.detectors.answer import DetectorSettings
 from monitors.guard import GuardSettings
 from shadow.settings import ComparisonStoreSettings, ShadowSettings
@@ -101,6 +102,8 @@ class GatewaySettings(BaseSettings):
 
     flag_store_url: str = "sqlite:///./quantgate.db"
     flag_poll_interval_s: float = Field(default=0.25, gt=0)
+    # Connect, statement and lock timeouts, and the deadline within which an admin write commits or never does.
+    flag_store_timeouts: StoreTimeouts = Field(default_factory=StoreTimeouts)
 
     admin_token: SecretStr | None = None
     host: str = "127.0.0.1"

@@ -74,6 +74,8 @@ class GatewayMetrics:
         self.rollback_active = Gauge("quantgate_rollback_active", "1 when the rollback kill switch is in force "
                                      "(minimum over workers: 1 means every worker applies it).",
                                      registry=r, multiprocess_mode="livemin")
+        self.workers = Gauge("quantgate_workers", "Serving workers of this gateway (each started worker adds 1).",
+                             registry=r, multiprocess_mode="livesum")
         self.flag_set_version = Gauge("quantgate_flag_set_version", "Flag-set version in force (lowest over workers).",
                                       registry=r, multiprocess_mode="livemin")
         self.flag_store_up = Gauge("quantgate_flag_store_up", "1 when the last poll of the flag store succeeded "

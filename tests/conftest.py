@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from typer.testing import CliRunner
 
 from gateway.app import create_app
 from gateway.settings import BackendSettings, GatewaySettings, ProvenanceStamp
@@ -230,6 +231,18 @@ def postgres_cluster_url() -> Iterator[str]:
 
     with postgres_cluster() as url:
         yield url
+
+
+@pytest.fixture
+def pg_server() -> Iterator[Any]:
+    """A migrated cluster of its own, for tests that freeze or stop it (the shared one must stay up)."""
+    from bench.postgres import postgres_server
+    from gateway.cli.main import app as cli
+
+    with postgres_server() as server:
+        result = CliRunner().invoke(cli, ["db", "upgrade", "--url", server.url])
+        assert result.exit_code == 0, result.output
+        yield server
 
 
 @pytest.fixture

@@ -8,7 +8,22 @@ import httpx
 
 
 class AdminApiError(RuntimeError):
-    """The admin API refused the call or could not be reached."""
+    """The admin API refused the call or could not be reached.
+
+    `applied` is False when a change certainly did not take effect (refused, never sent, or failed inside the
+    store's write deadline) and None when nobody can tell (the request went out and no answer came back).
+    """
+
+    def __init__(self, message: str, applied: bool | None = False) -> None:
+        super().__init__(message)
+        self.applied = applied
+
+    def outcome(self) -> str:
+        """What an operator needs to know first: did the change happen?"""
+        if self.applied is None:
+            return (f"outcome unknown, the change may or may not have been applied: {self}; "
+                    "check `quantgate flags show` and `quantgate audit` before retrying")
+        return f"not applied, nothing was changed: {self}"
 
 
 class AdminClient:
@@ -21,8 +36,12 @@ class AdminClient:
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
             response = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise AdminApiError(f"cannot reach admin API at {self._http.base_url}: {exc}") from exc
+        except httpx.HTTPError as exc:
+            # Sent, and no answer: a write may still be in flight on the gateway.
+            raise AdminApiError(f"no answer from admin API at {self._http.base_url}: {exc!r}",
+                                applied=None if method != "GET" else False) from exc
         try:
             body = response.json()
         except ValueError:

@@ -248,7 +248,7 @@ def flags_set(
     try:
         flags = _admin(url, token).update({k: v for k, v in changes.items() if v is not None})
     except AdminApiError as exc:
-        _fail(str(exc))
+        _fail(exc.outcome())
         return
     console.print(flags_table(flags))
 
@@ -263,7 +263,7 @@ def rollback_command(
     try:
         flags = _admin(url, token).rollback(reason)
     except AdminApiError as exc:
-        _fail(str(exc))
+        _fail(exc.outcome())
         return
     console.print(f"[bold red]rollback active[/bold red] (flag-set version {flags['version']})")
 
