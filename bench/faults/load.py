@@ -79,15 +79,16 @@ async def stream_once(client: httpx.AsyncClient, body: dict[str, object], key: s
     return outcome
 
 
-async def run_load(url: str, clients: int, duration_s: float, max_tokens: int = 24) -> LoadResult:
-    """`clients` loops each sending one streamed request after another for `duration_s` seconds."""
+async def run_load(url: str, clients: int, duration_s: float, max_tokens: int = 24,
+                   stop: asyncio.Event | None = None) -> LoadResult:
+    """`clients` loops each sending one streamed request after another for `duration_s` seconds (or until `stop`)."""
     result = LoadResult()
     stop_at = time.perf_counter() + duration_s
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
     async def client_loop(client: httpx.AsyncClient, n: int) -> None:
         i = 0
-        while time.perf_counter() < stop_at:
+        while time.perf_counter() < stop_at and not (stop is not None and stop.is_set()):
             result.outcomes.append(await stream_once(client, chat(f"user {n} question {i}", max_tokens), f"u{n}-{i}"))
             i += 1
 

@@ -37,12 +37,14 @@ async def kill_candidate_under_load(workdir: Path, clients: int = 32, duration_s
     """SIGKILL the candidate at half rollout while streams run: nothing may fail before its first byte."""
     with fault_stack(workdir) as stack:
         stack.set_flags(rollout_percent=50)
-        await _until(lambda: stack.metric("quantgate_rollout_percent") == 50, 10)
+        if await _until(lambda: stack.metric("quantgate_flag_rollout_percent") == 50, 10) is None:
+            raise RuntimeError("the gateway never applied rollout 50%")
         load = asyncio.create_task(run_load(stack.url, clients, duration_s))
         await asyncio.sleep(duration_s / 3)
         stack.kill_candidate()
         result = await load
-    return _summary(result.outcomes)
+        failovers = stack.metric("quantgate_failovers_total")
+    return {**_summary(result.outcomes), "failed_over_to_baseline": int(failovers)}
 
 
 async def _write_during_fault(stack: FaultStack, reason: str) -> Figures:
@@ -69,15 +71,13 @@ async def flag_store_faults_under_load(workdir: Path, pg: PostgresServer, client
     poll_s, statement_s = 0.25, 2.0
     with fault_stack(workdir, store_url=pg.url, flag_poll_interval_s=str(poll_s)) as stack:
         before = stack.set_flags(rollout_percent=10)
-        load = asyncio.create_task(run_load(stack.url, clients, 60.0))
+        stop = asyncio.Event()
+        load = asyncio.create_task(run_load(stack.url, clients, 120.0, stop=stop))
         figures: Figures = {"bound_s": 2 * poll_s + statement_s}
         figures["frozen"] = await _store_fault(stack, pg.freeze, pg.thaw, "frozen")
         figures["stopped"] = await _store_fault(stack, pg.stop, pg.start, "stopped")
-        load.cancel()
-        try:
-            await load
-        except asyncio.CancelledError:
-            pass
+        stop.set()
+        figures["traffic"] = _summary((await load).outcomes)
         with stack.admin() as admin:
             flags = admin.get("/admin/flags").json()
             reasons = {entry["reason"] for entry in admin.get("/admin/audit").json()["entries"]}
@@ -96,7 +96,8 @@ async def hung_shadow_under_load(workdir: Path, clients: int = 16, phase_s: floa
     """Hang the shadow target, then bring it back: the primary does not notice; shadows resume within seconds."""
     with fault_stack(workdir, shadow__breaker_stall_s="2") as stack:
         stack.set_flags(shadow_percent=100)
-        await _until(lambda: stack.metric("quantgate_shadow_percent") == 100, 10)
+        if await _until(lambda: stack.metric("quantgate_flag_shadow_percent") == 100, 10) is None:
+            raise RuntimeError("the gateway never applied shadow 100%")
         healthy = await _traffic(stack, clients, phase_s)
         stack.control(stack.candidate_url, operational={"hang": True})
         hung = await _traffic(stack, clients, phase_s)

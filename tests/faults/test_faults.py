@@ -33,6 +33,9 @@ async def test_frozen_and_stopped_flag_store_under_load(tmp_path: Path, pg_serve
     # Frozen, the write may have reached the server: the answer says the database itself will refuse it.
     assert "cannot land later" in figures["frozen"]["write"]["message"]
     assert figures["writes_landed_after_failure"] == 0 and figures["flags_unchanged"]
+    traffic = figures["traffic"]
+    assert traffic["requests"] > 0 and traffic["failed_before_first_byte"] == traffic["cut_without_error"] == 0
+    assert traffic["in_band_errors"] == 0
 
 
 async def test_hung_shadow_is_abandoned_and_shadows_resume(tmp_path: Path) -> None:
