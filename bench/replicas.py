@@ -36,11 +36,12 @@ def start_replicas(stack: LocalStack, store_url: str, baseline: tuple[str, str],
         replicas.append((proc, f"http://127.0.0.1:{port}"))
     for proc, url in replicas:
         proc.wait_ready(f"{url}/readyz", 60)
-        _wait_for_workers(url, workers, 60)
+        wait_for_workers(url, workers, 60)
     return [Replica(url) for _, url in replicas]
 
 
-def _wait_for_workers(url: str, workers: int, timeout_s: float) -> None:
+def wait_for_workers(url: str, workers: int, timeout_s: float = 60.0) -> None:
+    """Block until `workers` workers of the gateway at `url` have started serving."""
     # /readyz answers as soon as one worker serves; the others may still be importing, and a worker not yet
     # started has no flags to report (a slow machine showed exactly that).
     started = time.perf_counter()

@@ -14,7 +14,8 @@ matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
 _RATE_METRICS = ("refusal_rate", "format_break_rate", "repetition_rate")
-_COLORS = {"regression": "#c0392b", "ok": "#7f8c8d", "improvement": "#27ae60", "insufficient data": "#bdc3c7"}
+_COLORS = {"regression": "#c0392b", "inconclusive": "#e67e22", "ok": "#7f8c8d", "improvement": "#27ae60",
+           "insufficient data": "#bdc3c7"}
 
 
 def _png(fig: Any) -> str:

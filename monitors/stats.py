@@ -59,17 +59,17 @@ def paired_rates(baseline: np.ndarray, candidate: np.ndarray, alpha: float) -> E
     return Estimate(n, (b - c) / n, float(low), float(high), p_value, float(base.mean()), float(cand.mean()))
 
 
-def _bootstrap_ci(data: tuple[np.ndarray, ...], statistic, alpha: float, paired: bool = True) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def _bootstrap_ci(data: tuple[np.ndarray, ...], statistic, alpha: float, paired: bool = True,  # type: ignore[no-untyped-def]
+                  method: str = "percentile") -> tuple[float, float]:
     if data[0].size < 3:
         return float("-inf"), float("inf")
     result = sps.bootstrap(data, statistic, paired=paired, vectorized=True, n_resamples=_RESAMPLES,
-                           confidence_level=1 - alpha, method="percentile",
-                           random_state=np.random.default_rng(_RNG_SEED))
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
-
-
-def _median(values: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.median(values, axis=axis)
+                           confidence_level=1 - alpha, method=method, random_state=np.random.default_rng(_RNG_SEED))
+    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+    if method != "percentile" and not (np.isfinite(low) and np.isfinite(high)):
+        # BCa is undefined on degenerate resamples (all equal): fall back to the percentile interval.
+        return _bootstrap_ci(data, statistic, alpha, paired)
+    return low, high
 
 
 def _wilcoxon(values: np.ndarray, alternative: str = "two-sided") -> float:
@@ -77,26 +77,6 @@ def _wilcoxon(values: np.ndarray, alternative: str = "two-sided") -> float:
     if nonzero.size == 0:
         return 1.0
     return float(sps.wilcoxon(nonzero, alternative=alternative).pvalue)
-
-
-def median_ratio(ratios: np.ndarray, alpha: float) -> Estimate:
-    """Median candidate/baseline ratio; Wilcoxon signed-rank on log ratios, bootstrap interval of the median."""
-    ratios = ratios[np.isfinite(ratios) & (ratios > 0)]
-    if ratios.size == 0:
-        return Estimate(0, 1.0, 0.0, float("inf"), 1.0, 1.0, 1.0)
-    low, high = _bootstrap_ci((ratios,), _median, alpha)
-    return Estimate(int(ratios.size), float(np.median(ratios)), low, high, _wilcoxon(np.log(ratios)), 1.0,
-                    float(np.median(ratios)))
-
-
-def median_below(values: np.ndarray, threshold: float, alpha: float) -> Estimate:
-    """Median of `values` and a one-sided Wilcoxon test that it lies below `threshold`."""
-    if values.size == 0:
-        return Estimate(0, 0.0, 0.0, 1.0, 1.0, threshold, 0.0)
-    low, high = _bootstrap_ci((values,), _median, alpha)
-    p_value = _wilcoxon(values - threshold, alternative="less")
-    return Estimate(int(values.size), float(np.median(values)), low, high, p_value, threshold,
-                    float(np.median(values)))
 
 
 def _p95_change(base: np.ndarray, cand: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -109,7 +89,8 @@ def paired_p95_change(base: np.ndarray, cand: np.ndarray, alpha: float) -> Estim
     base, cand = base[keep], cand[keep]
     if base.size == 0:
         return Estimate(0, 0.0, float("-inf"), float("inf"), 1.0, 0.0, 0.0)
-    low, high = _bootstrap_ci((base, cand), _p95_change, alpha)
+    # BCa (Efron 1987): second-order accurate where the percentile interval of a tail quantile is biased.
+    low, high = _bootstrap_ci((base, cand), _p95_change, alpha, method="BCa")
     return Estimate(int(base.size), float(_p95_change(base, cand)), low, high, _wilcoxon(np.log(cand / base)),
                     float(np.percentile(base, 95)), float(np.percentile(cand, 95)))
 

@@ -12,7 +12,8 @@ from rich.table import Table
 from gateway.cli.admin_client import AdminApiError, AdminClient
 
 console = Console()
-_STYLE = {"regression": "bold red", "ok": "white", "improvement": "green", "insufficient data": "dim"}
+_STYLE = {"regression": "bold red", "inconclusive": "yellow", "ok": "white", "improvement": "green",
+          "insufficient data": "dim"}
 
 
 def _num(value: Any, scale: float = 1.0, fmt: str = "{:.3g}") -> str:
@@ -21,14 +22,17 @@ def _num(value: Any, scale: float = 1.0, fmt: str = "{:.3g}") -> str:
 
 def verdict_table(report: dict[str, Any], key: str = "verdicts", title: str = "Paired shadow verdicts") -> Table:
     """One row per (category, metric)."""
-    table = Table(title=f"{title} under {report['policy']} (alpha {report['significance']}, Holm-corrected)")
-    for column in ("category", "metric", "verdict", "effect", "interval", "n", "baseline", "candidate", "p (Holm)"):
+    table = Table(title=f"{title} under {report['policy']} (alpha {report['significance']}, family-wise; "
+                        "each verdict tests the tolerance)")
+    for column in ("category", "metric", "verdict", "effect", "interval", "n", "baseline", "candidate", "p adj.",
+                   "pairs to settle"):
         table.add_column(column)
     for v in report[key]:
         low, high = v["interval"]
+        needed = v.get("pairs_needed")
         table.add_row(v["category"], v["metric"], f"[{_STYLE.get(v['verdict'], '')}]{v['verdict']}[/]",
                       _num(v["effect"]), f"[{_num(low)}, {_num(high)}]", str(v["n"]), _num(v["baseline_value"]),
-                      _num(v["candidate_value"]), _num(v["p_adjusted"]))
+                      _num(v["candidate_value"]), _num(v["p_adjusted"]), "-" if needed is None else str(needed))
     return table
 
 

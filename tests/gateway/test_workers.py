@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.replicas import Replica, wait_for_workers, wait_until_all
 from gateway.demo.stack import LocalStack, free_port, gateway_env, quantgate_argv
 from tests.conftest import ADMIN_TOKEN, Simulator, chat_body
 from tests.helpers import metric_value
@@ -28,6 +29,8 @@ async def two_worker_gateway(tmp_path: Path, baseline_sim: Simulator, candidate_
     proc = stack.start("gateway", quantgate_argv("serve", "--port", str(port), "--workers", "2"), env)
     try:
         await asyncio.to_thread(proc.wait_ready, f"http://127.0.0.1:{port}/readyz", 60)
+        # /readyz answers from the first worker up; a worker still starting serves on safe defaults until it polls.
+        await asyncio.to_thread(wait_for_workers, f"http://127.0.0.1:{port}", 2)
         yield f"http://127.0.0.1:{port}"
     finally:
         await asyncio.to_thread(stack.stop)
@@ -48,11 +51,11 @@ async def _variants_on_fresh_connections(url: str, n: int) -> set[str]:
 async def test_rollback_reaches_every_worker(two_worker_gateway: str, tmp_path: Path) -> None:
     url = two_worker_gateway
     async with httpx.AsyncClient(base_url=url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
-        assert (await admin.put("/admin/flags", json={"rollout_percent": 100, "reason": "canary"})).status_code == 200
-        await asyncio.sleep(0.5)  # well past two polls of every worker
+        flags = await admin.put("/admin/flags", json={"rollout_percent": 100, "reason": "canary"})
+        await asyncio.to_thread(wait_until_all, [Replica(url)], flags.json()["version"])
         assert await _variants_on_fresh_connections(url, 40) == {"candidate"}
-        assert (await admin.post("/admin/rollback", json={"reason": "drill"})).status_code == 200
-        await asyncio.sleep(0.5)
+        flags = await admin.post("/admin/rollback", json={"reason": "drill"})
+        await asyncio.to_thread(wait_until_all, [Replica(url)], flags.json()["version"])
         assert await _variants_on_fresh_connections(url, 40) == {"baseline"}
         metrics = (await admin.get("/metrics")).text
     # Both workers served traffic (one counter file per worker pid) and /metrics sums them.

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from bench.pairs import PairSource, injected
 from monitors.policy import DEFAULT_POLICY, load_policy
-from monitors.verdicts import IMPROVEMENT, INSUFFICIENT, OK, REGRESSION, build_report
+from monitors.verdicts import IMPROVEMENT, INCONCLUSIVE, INSUFFICIENT, OK, REGRESSION, PairSample, build_report
 
 
 def test_planted_refusal_rise_is_a_regression_in_its_category_only() -> None:
@@ -19,6 +19,7 @@ def test_planted_refusal_rise_is_a_regression_in_its_category_only() -> None:
     assert [(v.category, v.metric) for v in regressions] == [("benign-sensitive", "refusal_rate")]
     verdict = regressions[0]
     assert verdict.effect > 0.05 and verdict.interval[0] > 0.01 and verdict.p_adjusted < 0.05
+    assert verdict.interval_level is not None and verdict.interval_level > 0.95  # adjusted for the family
     # The six items: category, both stamps, metric, baseline value, calibration set, per-stratum breakdown.
     assert report.candidate_stamp["model"] == "w4" and report.calibration_set == "c4-512"
     assert verdict.baseline_value < verdict.candidate_value
@@ -30,7 +31,7 @@ def test_planted_refusal_rise_is_a_regression_in_its_category_only() -> None:
 def test_identical_arms_give_no_regression_and_small_samples_no_verdict() -> None:
     report = build_report(PairSource({}, seed=11).samples(1500), DEFAULT_POLICY, {}, {})
     assert not report.regressions()
-    assert {v.verdict for v in report.verdicts} <= {OK, INSUFFICIENT, IMPROVEMENT}
+    assert {v.verdict for v in report.verdicts} <= {OK, INSUFFICIENT, IMPROVEMENT, INCONCLUSIVE}
     small = build_report(PairSource({}, seed=12).samples(50), DEFAULT_POLICY, {}, {})
     assert {v.verdict for v in small.verdicts} == {INSUFFICIENT}
 
@@ -81,3 +82,58 @@ def test_unpaired_live_verdicts_from_the_registry() -> None:
     assert verdicts["refusal_rate"].verdict == REGRESSION
     assert abs(verdicts["refusal_rate"].effect - 0.07) < 1e-9
     assert verdicts["ttft_p95"].verdict == REGRESSION and verdicts["ttft_p95"].effect > 1
+
+
+def _refusal_pairs(category: str, n: int, worse: int, better: int, both: int = 0) -> list[PairSample]:
+    """n pairs whose refusals disagree `worse` times against the candidate and `better` times for it."""
+    judged = {"format_checked": False, "format_broken": False, "repetitive": False}
+    flags = ([(False, True)] * worse + [(True, False)] * better + [(True, True)] * both
+             + [(False, False)] * (n - worse - better - both))
+    return [PairSample(category, {**judged, "refused": b}, {**judged, "refused": c}, 1.0, 0.9, None, None)
+            for b, c in flags]
+
+
+def _refusal_verdict(samples: list[PairSample]) -> object:
+    policy = DEFAULT_POLICY.model_copy(update={"min_paired_samples": 100})
+    report = build_report(samples, policy, {}, {})
+    return next(v for v in report.verdicts if v.metric == "refusal_rate")
+
+
+def test_no_evidence_is_not_within_tolerance() -> None:
+    # +3 pp against a 1 pp tolerance, too few pairs to prove it: inconclusive with the worst case shown, never "ok".
+    verdict = _refusal_verdict(_refusal_pairs("chat", 200, worse=8, better=2))
+    assert verdict.verdict == INCONCLUSIVE and verdict.interval[1] > 0.01  # type: ignore[attr-defined]
+    assert verdict.pairs_needed is not None and verdict.pairs_needed > 200  # type: ignore[attr-defined]
+
+
+def test_a_rise_beyond_the_tolerance_is_a_regression_and_equal_arms_are_shown_within_it() -> None:
+    assert _refusal_verdict(_refusal_pairs("chat", 10_000, worse=400, better=100)).verdict == REGRESSION  # type: ignore[attr-defined]
+    # Identical refusals on 10,000 pairs: the interval sits inside ±1 pp, so "ok" means within tolerance.
+    same = _refusal_verdict(_refusal_pairs("chat", 10_000, worse=20, better=20, both=50))
+    assert same.verdict == OK and same.interval[1] < 0.01  # type: ignore[attr-defined]
+
+
+def test_no_discordant_pair_never_gives_a_zero_width_interval() -> None:
+    verdict = _refusal_verdict(_refusal_pairs("chat", 150, worse=0, better=0))
+    low, high = verdict.interval  # type: ignore[attr-defined]
+    assert low < 0 < high and verdict.verdict == INCONCLUSIVE  # type: ignore[attr-defined]
+
+
+def _pairs_with(category: str, ratios: list[float | None], similarities: list[float]) -> list[PairSample]:
+    judged = {"refused": False, "format_checked": False, "format_broken": False, "repetitive": False}
+    return [PairSample(category, judged, judged, r, s, None, None) for r, s in zip(ratios, similarities, strict=True)]
+
+
+def test_similarity_median_below_the_minimum_is_found_even_when_skewed() -> None:
+    # 60% of pairs just under 0.6 and a long tail of near-identical answers: median 0.555 < 0.6.
+    sims = [0.555] * 1200 + [0.99] * 800
+    verdict = next(v for v in build_report(_pairs_with("chat", [1.0] * 2000, sims), DEFAULT_POLICY, {}, {}).verdicts
+                   if v.metric == "similarity")
+    assert verdict.verdict == REGRESSION and verdict.effect == 0.6
+
+
+def test_empty_candidate_answers_count_against_the_length_ratio() -> None:
+    ratios: list[float | None] = [0.0] * 1200 + [1.0] * 800  # 60% empty answers
+    verdict = next(v for v in build_report(_pairs_with("chat", ratios, [0.9] * 2000), DEFAULT_POLICY, {}, {}).verdicts
+                   if v.metric == "length_ratio")
+    assert verdict.verdict == REGRESSION and verdict.n == 2000

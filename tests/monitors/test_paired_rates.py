@@ -1,0 +1,45 @@
+"""Tango's score test and interval for paired rates, checked against a published example and statsmodels."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from statsmodels.stats.contingency_tables import mcnemar
+
+from monitors.paired_rates import PairedCounts, p_above, p_below, tango_interval, tango_z
+
+
+def test_interval_matches_the_published_worked_example() -> None:
+    # Cavo et al. (2012), n12 = 6, n21 = 16, N = 161; Fagerland, Lydersen & Laake, "Statistical Analysis of
+    # Contingency Tables" (2017), ch. 8: Tango score CI -0.0621 (95% CI -0.1240 to -0.0054).
+    low, high = tango_interval(6, 16, 161, 0.05)
+    assert (round(low, 4), round(high, 4)) == (-0.1240, -0.0054)
+
+
+@given(st.integers(0, 60), st.integers(0, 60), st.integers(0, 200))
+def test_at_zero_margin_the_score_statistic_is_mcnemars(worse: int, better: int, concordant: int) -> None:
+    if worse + better == 0:
+        return
+    n = worse + better + concordant
+    statistic = mcnemar([[concordant, worse], [better, 0]], exact=False, correction=False).statistic
+    assert tango_z(worse, better, n, 0.0) ** 2 == pytest.approx(statistic)
+
+
+@given(st.integers(0, 40), st.integers(0, 40), st.integers(1, 400))
+def test_interval_contains_the_estimate_and_never_collapses(worse: int, better: int, concordant: int) -> None:
+    n = worse + better + concordant
+    low, high = tango_interval(worse, better, n, 0.05)
+    assert -1 <= low < high <= 1 and low <= (worse - better) / n <= high
+
+
+def test_one_sided_tests_agree_with_the_interval_bounds() -> None:
+    low, high = tango_interval(40, 20, 1000, 0.10)  # each bound one-sided at 5 %
+    assert p_above(40, 20, 1000, low) == pytest.approx(0.05, abs=1e-6)
+    assert p_below(40, 20, 1000, high) == pytest.approx(0.05, abs=1e-6)
+
+
+def test_pairs_needed_grows_as_the_effect_nears_the_margin() -> None:
+    near, far = PairedCounts(500, 12, 8), PairedCounts(500, 8, 8)
+    assert near.pairs_needed(0.01, 0.05) > far.pairs_needed(0.01, 0.05) >= 500  # type: ignore[operator]
+    assert PairedCounts(500, 10, 5).pairs_needed(0.01, 0.05) is None  # exactly on the margin
