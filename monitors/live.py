@@ -1,21 +1,25 @@
 """Unpaired verdicts from live traffic per variant, for when shadowing is off.
 
 Read from the gateway's own Prometheus registry (all workers in multiprocess mode), so the window is
-"since the server started". Rates: Fisher's exact test with a Newcombe interval; TTFT p95: read off
-the histograms, with a multinomial bootstrap interval over the bucket counts.
+"since the server started". Like the paired verdicts, each one tests the committed tolerance: rates by
+the Miettinen-Nurminen score interval of the difference (Miettinen & Nurminen 1985, Stat Med 4:213),
+TTFT p95 read off the histograms with a multinomial bootstrap interval over the bucket counts; bounds
+one-sided at α/m over the m tested (category, metric) pairs.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from prometheus_client import CollectorRegistry
 
 from monitors.policy import LatencyTolerance, RateTolerance, RegressionPolicy
 from monitors.stats import Estimate, unpaired_rates
-from monitors.verdicts import INSUFFICIENT, Verdict, settle
+from monitors.verdicts import INSUFFICIENT, Verdict, judge
 
 _COUNTERS = {"quantgate_answers_judged_total": "judged", "quantgate_refusals_total": "refusals",
              "quantgate_format_checked_total": "format_checked", "quantgate_format_breaks_total": "format_breaks",
@@ -83,33 +87,39 @@ def _p95_change(base: dict[float, float], cand: dict[float, float], alpha: float
     return Estimate(min(nb, nc), qc / qb - 1, float(low), float(high), p_value, qb, qc)
 
 
-def unpaired_verdicts(live: LiveCounts, policy: RegressionPolicy) -> list[Verdict]:
-    """Verdicts per category and metric from live traffic, Holm-corrected among themselves."""
-    alpha = policy.significance
-    categories = sorted({c for (_, c) in live.counts} | {c for (_, c) in live.ttft})
-    tested: list[tuple[Verdict, Estimate, object]] = []
-    verdicts: list[Verdict] = []
-    for category in categories:
+def _live_plan(live: LiveCounts, policy: RegressionPolicy) -> list[tuple[str, str, Any, Callable[[float], Estimate]]]:
+    """(category, metric, tolerance, estimate at a given alpha) for every live metric the policy judges."""
+    plan: list[tuple[str, str, Any, Callable[[float], Estimate]]] = []
+    for category in sorted({c for (_, c) in live.counts} | {c for (_, c) in live.ttft}):
         base, cand = live.counts.get(("baseline", category), {}), live.counts.get(("candidate", category), {})
         for metric, (hits, total) in _RATES.items():
             tol = policy.tolerance(category, metric)
-            if not isinstance(tol, RateTolerance):
-                continue
-            est = unpaired_rates(int(base.get(hits, 0)), int(base.get(total, 0)), int(cand.get(hits, 0)),
-                                 int(cand.get(total, 0)), alpha)
-            verdicts.append(Verdict(category, metric, INSUFFICIENT, est.effect, (est.low, est.high), est.n,
-                                    est.baseline, est.candidate, tol.model_dump(), est.p_value,
-                                    method="unpaired: Fisher exact; Newcombe interval"))
-            if est.n >= policy.min_samples(category):
-                tested.append((verdicts[-1], est, tol))
+            if isinstance(tol, RateTolerance):
+                counts = (int(base.get(hits, 0)), int(base.get(total, 0)), int(cand.get(hits, 0)),
+                          int(cand.get(total, 0)))
+                plan.append((category, metric, tol,
+                             lambda a, c=counts, t=tol: unpaired_rates(*c, a, margin=t.max_increase_pp / 100)))
         tol = policy.tolerance(category, "ttft_p95")
         if isinstance(tol, LatencyTolerance):
-            est = _p95_change(live.ttft.get(("baseline", category), {}), live.ttft.get(("candidate", category), {}),
-                              alpha)
-            verdicts.append(Verdict(category, "ttft_p95", INSUFFICIENT, est.effect, (est.low, est.high), est.n,
-                                    est.baseline, est.candidate, tol.model_dump(), est.p_value,
-                                    method="unpaired: histogram p95, multinomial bootstrap"))
-            if est.n >= policy.min_samples(category):
-                tested.append((verdicts[-1], est, tol))
-    settle(tested, alpha)
+            hists = (live.ttft.get(("baseline", category), {}), live.ttft.get(("candidate", category), {}))
+            plan.append((category, "ttft_p95", tol, lambda a, h=hists: _p95_change(*h, a)))
+    return plan
+
+
+def unpaired_verdicts(live: LiveCounts, policy: RegressionPolicy) -> list[Verdict]:
+    """Verdicts per category and metric from live traffic, each against its tolerance, family-wise at α."""
+    alpha = policy.significance
+    plan = _live_plan(live, policy)
+    sizes = [estimate(alpha).n for _, _, _, estimate in plan]
+    tested = [n >= policy.min_samples(category) for n, (category, _, _, _) in zip(sizes, plan, strict=True)]
+    side = alpha / max(1, sum(tested))
+    verdicts = []
+    for (category, metric, tol, estimate), enough in zip(plan, tested, strict=True):
+        est = estimate(2 * side)
+        method = ("unpaired: Miettinen-Nurminen score interval" if metric != "ttft_p95"
+                  else "unpaired: histogram p95, multinomial bootstrap")
+        verdicts.append(Verdict(category, metric, judge(est, tol) if enough else INSUFFICIENT, est.effect,
+                                (est.low, est.high), est.n, est.baseline, est.candidate, tol.model_dump(),
+                                est.p_value, p_adjusted=min(1.0, est.p_value * max(1, sum(tested))) if enough else None,
+                                method=method, interval_level=1 - 2 * side))
     return verdicts

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as sps
 from statsmodels.stats.contingency_tables import mcnemar
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint, test_proportions_2indep
 
 _RNG_SEED = 20261124  # bootstrap intervals are reproducible run to run
 _RESAMPLES = 1999
@@ -99,19 +99,24 @@ def paired_p95_change(base: np.ndarray, cand: np.ndarray, alpha: float) -> Estim
                     float(np.percentile(base, 95)), float(np.percentile(cand, 95)))
 
 
-def unpaired_rates(base_count: int, base_n: int, cand_count: int, cand_n: int, alpha: float) -> Estimate:
-    """Live traffic per variant: Fisher's exact test, Newcombe interval of the difference."""
+def unpaired_rates(base_count: int, base_n: int, cand_count: int, cand_n: int, alpha: float,
+                   margin: float = 0.0) -> Estimate:
+    """Live traffic per variant: Miettinen-Nurminen score interval of the rate difference (candidate - baseline),
+    and the one-sided score test of H0: difference <= margin (Farrington-Manning at the margin)."""
     if base_n == 0 or cand_n == 0:
         return Estimate(min(base_n, cand_n), 0.0, -1.0, 1.0, 1.0, 0.0, 0.0)
-    p_value = float(sps.fisher_exact([[cand_count, cand_n - cand_count], [base_count, base_n - base_count]]).pvalue)
-    low, high = confint_proportions_2indep(cand_count, cand_n, base_count, base_n, method="newcomb", alpha=alpha)
+    with warnings.catch_warnings():
+        # statsmodels also computes ratio and odds ratio, which divide by zero on all-zero arms; unused here.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            low, high = confint_proportions_2indep(cand_count, cand_n, base_count, base_n, method="score",
+                                                   compare="diff", alpha=alpha)
+        except ValueError:
+            # Its root search fails on some small, lopsided tables: Newcombe's hybrid score interval instead.
+            low, high = confint_proportions_2indep(cand_count, cand_n, base_count, base_n, method="newcomb",
+                                                   compare="diff", alpha=alpha)
+        test = test_proportions_2indep(cand_count, cand_n, base_count, base_n, value=margin, method="score",
+                                       compare="diff", alternative="larger")
     base_rate, cand_rate = base_count / base_n, cand_count / cand_n
-    return Estimate(min(base_n, cand_n), cand_rate - base_rate, float(low), float(high), p_value, base_rate,
-                    cand_rate)
-
-
-def holm(p_values: list[float], alpha: float) -> list[float]:
-    """Holm-adjusted p-values (family-wise error control across categories x metrics)."""
-    if not p_values:
-        return []
-    return [float(p) for p in multipletests(p_values, alpha=alpha, method="holm")[1]]
+    return Estimate(min(base_n, cand_n), cand_rate - base_rate, float(low), float(high), float(test.pvalue),
+                    base_rate, cand_rate)

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from monitors.paired_rates import PairedCounts, p_above, tango_interval
-from monitors.policy import LatencyTolerance, RateTolerance, RatioTolerance, RegressionPolicy, SimilarityTolerance
+from monitors.policy import LatencyTolerance, RateTolerance, RatioTolerance, RegressionPolicy
 from monitors.sign_tests import share_beyond
-from monitors.stats import LATENCY_SAMPLE, Estimate, holm, paired_p95_change, wilson
+from monitors.stats import LATENCY_SAMPLE, Estimate, paired_p95_change, wilson
 
 REGRESSION, OK, IMPROVEMENT, INSUFFICIENT = "regression", "ok", "improvement", "insufficient data"
 # Neither beyond the tolerance nor shown within it: the data cannot tell yet ("no evidence" is not "ok").
@@ -180,23 +180,6 @@ def judge(est: Estimate, tol: Any) -> str:
     return OK if high < 0.5 else INCONCLUSIVE
 
 
-def classify(est: Estimate, tol: Any, significant: bool) -> str:
-    """The verdict for one estimate under its tolerance, once its (adjusted) test said whether it is significant."""
-    if not significant:
-        return OK
-    if isinstance(tol, RateTolerance):
-        if est.effect * 100 > tol.max_increase_pp:
-            return REGRESSION
-        return IMPROVEMENT if est.effect < 0 else OK
-    if isinstance(tol, RatioTolerance):
-        return REGRESSION if not tol.min <= est.effect <= tol.max else OK
-    if isinstance(tol, SimilarityTolerance):
-        return REGRESSION if est.effect < tol.min_median else OK
-    if est.effect * 100 > tol.max_increase_pct:
-        return REGRESSION
-    return IMPROVEMENT if est.effect < 0 else OK
-
-
 def build_report(samples: list[PairSample], policy: RegressionPolicy, baseline_stamp: dict[str, str],
                  candidate_stamp: dict[str, str]) -> VerdictReport:
     """Verdicts for every category and metric in the policy, each tested against its committed tolerance.
@@ -229,11 +212,3 @@ def build_report(samples: list[PairSample], policy: RegressionPolicy, baseline_s
                 verdict.pairs_needed = paired_counts(group, metric).pairs_needed(tol.max_increase_pp / 100, side)
         report.verdicts.append(verdict)
     return report
-
-
-def settle(tested: list[tuple[Verdict, Estimate, Any]], alpha: float) -> None:
-    """Holm-correct the tested verdicts among themselves and classify each one."""
-    adjusted = holm([1.0 if v.p_value is None else v.p_value for v, _, _ in tested], alpha)
-    for (verdict, est, tol), p_adj in zip(tested, adjusted, strict=True):
-        verdict.p_adjusted = p_adj
-        verdict.verdict = classify(est, tol, p_adj < alpha)

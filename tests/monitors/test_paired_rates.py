@@ -43,3 +43,12 @@ def test_pairs_needed_grows_as_the_effect_nears_the_margin() -> None:
     near, far = PairedCounts(500, 12, 8), PairedCounts(500, 8, 8)
     assert near.pairs_needed(0.01, 0.05) > far.pairs_needed(0.01, 0.05) >= 500  # type: ignore[operator]
     assert PairedCounts(500, 10, 5).pairs_needed(0.01, 0.05) is None  # exactly on the margin
+
+
+@given(st.integers(0, 50), st.integers(1, 50), st.integers(0, 50), st.integers(1, 50))
+def test_live_rate_interval_exists_for_every_table(base_hits: int, base_n: int, cand_hits: int, cand_n: int) -> None:
+    from monitors.stats import unpaired_rates
+
+    base_hits, cand_hits = min(base_hits, base_n), min(cand_hits, cand_n)
+    est = unpaired_rates(base_hits, base_n, cand_hits, cand_n, 0.05, margin=0.01)
+    assert -1 <= est.low <= est.effect <= est.high <= 1 and est.low < est.high and 0 <= est.p_value <= 1
