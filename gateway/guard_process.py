@@ -18,7 +18,8 @@ def build_guard(config_file: Path | None) -> RolloutGuard:
     store = FlagStore(settings.flag_store_url, settings.flag_store_timeouts)
     store.ensure_schema()
     return RolloutGuard(settings=settings.guard, policy=load_policy(settings.policy_file), flags=store,
-                        comparisons=ComparisonStore(settings.flag_store_url))
+                        comparisons=ComparisonStore(settings.flag_store_url), categories=list(settings.categories),
+                        max_categories=settings.max_categories)
 
 
 async def run_guard(guard: RolloutGuard) -> None:

@@ -48,8 +48,10 @@ class GuardSettings(BaseModel):
     threshold: int = Field(default=3, ge=1)
     # Pairs older than this when the guard starts are not considered.
     window_hours: float = Field(default=24.0, gt=0)
-    # alpha is split evenly over this many (category, metric) tests (Bonferroni).
-    family_size: int = Field(default=50, ge=1)
+    # alpha is split evenly over this many tests (Bonferroni). Unset: the categories the gateway labels (its
+    # allow-list, else the policy's named categories plus `other`) times the guarded metrics, so no test the
+    # guard can ever run is left outside the family.
+    family_size: int | None = Field(default=None, ge=1)
     ramp: RampSettings = Field(default_factory=RampSettings)
 
 
@@ -64,6 +66,11 @@ class GuardDecision:
     reason: str = ""
 
 
+# Guarded metrics: the length ratio is two sign tests, one per bound (median inside [min, max] needs both).
+GUARDED = ("refusal_rate", "format_break_rate", "repetition_rate", "length_ratio_below", "length_ratio_above",
+           "similarity")
+
+
 def _observation(sample: PairSample, metric: str, tol: object) -> float | None:
     """Map one pair to x in [-1, 1] whose mean exceeds the test's m exactly when the policy is violated."""
     if metric in RATE_FIELDS:
@@ -75,7 +82,9 @@ def _observation(sample: PairSample, metric: str, tol: object) -> float | None:
     if isinstance(tol, RatioTolerance):
         if sample.length_ratio is None:
             return None
-        return 1.0 if not tol.min <= sample.length_ratio <= tol.max else -1.0
+        # An empty candidate answer has ratio 0: below the minimum, never dropped.
+        beyond = sample.length_ratio < tol.min if metric == "length_ratio_below" else sample.length_ratio > tol.max
+        return 1.0 if beyond else -1.0
     if isinstance(tol, SimilarityTolerance):
         return 1.0 if sample.similarity < tol.min_median else -1.0
     return None
@@ -92,7 +101,32 @@ class RolloutGuard:
     failed_checks: int = 0
     last_row_id: int = 0
     tests: dict[tuple[str, str], BettingTest] = field(default_factory=dict)
+    # Category names the gateway can label: its allow-list; without one, the policy's categories and at most
+    # `max_categories` further names (the gateway's own bound), everything else being `other`.
+    categories: list[str] = field(default_factory=list)
+    max_categories: int = 64
+    _seen: set[str] = field(default_factory=set)
     _started: bool = False
+
+    def family(self) -> int:
+        """How many tests share alpha: every (category, metric) test the guard can ever run."""
+        if self.settings.family_size is not None:
+            return self.settings.family_size
+        if self.categories:
+            labels = len(set(self.categories)) + 1
+        else:
+            labels = len(self.policy.categories) + self.max_categories + 1
+        return labels * len(GUARDED)
+
+    def _category(self, category: str) -> str:
+        if self.categories:
+            return category if category in self.categories else "other"
+        if category in self.policy.categories or category in self._seen:
+            return category
+        if len(self._seen) < self.max_categories:
+            self._seen.add(category)
+            return category
+        return "other"
 
     def _test(self, category: str, metric: str, tol: object) -> BettingTest:
         key = (category, metric)
@@ -100,18 +134,19 @@ class RolloutGuard:
             # Rates: null "difference <= tolerance"; medians: null "at most half the pairs violate".
             m = tol.max_increase_pp / 100 if isinstance(tol, RateTolerance) else 0.0  # type: ignore[attr-defined]
             # Bonferroni over the family of tests, so the guard's family-wise error stays at alpha.
-            self.tests[key] = BettingTest(m=m, alpha=self.policy.significance / self.settings.family_size)
+            self.tests[key] = BettingTest(m=m, alpha=self.policy.significance / self.family())
         return self.tests[key]
 
     def _feed(self, samples: list[PairSample]) -> None:
         for sample in samples:
-            for metric in ("refusal_rate", "format_break_rate", "repetition_rate", "length_ratio", "similarity"):
-                tol = self.policy.tolerance(sample.category, metric)
+            category = self._category(sample.category)
+            for metric in GUARDED:
+                tol = self.policy.tolerance(sample.category, metric.removesuffix("_below").removesuffix("_above"))
                 if tol is None:
                     continue
                 x = _observation(sample, metric, tol)
                 if x is not None:
-                    self._test(sample.category, metric, tol).update(x)
+                    self._test(category, metric, tol).update(x)
 
     def _describe(self, category: str, metric: str, test: BettingTest) -> str:
         values = np.array(test.values)

@@ -80,3 +80,24 @@ def test_guard_leaves_aa_alone_and_ramps(stores: tuple[FlagStore, ComparisonStor
     # 5 -> 25 -> 45 -> 50 (max is not a multiple of step, and is still reached) -> promoted.
     assert seen == [("step", 25), ("step", 45), ("step", 50), ("promoted", 50), ("promoted", 50)]
     assert flags.snapshot().rollback is False
+
+
+def test_guard_family_covers_every_test_it_can_run(stores: tuple[FlagStore, ComparisonStore]) -> None:
+    flags, comparisons = stores
+    allow = RolloutGuard(GuardSettings(enabled=True), DEFAULT_POLICY, flags, comparisons, categories=["json", "chat"])
+    assert allow.family() == 3 * 6  # json, chat, other x six guarded tests
+    open_ended = RolloutGuard(GuardSettings(enabled=True), DEFAULT_POLICY, flags, comparisons, max_categories=4)
+    assert open_ended.family() == 5 * 6
+    # Past the gateway's bound a new name is judged as `other`, like the label it gets.
+    assert [open_ended._category(n) for n in "abcdef"] == ["a", "b", "c", "d", "other", "other"]  # noqa: SLF001
+
+
+def test_empty_candidate_answers_trip_the_length_ratio_guard(stores: tuple[FlagStore, ComparisonStore]) -> None:
+    from monitors.guard import _observation
+    from monitors.policy import RatioTolerance
+    from monitors.verdicts import PairSample
+
+    tol = RatioTolerance(min=0.8, max=1.25)
+    empty = PairSample("chat", {}, {}, 0.0, 0.0, None, None)
+    assert _observation(empty, "length_ratio_below", tol) == 1.0
+    assert _observation(empty, "length_ratio_above", tol) == -1.0
