@@ -61,7 +61,7 @@ class GuardDecision:
 
     failed: list[str]
     failed_checks: int
-    action: str  # none | rollback | step | promoted | halted
+    action: str  # none | rollback | step | hold | promoted | halted
     rollout_percent: float
     reason: str = ""
 
@@ -101,6 +101,8 @@ class RolloutGuard:
     failed_checks: int = 0
     last_row_id: int = 0
     tests: dict[tuple[str, str], BettingTest] = field(default_factory=dict)
+    # The mirror-image tests: rejecting "violates the tolerance" shows the candidate within it (gates the ramp).
+    within: dict[tuple[str, str], BettingTest] = field(default_factory=dict)
     # Category names the gateway can label: its allow-list; without one, the policy's categories and at most
     # `max_categories` further names (the gateway's own bound), everything else being `other`.
     categories: list[str] = field(default_factory=list)
@@ -128,14 +130,22 @@ class RolloutGuard:
             return category
         return "other"
 
-    def _test(self, category: str, metric: str, tol: object) -> BettingTest:
+    def _test(self, category: str, metric: str, tol: object) -> tuple[BettingTest, BettingTest]:
         key = (category, metric)
         if key not in self.tests:
             # Rates: null "difference <= tolerance"; medians: null "at most half the pairs violate".
             m = tol.max_increase_pp / 100 if isinstance(tol, RateTolerance) else 0.0  # type: ignore[attr-defined]
             # Bonferroni over the family of tests, so the guard's family-wise error stays at alpha.
-            self.tests[key] = BettingTest(m=m, alpha=self.policy.significance / self.family())
-        return self.tests[key]
+            alpha = self.policy.significance / self.family()
+            self.tests[key] = BettingTest(m=m, alpha=alpha)
+            # Fed -x: its null "mean(-x) <= -m" is "the tolerance is violated"; rejecting it shows compliance.
+            self.within[key] = BettingTest(m=-m, alpha=alpha)
+        return self.tests[key], self.within[key]
+
+    def _unproven(self) -> list[str]:
+        """Tests with enough pairs that have not yet shown the candidate within tolerance."""
+        return [f"{c}/{m}" for (c, m), test in sorted(self.within.items())
+                if test.n >= self.policy.min_samples(c) and not test.rejected]
 
     def _feed(self, samples: list[PairSample]) -> None:
         for sample in samples:
@@ -146,7 +156,9 @@ class RolloutGuard:
                     continue
                 x = _observation(sample, metric, tol)
                 if x is not None:
-                    self._test(category, metric, tol).update(x)
+                    beyond, within = self._test(category, metric, tol)
+                    beyond.update(x)
+                    within.update(-x)
 
     def _describe(self, category: str, metric: str, test: BettingTest) -> str:
         values = np.array(test.values)
@@ -186,9 +198,14 @@ class RolloutGuard:
             return GuardDecision(failed, self.failed_checks, "none", flags.rollout_percent)
         if flags.rollout_percent >= ramp.max:
             return GuardDecision(failed, 0, "promoted", flags.rollout_percent, f"rollout at max {ramp.max}%")
+        unproven = self._unproven()
+        if unproven or not any(t.n >= self.policy.min_samples(c) for (c, _), t in self.within.items()):
+            # No regression is not the same as within tolerance: the ramp waits for the evidence.
+            waiting = ", ".join(unproven) or "no category has enough pairs"
+            return GuardDecision(failed, 0, "hold", flags.rollout_percent, f"not yet shown within tolerance: {waiting}")
         target = min(flags.rollout_percent + ramp.step, ramp.max)
-        reason = (f"guard: all checks passed, ramp {flags.rollout_percent:g}% -> {target:g}% "
-                  f"(policy {self.policy.stamp()})")
+        reason = (f"guard: every guarded metric with enough pairs shown within tolerance (anytime-valid), ramp "
+                  f"{flags.rollout_percent:g}% -> {target:g}% (policy {self.policy.stamp()})")
         self.flags.apply(FlagUpdate(rollout_percent=target, reason=reason), actor=GUARD_ACTOR)
         return GuardDecision(failed, 0, "step", target, reason)
 

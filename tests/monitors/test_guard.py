@@ -11,7 +11,14 @@ from bench.pairs import PairSource, injected
 from flags.store import FlagStore
 from flags.updates import FlagUpdate
 from monitors.guard import GUARD_ACTOR, GuardSettings, RampSettings, RolloutGuard
-from monitors.policy import DEFAULT_POLICY
+from monitors.policy import (
+    DEFAULT_POLICY,
+    MetricTolerances,
+    RateTolerance,
+    RatioTolerance,
+    RegressionPolicy,
+    SimilarityTolerance,
+)
 from monitors.sequential import BettingTest
 from shadow.records import ComparisonStore
 from shadow.redaction import default_redactor
@@ -66,20 +73,42 @@ def test_guard_rolls_back_on_injected_regression(stores: tuple[FlagStore, Compar
     assert guard.check_once().action == "halted"
 
 
-def test_guard_leaves_aa_alone_and_ramps(stores: tuple[FlagStore, ComparisonStore]) -> None:
+LOOSE = RegressionPolicy(name="loose", min_paired_samples=50, defaults=MetricTolerances(
+    refusal_rate=RateTolerance(max_increase_pp=10), format_break_rate=RateTolerance(max_increase_pp=10),
+    repetition_rate=RateTolerance(max_increase_pp=10), length_ratio=RatioTolerance(min=0.5, max=2.0),
+    similarity=SimilarityTolerance(min_median=0.3)))
+CATEGORIES = ["chat", "code", "json", "math", "multilingual", "benign-sensitive", "long"]
+
+
+def test_guard_leaves_aa_alone_and_ramps_once_within_tolerance_is_shown(
+        stores: tuple[FlagStore, ComparisonStore]) -> None:
     flags, comparisons = stores
     flags.apply(FlagUpdate(rollout_percent=5, reason="canary"), actor="ops")
     settings = GuardSettings(enabled=True, threshold=1, ramp=RampSettings(enabled=True, step=20, max=50))
-    guard = RolloutGuard(settings, DEFAULT_POLICY, flags, comparisons)
+    guard = RolloutGuard(settings, LOOSE, flags, comparisons, categories=CATEGORIES)
     source = PairSource({}, seed=2)
     seen = []
-    for _ in range(5):
+    for _ in range(10):
         _insert(comparisons, source, 300)
         decision = guard.check_once()
         seen.append((decision.action, decision.rollout_percent))
-    # 5 -> 25 -> 45 -> 50 (max is not a multiple of step, and is still reached) -> promoted.
-    assert seen == [("step", 25), ("step", 45), ("step", 50), ("promoted", 50), ("promoted", 50)]
+    steps = [pct for action, pct in seen if action in ("step", "promoted")]
+    # Held until every guarded metric with enough pairs is shown within tolerance, then 5 -> 25 -> 45 -> 50
+    # (max is not a multiple of step, and is still reached), then promoted.
+    assert seen[0][0] == "hold" and steps[:4] == [25, 45, 50, 50] and seen[-1] == ("promoted", 50)
     assert flags.snapshot().rollback is False
+
+
+def test_no_evidence_of_a_regression_does_not_ramp(stores: tuple[FlagStore, ComparisonStore]) -> None:
+    flags, comparisons = stores
+    flags.apply(FlagUpdate(rollout_percent=5, reason="canary"), actor="ops")
+    settings = GuardSettings(enabled=True, threshold=1, ramp=RampSettings(enabled=True, step=20, max=50))
+    guard = RolloutGuard(settings, DEFAULT_POLICY, flags, comparisons, categories=CATEGORIES)
+    _insert(comparisons, PairSource({}, seed=3), 1500)
+    decision = guard.check_once()
+    # Identical arms, but 1,500 pairs cannot show a 1 pp tolerance held in every category: hold, say why.
+    assert decision.action == "hold" and "refusal_rate" in decision.reason
+    assert flags.snapshot().rollout_percent == 5
 
 
 def test_guard_family_covers_every_test_it_can_run(stores: tuple[FlagStore, ComparisonStore]) -> None:
