@@ -23,8 +23,7 @@ from flags.store import FlagStore
 from flags.updates import FlagUpdate
 from monitors.policy import RateTolerance, RatioTolerance, RegressionPolicy, SimilarityTolerance
 from monitors.samples import samples_from_rows
-from monitors.sequential import BettingTest
-from monitors.stats import paired_rates
+from monitors.sequential import BettingTest, anytime_lower_bound
 from monitors.verdicts import RATE_FIELDS, PairSample
 from shadow.records import ComparisonStore
 
@@ -161,14 +160,14 @@ class RolloutGuard:
                     within.update(-x)
 
     def _describe(self, category: str, metric: str, test: BettingTest) -> str:
-        values = np.array(test.values)
+        # The bound of the same anytime-valid test that fired: valid however often the guard looked.
+        bound = anytime_lower_bound(test.values, test.alpha)
         if metric in RATE_FIELDS:
-            # Only discordant pairs matter for the paired difference: x > 0 candidate worse, x < 0 better.
-            est = paired_rates(values < 0, values > 0, self.policy.significance)
-            return (f"{metric} regression in {category}: {test.mean * 100:+.2f} pp "
-                    f"(95% interval {est.low * 100:+.2f}..{est.high * 100:+.2f} pp, n={test.n})")
-        share = float(np.mean(values > 0))
-        return f"{metric} regression in {category}: {share:.0%} of {test.n} pairs outside tolerance"
+            return (f"{metric} regression in {category}: {test.mean * 100:+.2f} pp, anytime-valid lower bound "
+                    f"{bound * 100:+.2f} pp > tolerance {test.m * 100:+.2f} pp (alpha {test.alpha:.2g}, n={test.n})")
+        share = float(np.mean(np.array(test.values) > 0))
+        return (f"{metric} regression in {category}: {share:.0%} of {test.n} pairs beyond the bound, anytime-valid "
+                f"lower bound of the share {(bound + 1) / 2:.0%} > 50% (alpha {test.alpha:.2g})")
 
     def _read_new(self) -> list[PairSample]:
         since = None if self._started else utcnow() - timedelta(hours=self.settings.window_hours)

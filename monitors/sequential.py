@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 
 @dataclass
 class BettingTest:
@@ -49,3 +51,36 @@ class BettingTest:
     def mean(self) -> float:
         """Running mean of the observations."""
         return self._mean
+
+
+def anytime_lower_bound(values: list[float], alpha: float, tolerance: float = 1e-4) -> float:
+    """Lower end of the one-sided confidence sequence for the mean: the largest m whose "mean <= m" was rejected.
+
+    The same betting test as `BettingTest`, replayed for candidate m by bisection (rejection gets harder as m
+    grows; the bets' running mean and variance do not depend on m, so each m is one vectorised pass). Valid at
+    whatever time it is read, like the test itself.
+    """
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return -1.0
+    n = np.arange(x.size)
+    sums = np.cumsum(x)
+    prior_mean = np.concatenate(([0.0], sums[:-1] / n[1:]))
+    # As in BettingTest: 0.25 prior pseudo-variance plus the squared deviations of the earlier observations.
+    deviations = (x - prior_mean) ** 2
+    variance = (0.25 + np.concatenate(([0.0], np.cumsum(deviations)[:-1]))) / (n + 1)
+    threshold = math.log(1 / alpha)
+
+    def rejected(m: float) -> bool:
+        edge = np.where(n > 0, prior_mean - m, 0.0)
+        raw = np.where(edge > 0, edge / (variance + edge * edge), 0.0)
+        bets = np.clip(raw, 0.0, 0.5 / (1 + m))
+        return bool(np.max(np.cumsum(np.log1p(bets * (x - m)))) >= threshold)
+
+    low, high = -1.0 + 1e-9, float(x.max())
+    if not rejected(low):
+        return -1.0
+    while high - low > tolerance:
+        middle = (low + high) / 2
+        low, high = (middle, high) if rejected(middle) else (low, middle)
+    return low

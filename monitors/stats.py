@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as sps
-from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint, test_proportions_2indep
 
 _RNG_SEED = 20261124  # bootstrap intervals are reproducible run to run
@@ -35,30 +34,6 @@ def wilson(count: int, n: int, alpha: float) -> tuple[float, float]:
         return 0.0, 1.0
     low, high = proportion_confint(count, n, alpha=alpha, method="wilson")
     return float(low), float(high)
-
-
-def paired_rates(baseline: np.ndarray, candidate: np.ndarray, alpha: float) -> Estimate:
-    """Candidate minus baseline rate on the same requests; McNemar's exact test on the discordant pairs.
-
-    The interval is exact conditional on the number of discordant pairs: Clopper-Pearson on
-    b / (b + c), mapped to the rate difference (b - c) / n.
-    """
-    base, cand = baseline.astype(bool), candidate.astype(bool)
-    n = int(base.size)
-    b = int(np.sum(cand & ~base))  # candidate worse
-    c = int(np.sum(base & ~cand))  # candidate better
-    both = int(np.sum(base & cand))
-    neither = n - b - c - both
-    if n == 0:
-        return Estimate(0, 0.0, -1.0, 1.0, 1.0, 0.0, 0.0)
-    p_value = 1.0 if b + c == 0 else float(mcnemar([[neither, b], [c, both]], exact=True).pvalue)
-    if b + c:
-        low_share, high_share = proportion_confint(b, b + c, alpha=alpha, method="beta")
-        scale = (b + c) / n
-        low, high = scale * (2 * low_share - 1), scale * (2 * high_share - 1)
-    else:
-        low = high = 0.0
-    return Estimate(n, (b - c) / n, float(low), float(high), p_value, float(base.mean()), float(cand.mean()))
 
 
 def _bootstrap_ci(data: tuple[np.ndarray, ...], statistic, alpha: float, paired: bool = True,  # type: ignore[no-untyped-def]

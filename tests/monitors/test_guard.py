@@ -69,7 +69,7 @@ def test_guard_rolls_back_on_injected_regression(stores: tuple[FlagStore, Compar
     assert flags.snapshot().rollback is True
     entry = flags.audit(limit=1)[0]
     assert entry.actor == GUARD_ACTOR and "refusal_rate regression in benign-sensitive" in entry.reason
-    assert "pp" in entry.reason and "interval" in entry.reason
+    assert "pp" in entry.reason and "anytime-valid lower bound" in entry.reason
     assert guard.check_once().action == "halted"
 
 
@@ -130,3 +130,20 @@ def test_empty_candidate_answers_trip_the_length_ratio_guard(stores: tuple[FlagS
     empty = PairSample("chat", {}, {}, 0.0, 0.0, None, None)
     assert _observation(empty, "length_ratio_below", tol) == 1.0
     assert _observation(empty, "length_ratio_above", tol) == -1.0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_anytime_lower_bound_is_where_the_betting_test_stops_rejecting(seed: int) -> None:
+    from monitors.sequential import anytime_lower_bound
+
+    rng = random.Random(seed)
+    values = [1.0 if rng.random() < 0.06 else (-1.0 if rng.random() < 0.02 else 0.0) for _ in range(2000)]
+    bound = anytime_lower_bound(values, 0.001)
+
+    def rejects(m: float) -> bool:
+        test = BettingTest(m=m, alpha=0.001)
+        for value in values:
+            test.update(value)
+        return test.rejected
+
+    assert rejects(bound - 0.001) and not rejects(bound + 0.001)
