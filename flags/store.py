@@ -194,20 +194,19 @@ class FlagStore:
 
     @contextmanager
     def _session(self, *, write: bool) -> Iterator[Session]:
-        if not (write and self._networked):
-            with self._connection(write=write) as conn, conn.begin(), Session(bind=conn) as session:
+        # A write to a server database carries its deadline into the transaction (the COMMIT trigger checks it).
+        at, wait_s = self.timeouts.write_deadline() if write and self._networked else (None, None)
+        try:
+            with self._connection(write=write, seconds=wait_s) as conn, conn.begin(), Session(bind=conn) as session:
+                if at is not None:
+                    conn.execute(text("SELECT set_config(:name, :deadline, true)"),
+                                 {"name": WRITE_DEADLINE_SETTING, "deadline": at.isoformat()})
                 yield session
                 # The outer connection transaction commits; the session only has to flush into it.
                 session.flush()
-            return
-        at, wait_s = self.timeouts.write_deadline()
-        try:
-            with self._connection(write=True, seconds=wait_s) as conn, conn.begin(), Session(bind=conn) as session:
-                conn.execute(text("SELECT set_config(:name, :deadline, true)"),
-                             {"name": WRITE_DEADLINE_SETTING, "deadline": at.isoformat()})
-                yield session
-                session.flush()
         except StoreTimedOut as exc:
+            if at is None:
+                raise
             raise StoreTimedOut(f"{exc}; the database refuses this write at COMMIT after {at.isoformat()}, "
                                 "so it cannot land later") from exc
 
