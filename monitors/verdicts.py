@@ -12,7 +12,7 @@ import numpy as np
 from monitors.paired_rates import PairedCounts, p_above, tango_interval
 from monitors.policy import LatencyTolerance, RateTolerance, RatioTolerance, RegressionPolicy
 from monitors.sign_tests import share_beyond
-from monitors.stats import LATENCY_SAMPLE, Estimate, paired_p95_change, wilson
+from monitors.stats import Estimate, paired_p95_change, wilson
 
 REGRESSION, OK, IMPROVEMENT, INSUFFICIENT = "regression", "ok", "improvement", "insufficient data"
 # Neither beyond the tolerance nor shown within it: the data cannot tell yet ("no evidence" is not "ok").
@@ -149,9 +149,8 @@ def _estimate(samples: list[PairSample], metric: str, tol: Any, alpha: float) ->
     timed = [s for s in samples if s.baseline_ttft_s and s.candidate_ttft_s]
     base = np.array([s.baseline_ttft_s for s in timed], dtype=float)
     cand = np.array([s.candidate_ttft_s for s in timed], dtype=float)
-    sampled = f" (on a uniform sample of {LATENCY_SAMPLE} of {len(timed)} pairs)" if len(timed) > LATENCY_SAMPLE else ""
     return (paired_p95_change(base, cand, alpha),
-            f"paired BCa bootstrap interval of the p95 change against the tolerance{sampled}")
+            "order-statistic intervals of each arm's p95, combined into an exact interval of the change")
 
 
 def _length_estimate(samples: list[PairSample], tol: RatioTolerance, alpha: float) -> Estimate:

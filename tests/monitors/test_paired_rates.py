@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from statsmodels.stats.contingency_tables import mcnemar
 
@@ -45,6 +45,7 @@ def test_pairs_needed_grows_as_the_effect_nears_the_margin() -> None:
     assert PairedCounts(500, 10, 5).pairs_needed(0.01, 0.05) is None  # exactly on the margin
 
 
+@example(0, 7, 7, 7)  # statsmodels' upper bound came out at 1.0000000000000002
 @given(st.integers(0, 50), st.integers(1, 50), st.integers(0, 50), st.integers(1, 50))
 def test_live_rate_interval_exists_for_every_table(base_hits: int, base_n: int, cand_hits: int, cand_n: int) -> None:
     from monitors.stats import unpaired_rates
@@ -52,3 +53,14 @@ def test_live_rate_interval_exists_for_every_table(base_hits: int, base_n: int, 
     base_hits, cand_hits = min(base_hits, base_n), min(cand_hits, cand_n)
     est = unpaired_rates(base_hits, base_n, cand_hits, cand_n, 0.05, margin=0.01)
     assert -1 <= est.low <= est.effect <= est.high <= 1 and est.low < est.high and 0 <= est.p_value <= 1
+
+
+def test_quantile_interval_uses_the_tabled_order_statistics() -> None:
+    import numpy as np
+
+    from monitors.stats import quantile_interval
+
+    # n = 20: the 95% interval of the median runs from the 6th to the 15th order statistic (Conover, table A3).
+    assert quantile_interval(np.arange(1.0, 21.0), 0.5, 0.05) == (6.0, 15.0)
+    # Too few values for the level: the upper end is open, never a made-up bound.
+    assert quantile_interval(np.arange(1.0, 11.0), 0.95, 0.01)[1] == float("inf")
