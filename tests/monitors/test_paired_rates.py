@@ -64,3 +64,18 @@ def test_quantile_interval_uses_the_tabled_order_statistics() -> None:
     assert quantile_interval(np.arange(1.0, 21.0), 0.5, 0.05) == (6.0, 15.0)
     # Too few values for the level: the upper end is open, never a made-up bound.
     assert quantile_interval(np.arange(1.0, 11.0), 0.95, 0.01)[1] == float("inf")
+
+
+def test_histogram_p95_interval_contains_the_exact_one() -> None:
+    import numpy as np
+
+    from monitors.live import _bucket_quantile_interval
+    from monitors.stats import quantile_interval
+
+    rng = np.random.default_rng(4)
+    bounds = np.array([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, np.inf])
+    values = rng.lognormal(np.log(0.1), 0.8, 3000)
+    counts = np.histogram(values, bins=np.concatenate(([0.0], bounds)))[0].astype(float)
+    exact = quantile_interval(values, 0.95, 0.01)
+    bucketed = _bucket_quantile_interval(bounds, counts, 0.95, 0.01)
+    assert bucketed[0] <= exact[0] and exact[1] <= bucketed[1]
