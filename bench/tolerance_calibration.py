@@ -32,6 +32,9 @@ CATEGORIES = ("chat", "code", "json", "math", "multilingual", "benign-sensitive"
 SHARES = (0.25, 0.15, 0.15, 0.15, 0.10, 0.10, 0.10)
 BASE_RATE = {"refused": 0.02, "format_broken": 0.01, "repetitive": 0.02}
 MARGIN = {"refused": 0.01, "format_broken": 0.005, "repetitive": 0.01}  # the default policy's tolerances
+# Spread of the body in the tail study: with 8% of requests 3x slower and the rest 2.65% faster, the true p95
+# change is +62% (the statistical review's case), while the typical pair got faster.
+TAIL_SIGMA = 0.31
 
 
 @dataclass
@@ -57,7 +60,7 @@ def _category_pairs(rng: np.random.Generator, category: str, n: int, arm: Arm) -
     checked = category in ("json", "code")
     sims = np.where(rng.random(n) < arm.similarity_below, rng.uniform(0.3, 0.6, n), rng.uniform(0.6, 1.0, n))
     ratios = np.where(rng.random(n) < arm.ratio_below, rng.uniform(0.4, 0.8, n), rng.uniform(0.8, 1.2, n))
-    base_ttft = rng.lognormal(np.log(0.1), 0.5, n)
+    base_ttft = rng.lognormal(np.log(0.1), TAIL_SIGMA if arm.tail else 0.5, n)
     if arm.tail:
         slow = rng.random(n) < 0.08
         cand_ttft = np.where(slow, 3 * base_ttft, 0.9735 * base_ttft)
