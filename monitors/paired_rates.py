@@ -58,6 +58,17 @@ class PairedCounts:
     n: int
     worse: int  # pairs where only the candidate has the event (refused, broke the format, ...)
     better: int  # pairs where only the baseline has it
+    both: int = 0  # pairs where both have it
+
+    @property
+    def baseline_rate(self) -> float:
+        """The baseline's own event rate."""
+        return (self.better + self.both) / self.n if self.n else 0.0
+
+    @property
+    def candidate_rate(self) -> float:
+        """The candidate's own event rate."""
+        return (self.worse + self.both) / self.n if self.n else 0.0
 
     @property
     def effect(self) -> float:

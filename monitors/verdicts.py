@@ -106,20 +106,16 @@ def paired_counts(samples: list[PairSample], metric: str) -> PairedCounts:
     kept = _rate_samples(samples, metric)
     base = np.array([bool(s.baseline.get(field_name)) for s in kept], dtype=bool)
     cand = np.array([bool(s.candidate.get(field_name)) for s in kept], dtype=bool)
-    return PairedCounts(int(base.size), int(np.sum(cand & ~base)), int(np.sum(base & ~cand)))
+    return PairedCounts(int(base.size), int(np.sum(cand & ~base)), int(np.sum(base & ~cand)), int(np.sum(base & cand)))
 
 
 def _rate_estimate(samples: list[PairSample], metric: str, tol: RateTolerance, alpha: float) -> Estimate:
     counts = paired_counts(samples, metric)
-    kept = _rate_samples(samples, metric)
-    field_name = RATE_FIELDS[metric]
-    base = float(np.mean([bool(s.baseline.get(field_name)) for s in kept])) if kept else 0.0
-    cand = float(np.mean([bool(s.candidate.get(field_name)) for s in kept])) if kept else 0.0
     if not counts.n:
         return Estimate(0, 0.0, -1.0, 1.0, 1.0, 0.0, 0.0)
     low, high = tango_interval(counts.worse, counts.better, counts.n, alpha)
     p_value = p_above(counts.worse, counts.better, counts.n, tol.max_increase_pp / 100)
-    return Estimate(counts.n, counts.effect, low, high, p_value, base, cand)
+    return Estimate(counts.n, counts.effect, low, high, p_value, counts.baseline_rate, counts.candidate_rate)
 
 
 def sample_size(samples: list[PairSample], metric: str) -> int:

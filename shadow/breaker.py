@@ -38,7 +38,6 @@ class ShadowBreaker:
         self._last_progress = clock()
         # Attempts still waiting for their first byte, with the time each was sent.
         self._waiting: dict[asyncio.Task[object], float] = {}
-        self.abandoned = 0
 
     def shedding(self) -> bool:
         """True when a new shadow to this target should be dropped rather than queued."""
@@ -101,7 +100,6 @@ class ShadowBreaker:
         for attempt in waiting:
             if not attempt.done():
                 attempt.cancel()
-                self.abandoned += 1
 
     def _change(self, state: BreakerState) -> None:
         if state is not self.state:

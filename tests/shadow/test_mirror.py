@@ -79,7 +79,7 @@ async def test_hung_shadow_backend_leaves_primary_untouched(make_gateway: Gatewa
     assert metric_value(metrics, "quantgate_shadow_drops_total", reason="queue_full") == 6
 
 
-async def _send_until(gateway: Gateway, metric: str, at_least: float, limit: int = 400, **labels: str) -> float:
+async def _send_until(gateway: Gateway, metric: str, at_least: float, limit: int = 1000, **labels: str) -> float:
     """Send primaries one by one until `metric` reaches `at_least` (or `limit` requests); returns its value."""
     value = 0.0
     async with gateway.client() as client:
@@ -101,7 +101,7 @@ async def test_hung_shadow_target_is_abandoned_and_shadows_resume_once_it_recove
     await candidate_sim.control(operational={"hang": True})
     assert await _send_until(gateway, "quantgate_shadow_circuit_open", 1, variant="candidate") == 1
     # The shadows stuck on the hung target were let go, and the target saw them go (upstream closed).
-    assert (await candidate_sim.wait_for_aborts(4))["aborted"] >= 4
+    assert (await candidate_sim.wait_for_aborts(4, timeout_s=15))["aborted"] >= 4
     async with gateway.client() as client:
         metrics = (await client.get("/metrics")).text
     assert metric_value(metrics, "quantgate_shadow_requests_total", variant="candidate", outcome="abandoned") >= 4
