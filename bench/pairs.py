@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 
 from monitors.detectors.answer import AnswerJudge, DetectorSettings
-from monitors.verdicts import PairSample
+from monitors.samples import PairSample
 from shadow.answer import CapturedAnswer
 from shadow.compare import ShadowComparison, compare
 from simulator.generation import SimRequest, generate

@@ -14,16 +14,16 @@ from gateway.admin_comparisons import parse_time
 from gateway.errors import StoreUnavailable
 from gateway.runtime import GatewayRuntime
 from monitors.live import read_live_counts, unpaired_verdicts
-from monitors.samples import samples_from_rows
 from monitors.verdicts import VerdictReport, build_report
+from monitors.window_data import window_from_store
 from shadow.records import ComparisonStoreError, safe
 
 
 def verdict_report(runtime: GatewayRuntime, since: datetime) -> VerdictReport:
-    """Verdicts over the shadow pairs stored since `since`, under the policy in force."""
-    rows = safe(runtime.comparisons.rows_after, 0, since)
+    """Verdicts over every shadow pair stored since `since`, under the policy in force."""
     settings = runtime.settings
-    report = build_report(samples_from_rows(rows), runtime.policy, settings.baseline.stamp.as_labels(),
+    window = safe(window_from_store, runtime.comparisons, since, None, runtime.policy, settings.verdict_sample_size)
+    report = build_report(window, runtime.policy, settings.baseline.stamp.as_labels(),
                           settings.candidate.stamp.as_labels())
     live = read_live_counts(runtime.metrics.collecting_registry())
     report.live_verdicts = unpaired_verdicts(live, runtime.policy)

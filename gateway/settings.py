@@ -129,6 +129,9 @@ class GatewaySettings(BaseSettings):
     guard: GuardSettings = Field(default_factory=GuardSettings)
     # Regression policy (YAML) for verdicts, reports and the guard; the built-in default when unset.
     policy_file: str | None = None
+    # Quantiles and medians in /admin/verdicts come from a uniform random sample of the window of at most this
+    # many pairs (rates and sign tests count every pair in SQL); each verdict states its sample size.
+    verdict_sample_size: int = Field(default=20_000, ge=1_000, le=1_000_000)
 
     @field_validator("admin_token", mode="before")
     @classmethod

@@ -24,7 +24,8 @@ from flags.updates import FlagUpdate
 from monitors.policy import RateTolerance, RatioTolerance, RegressionPolicy, SimilarityTolerance
 from monitors.samples import samples_from_rows
 from monitors.sequential import BettingTest, anytime_lower_bound
-from monitors.verdicts import RATE_FIELDS, PairSample
+from monitors.samples import PairSample
+from monitors.window_data import RATE_FIELDS
 from shadow.records import ComparisonStore
 
 log = logging.getLogger("quantgate.guard")

@@ -1,12 +1,26 @@
-"""Turn stored comparison records into the per-pair samples the statistics use."""
+"""Per-pair samples: what the statistics need from one stored comparison or one simulated pair."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
-from monitors.verdicts import PairSample
 from shadow.records import ShadowComparisonRow
+
+
+@dataclass(frozen=True, slots=True)
+class PairSample:
+    """The per-pair facts the statistics need (from a stored comparison or a simulation)."""
+
+    category: str
+    baseline: dict[str, Any]  # judgement: refused, format_checked, format_broken, repetitive, ...
+    candidate: dict[str, Any]
+    length_ratio: float | None
+    similarity: float
+    baseline_ttft_s: float | None
+    candidate_ttft_s: float | None
 
 
 def samples_from_rows(rows: Iterable[ShadowComparisonRow]) -> list[PairSample]:

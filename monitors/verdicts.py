@@ -1,4 +1,16 @@
-"""Verdicts per (category, metric): regression, ok, improvement or insufficient data, with honest statistics."""
+"""Verdicts per (category, metric): regression, ok, improvement, inconclusive or insufficient data.
+
+Every metric is tested against the tolerance committed in the policy, one-sided in the direction the
+policy names: "regression" when the interval's lower bound is beyond the tolerance, "ok" when its upper
+bound is inside it, "inconclusive" otherwise. Each bound is one-sided at α/m over the m tested
+(category, metric) pairs (Bonferroni), so both labels hold family-wise.
+
+Two kinds of interval, chosen by how the analysis is looked at:
+- `anytime` (the report and `/admin/verdicts`, reloaded as pairs accrue): confidence sequences from
+  `monitors.confidence_sequences`, valid at every look.
+- `single` (one planned look, such as a pre-ship evaluation): Tango's score interval for paired rates,
+  Clopper-Pearson for the sign tests' shares, exact order-statistic intervals for p95.
+"""
 
 from __future__ import annotations
 
@@ -9,30 +21,21 @@ from typing import Any
 
 import numpy as np
 
+from monitors import confidence_sequences as cs
 from monitors.paired_rates import PairedCounts, p_above, tango_interval
 from monitors.policy import LatencyTolerance, RateTolerance, RatioTolerance, RegressionPolicy
-from monitors.sign_tests import share_beyond
+from monitors.samples import PairSample
+from monitors.sign_tests import share_interval
 from monitors.stats import Estimate, paired_p95_change, wilson
+from monitors.window_data import RATE_FIELDS, CategoryWindow, ShareCount, WindowData, window_from_samples
 
 REGRESSION, OK, IMPROVEMENT, INSUFFICIENT = "regression", "ok", "improvement", "insufficient data"
 # Neither beyond the tolerance nor shown within it: the data cannot tell yet ("no evidence" is not "ok").
 INCONCLUSIVE = "inconclusive"
 METRIC_ORDER = ("refusal_rate", "format_break_rate", "repetition_rate", "length_ratio", "similarity", "ttft_p95")
-# Paired rate metrics and the judgement field each one counts.
-RATE_FIELDS = {"refusal_rate": "refused", "format_break_rate": "format_broken", "repetition_rate": "repetitive"}
-
-
-@dataclass(frozen=True, slots=True)
-class PairSample:
-    """The per-pair facts the statistics need (from a stored comparison or a simulation)."""
-
-    category: str
-    baseline: dict[str, Any]  # judgement: refused, format_checked, format_broken, repetitive, ...
-    candidate: dict[str, Any]
-    length_ratio: float | None
-    similarity: float
-    baseline_ttft_s: float | None
-    candidate_ttft_s: float | None
+ANYTIME, SINGLE = "anytime", "single"
+INTERVAL_KINDS = {ANYTIME: "anytime-valid confidence sequence (valid however often it is read)",
+                  SINGLE: "fixed-sample interval (valid for one planned look)"}
 
 
 @dataclass
@@ -56,8 +59,11 @@ class Verdict:
     candidate_interval: tuple[float, float] | None = None
     # Two-sided confidence level of `interval` (Bonferroni over the tested family: each bound one-sided at α/m).
     interval_level: float | None = None
-    # Pairs that would settle an inconclusive rate verdict at the observed rates (80% power).
+    interval_kind: str = ""
+    # Pairs that would settle an inconclusive verdict if the observed proportions held (rate and share metrics).
     pairs_needed: int | None = None
+    # Metrics computed on a sample of the window's pairs (quantiles, medians): how many pairs it held.
+    sample_n: int | None = None
 
 
 @dataclass
@@ -71,9 +77,15 @@ class VerdictReport:
     candidate_stamp: dict[str, str]
     calibration_set: str
     strata: dict[str, int]
+    looks: str = ANYTIME
+    # Pairs in the window, and how many of them the value sample (quantiles, medians) holds.
+    window_pairs: int = 0
+    sampled_pairs: int = 0
+    sample_exhaustive: bool = True
     verdicts: list[Verdict] = field(default_factory=list)
-    # Unpaired comparison of live traffic per variant (window: since the server started).
+    # Unpaired comparison of live traffic per variant.
     live_verdicts: list[Verdict] = field(default_factory=list)
+    live_window: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready view (infinite or undefined figures become null)."""
@@ -94,69 +106,113 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _rate_samples(samples: list[PairSample], metric: str) -> list[PairSample]:
-    if metric == "format_break_rate":
-        return [s for s in samples if s.baseline.get("format_checked") and s.candidate.get("format_checked")]
-    return samples
+@dataclass(frozen=True, slots=True)
+class _Bounds:
+    """An estimate plus what it needs to plan: the margin-crossing sample size (None where not computed)."""
+
+    estimate: Estimate
+    pairs_needed: int | None = None
+    sample_n: int | None = None
 
 
-def paired_counts(samples: list[PairSample], metric: str) -> PairedCounts:
-    """The paired table of one rate metric: pairs, and discordant pairs each way."""
-    field_name = RATE_FIELDS[metric]
-    kept = _rate_samples(samples, metric)
-    base = np.array([bool(s.baseline.get(field_name)) for s in kept], dtype=bool)
-    cand = np.array([bool(s.candidate.get(field_name)) for s in kept], dtype=bool)
-    return PairedCounts(int(base.size), int(np.sum(cand & ~base)), int(np.sum(base & ~cand)), int(np.sum(base & cand)))
-
-
-def _rate_estimate(samples: list[PairSample], metric: str, tol: RateTolerance, alpha: float) -> Estimate:
-    counts = paired_counts(samples, metric)
+def _rate(counts: PairedCounts, tol: RateTolerance, side: float, looks: str) -> _Bounds:
+    margin = tol.max_increase_pp / 100
     if not counts.n:
-        return Estimate(0, 0.0, -1.0, 1.0, 1.0, 0.0, 0.0)
-    low, high = tango_interval(counts.worse, counts.better, counts.n, alpha)
-    p_value = p_above(counts.worse, counts.better, counts.n, tol.max_increase_pp / 100)
-    return Estimate(counts.n, counts.effect, low, high, p_value, counts.baseline_rate, counts.candidate_rate)
+        return _Bounds(Estimate(0, 0.0, -1.0, 1.0, 1.0, 0.0, 0.0))
+    if looks == ANYTIME:
+        tally = cs.paired_tally(counts.worse, counts.better, counts.n)
+        low, high = cs.interval(tally, side)
+        # Anytime-valid p-value of "δ <= margin": 1 / capital (Ville).
+        p_value = min(1.0, math.exp(-cs.log_capital(tally, margin)))
+        needed = cs.settling_n(tally, margin, side)
+    else:
+        low, high = tango_interval(counts.worse, counts.better, counts.n, 2 * side)
+        p_value, needed = p_above(counts.worse, counts.better, counts.n, margin), counts.pairs_needed(margin, side)
+    est = Estimate(counts.n, counts.effect, low, high, p_value, counts.baseline_rate, counts.candidate_rate)
+    return _Bounds(est, needed)
 
 
-def sample_size(samples: list[PairSample], metric: str) -> int:
+def _share_bounds(share: ShareCount, side: float, looks: str) -> tuple[float, float]:
+    if looks == ANYTIME:
+        low, high = cs.interval(cs.share_tally(share.beyond, share.n), side)
+        return (low + 1) / 2, (high + 1) / 2
+    return share_interval(share.beyond, share.n, 2 * side)
+
+
+def _share_needed(share: ShareCount, side: float, looks: str) -> int | None:
+    return cs.settling_n(cs.share_tally(share.beyond, share.n), 0.0, side) if looks == ANYTIME else None
+
+
+def _similarity(window: CategoryWindow, tol: Any, side: float, looks: str) -> _Bounds:
+    share = window.similarity_below
+    low, high = _share_bounds(share, side, looks)
+    median = float(np.median(window.similarity)) if window.similarity.size else 0.0
+    est = Estimate(share.n, share.beyond / share.n if share.n else 0.0, low, high, 1.0, tol.min_median, median)
+    return _Bounds(est, _share_needed(share, side, looks), int(window.similarity.size))
+
+
+def _length(window: CategoryWindow, tol: RatioTolerance, side: float, looks: str) -> _Bounds:
+    """The worse of the two sign tests (share below min, share above max), each at half this metric's level."""
+    below, above = window.length_below, window.length_above
+    low_b, high_b = _share_bounds(below, side / 2, looks)
+    low_a, high_a = _share_bounds(above, side / 2, looks)
+    shares = [s.beyond / s.n if s.n else 0.0 for s in (below, above)]
+    median = float(np.median(window.length_ratio)) if window.length_ratio.size else 1.0
+    worse = below if shares[0] >= shares[1] else above
+    est = Estimate(below.n, max(shares), max(low_b, low_a), max(high_b, high_a), 1.0, 1.0, median)
+    return _Bounds(est, _share_needed(worse, side / 2, looks), int(window.length_ratio.size))
+
+
+def _latency(window: CategoryWindow, side: float, looks: str) -> _Bounds:
+    base, cand = window.baseline_ttft, window.candidate_ttft
+    keep = (base > 0) & (cand > 0)
+    base, cand = base[keep], cand[keep]
+    if looks == SINGLE or not base.size:
+        return _Bounds(paired_p95_change(base, cand, 2 * side), sample_n=int(base.size))
+    # Each arm's p95 bounded at side / 2 per side (Bonferroni over the arms), as in `paired_p95_change`.
+    low_b, high_b = cs.quantile_bounds(base, 0.95, side / 2)
+    low_c, high_c = cs.quantile_bounds(cand, 0.95, side / 2)
+    low = low_c / high_b - 1 if math.isfinite(high_b) else -1.0
+    high = high_c / low_b - 1 if low_b > 0 else math.inf
+    p95_b, p95_c = float(np.percentile(base, 95)), float(np.percentile(cand, 95))
+    return _Bounds(Estimate(int(base.size), p95_c / p95_b - 1, low, high, 1.0, p95_b, p95_c), sample_n=int(base.size))
+
+
+_METHODS = {
+    "rate": {ANYTIME: "paired differences: betting confidence sequence; anytime p-value at the tolerance",
+             SINGLE: "Tango score interval of the paired difference; one-sided score test at the tolerance"},
+    "length_ratio": "sign tests: share of pairs below min and share above max (empty answers kept), against one half",
+    "similarity": "sign test: share of pairs below the minimum, against one half",
+    "ttft_p95": "each arm's p95 from order statistics (ranks from {kind}), combined into an interval of the change",
+}
+
+
+def _method(metric: str, looks: str) -> str:
+    if metric in RATE_FIELDS:
+        return _METHODS["rate"][looks]
+    text = _METHODS[metric]
+    return text.format(kind="a confidence sequence" if looks == ANYTIME else "the binomial")
+
+
+def _evaluate(window: CategoryWindow, metric: str, tol: Any, side: float, looks: str) -> _Bounds:
+    if metric in RATE_FIELDS:
+        return _rate(window.rates[metric], tol, side, looks)
+    if metric == "length_ratio":
+        return _length(window, tol, side, looks)
+    if metric == "similarity":
+        return _similarity(window, tol, side, looks)
+    return _latency(window, side, looks)
+
+
+def sample_size(window: CategoryWindow, metric: str) -> int:
     """How many pairs a metric's test would use (before running it)."""
     if metric in RATE_FIELDS:
-        return len(_rate_samples(samples, metric))
+        return window.rates[metric].n
     if metric == "length_ratio":
-        return sum(s.length_ratio is not None for s in samples)
+        return window.length_below.n
     if metric == "similarity":
-        return len(samples)
-    return sum(bool(s.baseline_ttft_s and s.candidate_ttft_s) for s in samples)
-
-
-def _estimate(samples: list[PairSample], metric: str, tol: Any, alpha: float) -> tuple[Estimate, str]:
-    if metric in RATE_FIELDS:
-        return (_rate_estimate(samples, metric, tol, alpha),
-                "Tango score interval of the paired difference; one-sided score test at the tolerance")
-    if metric == "length_ratio":
-        return _length_estimate(samples, tol, alpha), ("sign tests: share of pairs below min and share above max "
-                                                      "(empty answers kept), exact intervals, against one half")
-    if metric == "similarity":
-        values = np.array([s.similarity for s in samples], dtype=float)
-        beyond = share_beyond(values < tol.min_median, alpha)
-        return (Estimate(beyond.n, beyond.share, beyond.low, beyond.high, 1.0, tol.min_median,
-                         float(np.median(values)) if values.size else 0.0),
-                "sign test: share of pairs below the minimum, exact interval, against one half")
-    timed = [s for s in samples if s.baseline_ttft_s and s.candidate_ttft_s]
-    base = np.array([s.baseline_ttft_s for s in timed], dtype=float)
-    cand = np.array([s.candidate_ttft_s for s in timed], dtype=float)
-    return (paired_p95_change(base, cand, alpha),
-            "order-statistic intervals of each arm's p95, combined into an exact interval of the change")
-
-
-def _length_estimate(samples: list[PairSample], tol: RatioTolerance, alpha: float) -> Estimate:
-    """The worse of the two sign tests: effect and bounds are the larger share beyond either end."""
-    ratios = np.array([s.length_ratio for s in samples if s.length_ratio is not None], dtype=float)
-    # Two tests share this metric's level (Bonferroni within the metric).
-    below, above = share_beyond(ratios < tol.min, alpha / 2), share_beyond(ratios > tol.max, alpha / 2)
-    median = float(np.median(ratios)) if ratios.size else 1.0
-    return Estimate(below.n, max(below.share, above.share), max(below.low, above.low), max(below.high, above.high),
-                    1.0, 1.0, median)
+        return window.similarity_below.n
+    return int(np.sum((window.baseline_ttft > 0) & (window.candidate_ttft > 0)))
 
 
 def judge(est: Estimate, tol: Any) -> str:
@@ -175,35 +231,43 @@ def judge(est: Estimate, tol: Any) -> str:
     return OK if high < 0.5 else INCONCLUSIVE
 
 
-def build_report(samples: list[PairSample], policy: RegressionPolicy, baseline_stamp: dict[str, str],
-                 candidate_stamp: dict[str, str]) -> VerdictReport:
-    """Verdicts for every category and metric in the policy, each tested against its committed tolerance.
+def _verdict(window: CategoryWindow, metric: str, tol: Any, enough: bool, side: float, family: int,
+             looks: str) -> Verdict:
+    bounds = _evaluate(window, metric, tol, side, looks)
+    est = bounds.estimate
+    verdict = Verdict(window.category, metric, judge(est, tol) if enough else INSUFFICIENT, est.effect,
+                      (est.low, est.high), est.n, est.baseline, est.candidate, tol.model_dump(),
+                      est.p_value if metric in RATE_FIELDS else None, method=_method(metric, looks),
+                      interval_level=1 - 2 * side, interval_kind=INTERVAL_KINDS[looks], sample_n=bounds.sample_n)
+    if metric in RATE_FIELDS:
+        verdict.p_adjusted = min(1.0, est.p_value * family) if enough else None
+        verdict.baseline_interval = wilson(round(est.baseline * est.n), est.n, 2 * side)
+        verdict.candidate_interval = wilson(round(est.candidate * est.n), est.n, 2 * side)
+    if verdict.verdict in (INCONCLUSIVE, INSUFFICIENT):
+        verdict.pairs_needed = bounds.pairs_needed
+    return verdict
 
-    Each interval's bounds are one-sided at α/m over the m tested (category, metric) pairs (Bonferroni), so
-    "regression" (lower bound beyond the tolerance) and "ok" (upper bound inside it) both hold family-wise.
-    """
+
+def build_report(window: WindowData, policy: RegressionPolicy, baseline_stamp: dict[str, str],
+                 candidate_stamp: dict[str, str], looks: str = ANYTIME) -> VerdictReport:
+    """Verdicts for every category and metric in the policy, each tested against its committed tolerance."""
     alpha = policy.significance
-    by_category: dict[str, list[PairSample]] = {}
-    for sample in samples:
-        by_category.setdefault(sample.category, []).append(sample)
     report = VerdictReport(policy=policy.stamp(), significance=alpha, generated_at=datetime.now(UTC).isoformat(),
                            baseline_stamp=baseline_stamp, candidate_stamp=candidate_stamp,
                            calibration_set=candidate_stamp.get("calibration_set") or policy.calibration_set,
-                           strata={c: len(s) for c, s in sorted(by_category.items())})
-    plan = [(category, group, metric, tol) for category, group in sorted(by_category.items())
-            for metric in METRIC_ORDER if (tol := policy.tolerance(category, metric)) is not None]
-    tested = [sample_size(group, metric) >= policy.min_samples(category) for category, group, metric, _ in plan]
-    side = alpha / max(1, sum(tested))
-    for (category, group, metric, tol), enough in zip(plan, tested, strict=True):
-        est, method = _estimate(group, metric, tol, 2 * side)
-        verdict = Verdict(category, metric, judge(est, tol) if enough else INSUFFICIENT, est.effect,
-                          (est.low, est.high), est.n, est.baseline, est.candidate, tol.model_dump(),
-                          est.p_value if metric in RATE_FIELDS else None, method=method, interval_level=1 - 2 * side)
-        if metric in RATE_FIELDS:
-            verdict.p_adjusted = min(1.0, est.p_value * max(1, sum(tested))) if enough else None
-            verdict.baseline_interval = wilson(round(est.baseline * est.n), est.n, alpha)
-            verdict.candidate_interval = wilson(round(est.candidate * est.n), est.n, alpha)
-            if verdict.verdict in (INCONCLUSIVE, INSUFFICIENT):
-                verdict.pairs_needed = paired_counts(group, metric).pairs_needed(tol.max_increase_pp / 100, side)
-        report.verdicts.append(verdict)
+                           strata={c: w.pairs for c, w in sorted(window.categories.items())}, looks=looks,
+                           window_pairs=window.window_pairs, sampled_pairs=window.sampled_pairs,
+                           sample_exhaustive=window.exhaustive)
+    plan = [(cw, metric, tol) for _, cw in sorted(window.categories.items())
+            for metric in METRIC_ORDER if (tol := policy.tolerance(cw.category, metric)) is not None]
+    tested = [sample_size(cw, metric) >= policy.min_samples(cw.category) for cw, metric, _ in plan]
+    family = max(1, sum(tested))
+    for (cw, metric, tol), enough in zip(plan, tested, strict=True):
+        report.verdicts.append(_verdict(cw, metric, tol, enough, alpha / family, family, looks))
     return report
+
+
+def report_from_samples(samples: list[PairSample], policy: RegressionPolicy, baseline_stamp: dict[str, str],
+                        candidate_stamp: dict[str, str], looks: str = ANYTIME) -> VerdictReport:
+    """`build_report` over pairs held in memory."""
+    return build_report(window_from_samples(samples, policy), policy, baseline_stamp, candidate_stamp, looks)

@@ -40,6 +40,14 @@ class ShadowComparisonRow(SQLModel, table=True):
     format_flip: str | None = None
     repetition_flip: str | None = None
     any_flip: bool = Field(default=False, index=True)
+    # Each arm's detector flags as columns, so verdicts count them in SQL (also in the judgement JSON).
+    baseline_refused: bool = False
+    candidate_refused: bool = False
+    baseline_repetitive: bool = False
+    candidate_repetitive: bool = False
+    baseline_format_broken: bool = False
+    candidate_format_broken: bool = False
+    format_checked: bool = False  # both answers were checked against a requested format
     baseline_ttft_s: float | None = None
     candidate_ttft_s: float | None = None
     baseline_total_s: float

@@ -25,6 +25,7 @@ def comparison_row(comparison: ShadowComparison, routing_key_hash: str, stamps: 
     """The stored form; texts only when enabled, truncated then redacted."""
     f = comparison.figures
     base, cand = comparison.baseline, comparison.candidate
+    bj, cj = comparison.baseline_judgement, comparison.candidate_judgement
 
     def text(value: str) -> str | None:
         return redact(value[: settings.max_text_chars]) if settings.store_texts else None
@@ -39,6 +40,9 @@ def comparison_row(comparison: ShadowComparison, routing_key_hash: str, stamps: 
         similarity_tail=f.similarity_tail, first_divergence=f.first_divergence, length_ratio=f.length_ratio,
         refusal_flip=comparison.refusal_flip, format_flip=comparison.format_flip,
         repetition_flip=comparison.repetition_flip, any_flip=comparison.any_flip,
+        baseline_refused=bj.refused, candidate_refused=cj.refused, baseline_repetitive=bj.repetitive,
+        candidate_repetitive=cj.repetitive, baseline_format_broken=bj.format_broken,
+        candidate_format_broken=cj.format_broken, format_checked=bj.format_checked and cj.format_checked,
         baseline_ttft_s=base.ttft_s, candidate_ttft_s=cand.ttft_s, baseline_total_s=base.total_s,
         candidate_total_s=cand.total_s, baseline_output_tokens=base.output_tokens,
         candidate_output_tokens=cand.output_tokens,

@@ -22,8 +22,9 @@ def _num(value: Any, scale: float = 1.0, fmt: str = "{:.3g}") -> str:
 
 def verdict_table(report: dict[str, Any], key: str = "verdicts", title: str = "Paired shadow verdicts") -> Table:
     """One row per (category, metric)."""
+    kind = report[key][0].get("interval_kind", "") if report[key] else ""
     table = Table(title=f"{title} under {report['policy']} (alpha {report['significance']}, family-wise; "
-                        "each verdict tests the tolerance)")
+                        f"each verdict tests the tolerance; intervals: {kind or 'none'})")
     for column in ("category", "metric", "verdict", "effect", "interval", "n", "baseline", "candidate", "p adj.",
                    "pairs to settle"):
         table.add_column(column)
@@ -36,14 +37,17 @@ def verdict_table(report: dict[str, Any], key: str = "verdicts", title: str = "P
     return table
 
 
-def _all_pairs(client: AdminClient, since: str, cap: int = 20_000) -> list[dict[str, Any]]:
+def _plotted_pairs(client: AdminClient, since: str, cap: int = 20_000) -> tuple[list[dict[str, Any]], int]:
+    """The newest `cap` pairs for the plots, and how many the window holds (the report states both)."""
     pairs: list[dict[str, Any]] = []
+    total = 0
     while len(pairs) < cap:
         page = client.comparisons(since=since, limit=1000, offset=len(pairs))
         pairs += page["comparisons"]
+        total = int(page["total"])
         if len(page["comparisons"]) < 1000:
             break
-    return pairs
+    return pairs, total
 
 
 def report(
@@ -58,7 +62,7 @@ def report(
     client = AdminClient(url, token)
     try:
         data = client.verdicts(since)
-        pairs = _all_pairs(client, since) if html else []
+        pairs, window_pairs = _plotted_pairs(client, since) if html else ([], 0)
     except AdminApiError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
@@ -70,5 +74,5 @@ def report(
                   f" vs candidate {candidate.get('model')} ({candidate.get('quantization')}"
                   f", calibration set {data['calibration_set'] or 'not stated'}); pairs per category {data['strata']}")
     if html:
-        html.write_text(render_html(data, pairs), encoding="utf-8")
+        html.write_text(render_html(data, pairs, window_pairs), encoding="utf-8")
         console.print(f"HTML report: {html.resolve()}")

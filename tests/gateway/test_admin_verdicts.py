@@ -33,6 +33,10 @@ async def test_verdicts_and_report(shadow_gateway: Gateway, candidate_sim: Simul
                    if v["category"] == "benign-sensitive" and v["metric"] == "refusal_rate")
     # 20 pairs is under the default minimum of 100: the honest answer is "insufficient data".
     assert refusal["verdict"] == "insufficient data" and refusal["candidate_value"] > refusal["baseline_value"]
+    # Reloading this endpoint as pairs accrue is peeking: the intervals are confidence sequences, and the data
+    # behind them is stated (every pair counted; the value sample is the whole window here).
+    assert report["looks"] == "anytime" and refusal["interval_kind"].startswith("anytime-valid")
+    assert (report["window_pairs"], report["sampled_pairs"], report["sample_exhaustive"]) == (40, 40, True)
     html = tmp_path / "report.html"
     result = await asyncio.to_thread(CliRunner().invoke, app, ["report", "--since", "1h", "--html", str(html),
                                                                "--url", shadow_gateway.url, "--token", ADMIN_TOKEN],
@@ -41,3 +45,4 @@ async def test_verdicts_and_report(shadow_gateway: Gateway, candidate_sim: Simul
     assert "refusal_rate" in result.output and "insufficient data" in result.output
     page = html.read_text()
     assert page.startswith("<!doctype html>") and page.count("data:image/png;base64,") == 3
+    assert "40 pairs in the window" in page and "newest 40 of 40 pairs" in page

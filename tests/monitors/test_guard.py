@@ -124,7 +124,7 @@ def test_guard_family_covers_every_test_it_can_run(stores: tuple[FlagStore, Comp
 def test_empty_candidate_answers_trip_the_length_ratio_guard(stores: tuple[FlagStore, ComparisonStore]) -> None:
     from monitors.guard import _observation
     from monitors.policy import RatioTolerance
-    from monitors.verdicts import PairSample
+    from monitors.samples import PairSample
 
     tol = RatioTolerance(min=0.8, max=1.25)
     empty = PairSample("chat", {}, {}, 0.0, 0.0, None, None)

@@ -9,7 +9,9 @@ from pydantic import ValidationError
 
 from bench.pairs import PairSource, injected
 from monitors.policy import DEFAULT_POLICY, load_policy
-from monitors.verdicts import IMPROVEMENT, INCONCLUSIVE, INSUFFICIENT, OK, REGRESSION, PairSample, build_report
+from monitors.samples import PairSample
+from monitors.verdicts import IMPROVEMENT, INCONCLUSIVE, INSUFFICIENT, OK, REGRESSION
+from monitors.verdicts import report_from_samples as build_report
 
 
 def test_planted_refusal_rise_is_a_regression_in_its_category_only() -> None:
