@@ -22,9 +22,8 @@ from flags.model import utcnow
 from flags.store import FlagStore
 from flags.updates import FlagUpdate
 from monitors.policy import RateTolerance, RatioTolerance, RegressionPolicy, SimilarityTolerance
-from monitors.samples import samples_from_rows
+from monitors.samples import PairSample, samples_from_rows
 from monitors.sequential import BettingTest, anytime_lower_bound
-from monitors.samples import PairSample
 from monitors.window_data import RATE_FIELDS
 from shadow.records import ComparisonStore
 

@@ -84,15 +84,16 @@ def _table(report: dict[str, Any]) -> str:
                     f"<td>{(v['baseline_value'] or 0):.4g}</td><td>{(v['candidate_value'] or 0):.4g}</td>"
                     f"<td>{p_adj}</td><td>{html.escape(str(v['tolerance']))}</td></tr>")
     return ("<table><tr><th>category</th><th>metric</th><th>verdict</th><th>effect</th><th>interval</th><th>n</th>"
-            "<th>baseline</th><th>candidate</th><th>adjusted p</th><th>tolerance</th></tr>" + "".join(rows) + "</table>")
+            "<th>baseline</th><th>candidate</th><th>adjusted p</th><th>tolerance</th></tr>" + "".join(rows)
+            + "</table>")
 
 
 def _coverage(report: dict[str, Any], plotted: int, window_pairs: int) -> str:
     kind = (report["verdicts"][0]["interval_kind"] if report["verdicts"] else "")
     sample = ("every pair" if report.get("sample_exhaustive", True)
               else f"a uniform random sample of {report.get('sampled_pairs', 0):,} of them")
-    return (f"<p><b>Data</b>: {report.get('window_pairs', 0):,} pairs in the window. Rates and sign tests count every "
-            f"pair; quantiles and medians use {sample}. Intervals: {html.escape(kind)}, each bound one-sided at "
+    return (f"<p><b>Data</b>: {report.get('window_pairs', 0):,} pairs in the window. Rates and sign tests count "
+            f"every pair; quantiles and medians use {sample}. Intervals: {html.escape(kind)}, each bound one-sided at "
             f"alpha / (tests run). Plots below show the newest {plotted:,} of {window_pairs:,} pairs.</p>")
 
 
@@ -101,8 +102,8 @@ def render_html(report: dict[str, Any], pairs: list[dict[str, Any]], window_pair
     stamps = (f"<p><b>Baseline</b>: {html.escape(str(report['baseline_stamp']))}<br>"
               f"<b>Candidate</b>: {html.escape(str(report['candidate_stamp']))}<br>"
               f"<b>Calibration set</b>: {html.escape(report['calibration_set'] or 'not stated')}<br>"
-              f"<b>Policy</b>: {html.escape(report['policy'])} (significance {report['significance']}, Bonferroni across "
-              f"the categories x metrics tested) · generated {html.escape(report['generated_at'])}<br>"
+              f"<b>Policy</b>: {html.escape(report['policy'])} (significance {report['significance']}, Bonferroni "
+              f"across the categories x metrics tested) · generated {html.escape(report['generated_at'])}<br>"
               f"<b>Paired samples per category</b>: {html.escape(str(report['strata']))}</p>"
               + _coverage(report, len(pairs), len(pairs) if window_pairs is None else window_pairs))
     plots = "".join(f"<img src='{src}'>" for src in (_delta_plot(report["verdicts"]), _length_plot(pairs),

@@ -16,8 +16,15 @@ from monitors.paired_rates import PairedCounts
 from monitors.policy import RatioTolerance, RegressionPolicy, SimilarityTolerance
 from monitors.samples import PairSample
 from shadow.records import ComparisonStore
-from shadow.window_queries import (BoundsByCategory, CategoryTally, SampledPair, SignBounds, WindowSample,
-                                   sample_window, tally_window)
+from shadow.window_queries import (
+    BoundsByCategory,
+    CategoryTally,
+    SampledPair,
+    SignBounds,
+    WindowSample,
+    sample_window,
+    tally_window,
+)
 
 # Paired rate metrics and the judgement field each one counts.
 RATE_FIELDS = {"refusal_rate": "refused", "format_break_rate": "format_broken", "repetition_rate": "repetitive"}

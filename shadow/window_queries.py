@@ -141,7 +141,8 @@ def _id_range(store: ComparisonStore, since: datetime, until: datetime | None) -
 
 
 def _fetch(store: ComparisonStore, condition: ColumnElement[bool]) -> list[SampledPair]:
-    query = select(_T.category, _T.similarity, _T.length_ratio, _T.baseline_ttft_s, _T.candidate_ttft_s).where(condition)
+    query = (select(_T.category, _T.similarity, _T.length_ratio, _T.baseline_ttft_s, _T.candidate_ttft_s)
+             .where(condition))
     with store.engine.connect() as conn:
         return [SampledPair(*row) for row in conn.execute(query).all()]
 

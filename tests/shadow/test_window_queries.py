@@ -86,5 +86,5 @@ def test_a_window_larger_than_the_sample_is_sampled_uniformly_and_the_report_say
     latency = [v for v in report.verdicts if v.metric == "ttft_p95"]
     assert latency and all(v.sample_n is not None and v.sample_n < 1000 for v in latency)
     # Uniform: the sample's category mix follows the window's.
-    for name, part in window.categories.items():
+    for part in window.categories.values():
         assert abs(part.baseline_ttft.size / window.sampled_pairs - part.pairs / 3000) < 0.05
