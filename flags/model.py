@@ -112,3 +112,18 @@ class FlagAuditRow(SQLModel, table=True):
     actor: str
     reason: str
     version: int = Field(index=True)
+
+
+class GuardStateRow(SQLModel, table=True):
+    """The rollout guard's evidence so far (its counts per test), so a restart neither forgets nor re-spends alpha.
+
+    `state_json` is cleared, and `reset_at` set, in the same transaction in which an operator clears a rollback:
+    the guard then starts over on pairs newer than that.
+    """
+
+    __tablename__ = "quantgate_guard_state"
+
+    id: int = Field(default=1, primary_key=True)
+    state_json: str | None = None
+    reset_at: datetime | None = None
+    updated_at: datetime

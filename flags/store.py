@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import Session, col, create_engine, select
 
 from flags.deadlines import WRITE_DEADLINE_SETTING, SocketDeadline, StoreTimeouts
-from flags.model import AuditEntry, FlagAuditRow, FlagSet, FlagStateRow, Variant, utcnow
+from flags.model import AuditEntry, FlagAuditRow, FlagSet, FlagStateRow, GuardStateRow, Variant, utcnow
 from flags.updates import FlagUpdate
 
 _SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -271,9 +271,30 @@ class FlagStore:
                     at=now, flag=flag, old_value_json=json.dumps(old), new_value_json=json.dumps(new),
                     actor=update.actor or actor, reason=update.reason, version=row.version,
                 ))
+            if changes.get("rollback") == (True, False):
+                # Clearing a rollback starts the guard over, atomically with the flag: its old evidence was about
+                # a candidate the operator has since dealt with.
+                session.merge(GuardStateRow(id=1, state_json=None, reset_at=now, updated_at=now))
             session.add(row)
             session.flush()
             return _row_to_flagset(row)
+
+    def guard_state(self) -> GuardStateRow | None:
+        """The rollout guard's saved evidence (None before its first save)."""
+        with self._session(write=False) as session:
+            row = session.get(GuardStateRow, 1)
+            if row is not None:
+                session.expunge(row)
+            return row
+
+    def save_guard_state(self, state_json: str, reset_at: Any = None) -> bool:
+        """Save the guard's evidence; False (nothing saved) when an operator reset it since the guard's `reset_at`."""
+        with self._session(write=True) as session:
+            row = session.exec(select(GuardStateRow).where(GuardStateRow.id == 1).with_for_update()).first()
+            if row is not None and row.reset_at is not None and row.reset_at != reset_at:
+                return False
+            session.merge(GuardStateRow(id=1, state_json=state_json, reset_at=reset_at, updated_at=utcnow()))
+            return True
 
     def audit(self, limit: int = 100, flag: str | None = None) -> list[AuditEntry]:
         """Newest audit rows first."""

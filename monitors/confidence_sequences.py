@@ -18,9 +18,11 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import logsumexp
 
-# Bets from tiny (long, slow drifts) to half the stake; each is valid for every m in [-1, 1), and the capital
-# falls as m rises, so the set of unrejected means is an interval.
-BETS = np.geomspace(1e-4, 0.5, 64)
+# Bets from tiny (long, slow drifts) to nearly the whole stake. A bet λ on "x - m" is only safe while
+# 1 + λ(-1 - m) > 0; beyond that it is left out (its capital counted as 0, the average still over all of them),
+# which keeps every component a nonnegative supermartingale and the capital falling as m rises: the set of
+# unrejected means is an interval.
+BETS = np.geomspace(1e-4, 0.95, 64)
 _EDGE = 1e-9
 
 
@@ -55,11 +57,11 @@ def share_tally(beyond: int, n: int) -> Tally:
 def log_capital(tally: Tally, m: float) -> float:
     """Log of the averaged capital against the null "mean <= m" (large when the mean is above m)."""
     seen = [(v, c) for v, c in zip(tally.values, tally.counts, strict=True) if c]
-    if not seen:
-        return 0.0
     values = np.array([v for v, _ in seen], dtype=float)
     counts = np.array([c for _, c in seen], dtype=float)
-    per_bet = np.log1p(np.outer(BETS, values - m)) @ counts
+    usable = BETS * (1 + m) < 1
+    per_bet = np.full(BETS.size, -np.inf)
+    per_bet[usable] = np.log1p(np.outer(BETS[usable], values - m)) @ counts
     top = per_bet.max()
     if not math.isfinite(top):
         return float(top)
@@ -101,8 +103,10 @@ def quantile_ranks(n: int, q: float, alpha_each_side: float) -> tuple[int, int]:
         return 0, 1
     k = np.arange(n + 1, dtype=float)
     m = 2 * q - 1
-    above = np.outer(np.log1p(BETS * (1 - m)), k) + np.outer(np.log1p(BETS * (-1 - m)), n - k)
-    below = np.outer(np.log1p(-BETS * (1 - m)), k) + np.outer(np.log1p(-BETS * (-1 - m)), n - k)
+    # Only the bets safe on each side (as in `log_capital`); the average is still over all of them.
+    up, down = BETS[BETS * (1 + m) < 1], BETS[BETS * (1 - m) < 1]
+    above = np.outer(np.log1p(up * (1 - m)), k) + np.outer(np.log1p(up * (-1 - m)), n - k)
+    below = np.outer(np.log1p(-down * (1 - m)), k) + np.outer(np.log1p(-down * (-1 - m)), n - k)
     threshold = math.log(1 / alpha_each_side) + math.log(BETS.size)
     accepted = (logsumexp(above, axis=0) < threshold) & (logsumexp(below, axis=0) < threshold)
     kept = np.flatnonzero(accepted)

@@ -19,8 +19,9 @@ def test_capital_from_counts_is_the_averaged_product_of_the_bets_in_any_order(
         worse: int, better: int, ties: int, m: float) -> None:
     sequence = np.random.default_rng(worse * 7 + better).permutation([1.0] * worse + [-1.0] * better + [0.0] * ties)
     # Reference: each bet's wealth multiplied out observation by observation, then averaged (Waudby-Smith &
-    # Ramdas 2023, eq. 5 with constant bets; their "diversified Kelly" mixture).
-    wealth = [math.prod(1 + bet * (x - m) for x in sequence) for bet in cs.BETS]
+    # Ramdas 2023, eq. 5 with constant bets; their "diversified Kelly" mixture). A bet that could lose more than
+    # the stake at this m (some x in [-1, 1] with 1 + bet (x - m) < 0) is not placed: its wealth counts as 0.
+    wealth = [math.prod(1 + bet * (x - m) for x in sequence) if bet * (1 + m) < 1 else 0.0 for bet in cs.BETS]
     expected = math.log(sum(wealth) / len(wealth))
     assert cs.log_capital(cs.paired_tally(worse, better, worse + better + ties), m) == pytest.approx(expected, abs=1e-9)
 
