@@ -29,15 +29,21 @@ class RolloutDecision:
     reason: str  # rollback | override | rollout
     bucket: int
     flags_version: int
+    # The candidate's share of this category's traffic when the request was routed (percent). Requests routed
+    # under one share form one stratum of the live verdicts: comparing arms across shares would confound the
+    # split with whatever else changed over time.
+    candidate_share: float = 0.0
 
 
 def decide_variant(flags: FlagSet, routing_key: str, category: str) -> RolloutDecision:
     """Rollback beats a category override, which beats the percentage rollout."""
     bucket = bucket_of(flags.salt, routing_key)
     if flags.rollback:
-        return RolloutDecision(Variant.BASELINE, "rollback", bucket, flags.version)
+        return RolloutDecision(Variant.BASELINE, "rollback", bucket, flags.version, 0.0)
     pinned = flags.category_overrides.get(category)
     if pinned is not None:
-        return RolloutDecision(pinned, "override", bucket, flags.version)
-    variant = Variant.CANDIDATE if bucket < candidate_buckets(flags.rollout_percent) else Variant.BASELINE
-    return RolloutDecision(variant, "rollout", bucket, flags.version)
+        return RolloutDecision(pinned, "override", bucket, flags.version,
+                               100.0 if pinned == Variant.CANDIDATE else 0.0)
+    owned = candidate_buckets(flags.rollout_percent)
+    variant = Variant.CANDIDATE if bucket < owned else Variant.BASELINE
+    return RolloutDecision(variant, "rollout", bucket, flags.version, owned * 100 / BUCKETS)

@@ -13,7 +13,7 @@ from gateway.admin import check_token
 from gateway.admin_comparisons import parse_time
 from gateway.errors import StoreUnavailable
 from gateway.runtime import GatewayRuntime
-from monitors.live import read_live_counts, unpaired_verdicts
+from monitors.live import live_window, read_live_counts, unpaired_verdicts
 from monitors.verdicts import VerdictReport, build_report
 from monitors.window_data import window_from_store
 from shadow.records import ComparisonStoreError, safe
@@ -27,6 +27,7 @@ def verdict_report(runtime: GatewayRuntime, since: datetime) -> VerdictReport:
                           settings.candidate.stamp.as_labels())
     live = read_live_counts(runtime.metrics.collecting_registry())
     report.live_verdicts = unpaired_verdicts(live, runtime.policy)
+    report.live_window = live_window(live)
     return report
 
 

@@ -354,7 +354,8 @@ class ProxyExchange:
                 streamed=self.request.stream, total_s=time.perf_counter() - self.request.started,
                 ttft_s=None if self.first_token_at is None else self.first_token_at - self.request.started,
                 usage_tokens=self.output_tokens, complete=True,
-                response_format=fmt if isinstance(fmt, dict) else None)
+                response_format=fmt if isinstance(fmt, dict) else None,
+                candidate_share=self.decision.candidate_share)
             self.runtime.judging.submit(answer)
         if self.shadow_job is not None:
             self.shadow_job.primary_finished(answer)
@@ -427,4 +428,5 @@ class ProxyExchange:
             status=self.status, streamed=self.request.stream, total_s=now - started,
             ttft_s=None if self.first_token_at is None else self.first_token_at - started,
             output_tokens=self.output_tokens, trace_id=self.runtime.tracing.trace_id(self.span),
+            candidate_share=self.decision.candidate_share,
         ))

@@ -1,10 +1,12 @@
 """Unpaired verdicts from live traffic per variant, for when shadowing is off.
 
-Read from the gateway's own Prometheus registry (all workers in multiprocess mode), so the window is
-"since the server started". Like the paired verdicts, each one tests the committed tolerance: rates by
-the Miettinen-Nurminen score interval of the difference (Miettinen & Nurminen 1985, Stat Med 4:213),
-TTFT p95 read off the histograms with an exact order-statistic interval widened to bucket edges; bounds
-one-sided at α/m over the m tested (category, metric) pairs.
+Read from the gateway's own Prometheus registry (all workers in multiprocess mode), per routing stratum:
+the candidate's traffic share when each request was routed. Arms are only compared within a stratum, never
+pooled across a change of the split (a ramp from 10% to 50% while the base rate moves would otherwise read
+as a difference between the arms). Rates: Mantel-Haenszel risk difference across strata with Sato's
+variance (`monitors.stratified`), one-sided against the committed tolerance. TTFT p95: histogram
+order-statistic intervals widened to bucket edges, in the stratum holding the most requests of both arms.
+Bounds one-sided at α/m over the m tested (category, metric) pairs. These are fixed-sample intervals.
 """
 
 from __future__ import annotations
@@ -19,34 +21,38 @@ from prometheus_client import CollectorRegistry
 from scipy import stats as sps
 
 from monitors.policy import LatencyTolerance, RateTolerance, RegressionPolicy
-from monitors.stats import Estimate, unpaired_rates
-from monitors.verdicts import INSUFFICIENT, Verdict, judge
+from monitors.stats import Estimate
+from monitors.strata_labels import OVERFLOW
+from monitors.stratified import RateStratum, stratified_rates
+from monitors.verdicts import INSUFFICIENT, INTERVAL_KINDS, SINGLE, Verdict, judge
 
-_COUNTERS = {"quantgate_answers_judged_total": "judged", "quantgate_refusals_total": "refusals",
-             "quantgate_format_checked_total": "format_checked", "quantgate_format_breaks_total": "format_breaks",
-             "quantgate_repetition_loops_total": "repetitions"}
-_RATES = {"refusal_rate": ("refusals", "judged"), "format_break_rate": ("format_breaks", "format_checked"),
-          "repetition_rate": ("repetitions", "judged")}
+_RATES = {"refusal_rate": ("refused", "judged"), "format_break_rate": ("format_broken", "format_checked"),
+          "repetition_rate": ("repetitive", "judged")}
+_Key = tuple[str, str, str]  # variant, category, stratum
 
 
 @dataclass
 class LiveCounts:
-    """Counters per (variant, category) and TTFT buckets per (variant, category)."""
+    """Outcome counters and TTFT buckets per (variant, category, stratum)."""
 
-    counts: dict[tuple[str, str], dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
-    ttft: dict[tuple[str, str], dict[float, float]] = field(default_factory=lambda: defaultdict(dict))
+    counts: dict[_Key, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
+    ttft: dict[_Key, dict[float, float]] = field(default_factory=lambda: defaultdict(dict))
+
+    def strata(self, category: str) -> list[str]:
+        """The strata of a category (the overflow label left out: it may mix several splits)."""
+        return sorted({s for (_, c, s) in (*self.counts, *self.ttft) if c == category and s != OVERFLOW})
 
 
 def read_live_counts(registry: CollectorRegistry) -> LiveCounts:
-    """Snapshot the primary-arm quality counters and TTFT histograms."""
+    """Snapshot the stratified primary-answer counters and TTFT histograms."""
     live = LiveCounts()
     for family in registry.collect():
         for sample in family.samples:
             labels = sample.labels
-            key = (labels.get("variant", ""), labels.get("category", ""))
-            if sample.name in _COUNTERS and labels.get("arm") == "primary":
-                live.counts[key][_COUNTERS[sample.name]] = sample.value
-            elif sample.name == "quantgate_time_to_first_token_seconds_bucket":
+            key = (labels.get("variant", ""), labels.get("category", ""), labels.get("stratum", ""))
+            if sample.name == "quantgate_live_answers_total":
+                live.counts[key][labels["outcome"]] = sample.value
+            elif sample.name == "quantgate_live_ttft_seconds_bucket":
                 live.ttft[key][float(labels["le"])] = sample.value
     return live
 
@@ -102,21 +108,41 @@ def _p95_change(base: dict[float, float], cand: dict[float, float], alpha: float
     return Estimate(min(nb, nc), qc / qb - 1, float(low), float(high), 1.0, qb, qc)
 
 
+def _rate_strata(live: LiveCounts, category: str, hits: str, total: str) -> list[RateStratum]:
+    strata = []
+    for stratum in live.strata(category):
+        base = live.counts.get(("baseline", category, stratum), {})
+        cand = live.counts.get(("candidate", category, stratum), {})
+        strata.append(RateStratum(int(cand.get(hits, 0)), int(cand.get(total, 0)), int(base.get(hits, 0)),
+                                  int(base.get(total, 0))))
+    return strata
+
+
+def _busiest_histograms(live: LiveCounts, category: str) -> tuple[dict[float, float], dict[float, float]]:
+    """Both arms' TTFT histograms in the stratum where the smaller arm is largest."""
+    best: tuple[float, dict[float, float], dict[float, float]] = (-1.0, {}, {})
+    for stratum in live.strata(category):
+        base = live.ttft.get(("baseline", category, stratum), {})
+        cand = live.ttft.get(("candidate", category, stratum), {})
+        size = min(max(base.values(), default=0.0), max(cand.values(), default=0.0))
+        if size > best[0]:
+            best = (size, base, cand)
+    return best[1], best[2]
+
+
 def _live_plan(live: LiveCounts, policy: RegressionPolicy) -> list[tuple[str, str, Any, Callable[[float], Estimate]]]:
     """(category, metric, tolerance, estimate at a given alpha) for every live metric the policy judges."""
     plan: list[tuple[str, str, Any, Callable[[float], Estimate]]] = []
-    for category in sorted({c for (_, c) in live.counts} | {c for (_, c) in live.ttft}):
-        base, cand = live.counts.get(("baseline", category), {}), live.counts.get(("candidate", category), {})
+    for category in sorted({c for (_, c, _) in (*live.counts, *live.ttft)}):
         for metric, (hits, total) in _RATES.items():
             tol = policy.tolerance(category, metric)
             if isinstance(tol, RateTolerance):
-                counts = (int(base.get(hits, 0)), int(base.get(total, 0)), int(cand.get(hits, 0)),
-                          int(cand.get(total, 0)))
+                strata = _rate_strata(live, category, hits, total)
                 plan.append((category, metric, tol,
-                             lambda a, c=counts, t=tol: unpaired_rates(*c, a, margin=t.max_increase_pp / 100)))
+                             lambda a, s=strata, t=tol: stratified_rates(s, a, t.max_increase_pp / 100)))
         tol = policy.tolerance(category, "ttft_p95")
         if isinstance(tol, LatencyTolerance):
-            hists = (live.ttft.get(("baseline", category), {}), live.ttft.get(("candidate", category), {}))
+            hists = _busiest_histograms(live, category)
             plan.append((category, "ttft_p95", tol, lambda a, h=hists: _p95_change(*h, a)))
     return plan
 
@@ -125,16 +151,26 @@ def unpaired_verdicts(live: LiveCounts, policy: RegressionPolicy) -> list[Verdic
     """Verdicts per category and metric from live traffic, each against its tolerance, family-wise at α."""
     alpha = policy.significance
     plan = _live_plan(live, policy)
-    sizes = [estimate(alpha).n for _, _, _, estimate in plan]
-    tested = [n >= policy.min_samples(category) for n, (category, _, _, _) in zip(sizes, plan, strict=True)]
+    estimates = [estimate(alpha) for _, _, _, estimate in plan]
+    tested = [est.n >= policy.min_samples(category) for est, (category, _, _, _) in zip(estimates, plan, strict=True)]
     side = alpha / max(1, sum(tested))
     verdicts = []
     for (category, metric, tol, estimate), enough in zip(plan, tested, strict=True):
         est = estimate(2 * side)
-        method = ("unpaired: Miettinen-Nurminen score interval" if metric != "ttft_p95"
-                  else "unpaired: histogram p95, order-statistic interval to bucket edges")
+        method = ("unpaired, within routing strata: Mantel-Haenszel risk difference, Sato variance"
+                  if metric != "ttft_p95" else
+                  "unpaired, busiest routing stratum: histogram p95, order-statistic interval to bucket edges")
         verdicts.append(Verdict(category, metric, judge(est, tol) if enough else INSUFFICIENT, est.effect,
                                 (est.low, est.high), est.n, est.baseline, est.candidate, tol.model_dump(),
                                 est.p_value, p_adjusted=min(1.0, est.p_value * max(1, sum(tested))) if enough else None,
-                                method=method, interval_level=1 - 2 * side))
+                                method=method, interval_level=1 - 2 * side, interval_kind=INTERVAL_KINDS[SINGLE]))
     return verdicts
+
+
+def live_window(live: LiveCounts) -> dict[str, Any]:
+    """What the live verdicts were computed on, for the report."""
+    categories = sorted({c for (_, c, _) in (*live.counts, *live.ttft)})
+    overflow = sum(v.get("judged", 0.0) for (_, _, s), v in live.counts.items() if s == OVERFLOW)
+    return {"basis": "since the server started, per routing stratum (candidate share % when routed); arms are "
+                     "compared within a stratum, never pooled across a change of the split",
+            "strata": {c: live.strata(c) for c in categories}, "answers_left_out": int(overflow)}

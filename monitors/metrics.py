@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.exposition import choose_encoder
 
+from monitors.strata_labels import StratumLabels
+
 # Buckets follow vLLM's own serving histograms, with finer steps at the fast end so a
 # quantized model's TTFT gain (often tens of ms) is visible.
 TTFT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75,
@@ -40,6 +42,8 @@ class RequestRecord:
     ttft_s: float | None
     output_tokens: int | None
     trace_id: str | None = None
+    # The candidate's traffic share when routed (see flags.bucketing.RolloutDecision); None: not routed.
+    candidate_share: float | None = None
 
 
 class GatewayMetrics:
@@ -51,6 +55,10 @@ class GatewayMetrics:
         vc = ("variant", "category")
         self.requests = Counter("quantgate_requests", "Proxied requests by outcome (HTTP status; 499 = client went "
                                 "away).", (*vc, "endpoint", "status"), registry=r)
+        self.live_ttft = Histogram("quantgate_live_ttft_seconds", "TTFT of streamed requests by the candidate's "
+                                   "traffic share when routed (the strata of the live verdicts).",
+                                   (*vc, "stratum"), buckets=TTFT_BUCKETS, registry=r)
+        self._strata = StratumLabels()
         self.ttft = Histogram("quantgate_time_to_first_token_seconds",
                               "Time from request arrival to the first content token forwarded (streamed requests).",
                               vc, buckets=TTFT_BUCKETS, registry=r)
@@ -146,6 +154,9 @@ class GatewayMetrics:
             tokens.observe(record.output_tokens)  # type: ignore[attr-defined]
         if record.streamed and record.ttft_s is not None:
             ttft.observe(record.ttft_s, exemplar)  # type: ignore[attr-defined]
+            if record.candidate_share is not None:
+                stratum = self._strata.label(record.candidate_share)
+                self.live_ttft.labels(record.variant, record.category, stratum).observe(record.ttft_s)
             if record.output_tokens and record.output_tokens > 1:
                 itl.observe((record.total_s - record.ttft_s) / (record.output_tokens - 1))  # type: ignore[attr-defined]
 

@@ -8,6 +8,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from monitors.detectors.answer import AnswerJudgement
+from monitors.strata_labels import StratumLabels
 
 SIMILARITY_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 1.0)
 LENGTH_RATIO_BUCKETS = (0.25, 0.5, 0.67, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 4.0)
@@ -50,6 +51,11 @@ class QualityMetrics:
                                        buckets=TOKEN_BUCKETS, registry=r)
         self.answer_chars = Histogram("quantgate_answer_length_chars", "Characters per judged answer.", vca,
                                       buckets=CHAR_BUCKETS, registry=r)
+        self.live_answers = Counter("quantgate_live_answers", "Primary answers judged, by the candidate's traffic "
+                                    "share when routed (the strata of the live verdicts) and outcome (judged, "
+                                    "refused, format_checked, format_broken, repetitive).",
+                                    ("variant", "category", "stratum", "outcome"), registry=r)
+        self._strata = StratumLabels()
         self.comparisons = Counter("quantgate_shadow_comparisons", "Shadow pairs compared.", ("category",), registry=r)
         self.similarity = Histogram("quantgate_shadow_similarity", "Normalized text similarity of a pair (1 = same), "
                                     "overall, first 256 words (head) and the rest (tail).", ("category", "segment"),
@@ -72,6 +78,14 @@ class QualityMetrics:
                             multiprocess_mode="livesum")
         self._answer_children: dict[tuple[str, str, str], _AnswerSeries] = {}
 
+    def _observe_live(self, variant: str, category: str, stratum: str, judgement: AnswerJudgement) -> None:
+        outcomes = {"judged": True, "refused": judgement.refused, "format_checked": judgement.format_checked,
+                    "format_broken": judgement.format_checked and judgement.format_broken,
+                    "repetitive": judgement.repetitive}
+        for outcome, happened in outcomes.items():
+            if happened:
+                self.live_answers.labels(variant, category, stratum, outcome).inc()
+
     def _answer_series(self, labels: tuple[str, str, str]) -> _AnswerSeries:
         series = self._answer_children.get(labels)
         if series is None:
@@ -81,8 +95,11 @@ class QualityMetrics:
             self._answer_children[labels] = series
         return series
 
-    def observe_answer(self, variant: str, category: str, arm: str, judgement: AnswerJudgement) -> None:
-        """Count one judged answer."""
+    def observe_answer(self, variant: str, category: str, arm: str, judgement: AnswerJudgement,
+                       candidate_share: float | None = None) -> None:
+        """Count one judged answer (a primary answer with its routing share also in its live stratum)."""
+        if candidate_share is not None:
+            self._observe_live(variant, category, self._strata.label(candidate_share), judgement)
         series = self._answer_series((variant, category, arm))
         series.judged.inc()
         if judgement.refused:

@@ -31,6 +31,7 @@ class PrimaryAnswer:
     usage_tokens: int | None
     complete: bool
     response_format: dict[str, Any] | None
+    candidate_share: float | None = None  # the routing stratum (flags.bucketing.RolloutDecision)
 
     def parse(self) -> CapturedAnswer:
         """Reassemble the answer text."""
@@ -78,7 +79,8 @@ class AnswerJudging:
     def _judge_one(self, primary: PrimaryAnswer) -> None:
         try:
             judgement = judge_answer(self.judge, primary.parse(), primary.response_format, primary.category)
-            self.metrics.observe_answer(primary.variant, primary.category, "primary", judgement)
+            self.metrics.observe_answer(primary.variant, primary.category, "primary", judgement,
+                                        primary.candidate_share)
         except Exception:  # noqa: BLE001 - one odd answer must not stop judging
             log.exception("judging a primary answer failed")
 

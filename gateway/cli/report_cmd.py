@@ -68,7 +68,7 @@ def report(
         raise typer.Exit(1) from exc
     console.print(verdict_table(data))
     if data.get("live_verdicts"):
-        console.print(verdict_table(data, "live_verdicts", "Unpaired live-traffic verdicts (since server start)"))
+        console.print(verdict_table(data, "live_verdicts", "Unpaired live-traffic verdicts (within routing strata)"))
     baseline, candidate = data["baseline_stamp"], data["candidate_stamp"]
     console.print(f"Models: baseline {baseline.get('model')} ({baseline.get('quantization')})"
                   f" vs candidate {candidate.get('model')} ({candidate.get('quantization')}"

@@ -37,6 +37,8 @@ async def test_verdicts_and_report(shadow_gateway: Gateway, candidate_sim: Simul
     # behind them is stated (every pair counted; the value sample is the whole window here).
     assert report["looks"] == "anytime" and refusal["interval_kind"].startswith("anytime-valid")
     assert (report["window_pairs"], report["sampled_pairs"], report["sample_exhaustive"]) == (40, 40, True)
+    # Live answers are counted per routing stratum: rollout 0%, so every primary answer is in the "0" stratum.
+    assert report["live_window"]["strata"] == {"benign-sensitive": ["0"], "chat": ["0"]}
     html = tmp_path / "report.html"
     result = await asyncio.to_thread(CliRunner().invoke, app, ["report", "--since", "1h", "--html", str(html),
                                                                "--url", shadow_gateway.url, "--token", ADMIN_TOKEN],

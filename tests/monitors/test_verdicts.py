@@ -65,25 +65,57 @@ def test_policy_file_is_validated(tmp_path: Path) -> None:
             load_policy(path)
 
 
-def test_unpaired_live_verdicts_from_the_registry() -> None:
+def _live_registry() -> tuple[object, object, object]:
     from prometheus_client import CollectorRegistry
 
-    from monitors.live import read_live_counts, unpaired_verdicts
-    from monitors.metrics import GatewayMetrics, RequestRecord
+    from monitors.metrics import GatewayMetrics
     from monitors.quality_metrics import QualityMetrics
 
     metrics = GatewayMetrics(CollectorRegistry())
-    quality = QualityMetrics(metrics.registry)
-    for variant, refusals in (("baseline", 10), ("candidate", 80)):
-        quality.judged.labels(variant, "chat", "primary").inc(1000)
-        quality.refusals.labels(variant, "chat", "primary").inc(refusals)
+    return metrics, QualityMetrics(metrics.registry), metrics.registry
+
+
+def _answers(quality: object, variant: str, share: float, n: int, refusals: int, category: str = "chat") -> None:
+    from monitors.detectors.answer import AnswerJudgement
+
+    for i in range(n):
+        judgement = AnswerJudgement(i < refusals, None, False, False, None, 0.0, False, False, 10, 40)
+        quality.observe_answer(variant, category, "primary", judgement, share)  # type: ignore[attr-defined]
+
+
+def test_unpaired_live_verdicts_from_the_registry() -> None:
+    from monitors.live import read_live_counts, unpaired_verdicts
+    from monitors.metrics import RequestRecord
+
+    metrics, quality, registry = _live_registry()
+    _answers(quality, "baseline", 50.0, 1000, 10)
+    _answers(quality, "candidate", 50.0, 1000, 80)
+    for variant, ttft in (("baseline", 0.05), ("candidate", 0.3)):
         for _ in range(300):
-            ttft = 0.05 if variant == "baseline" else 0.3
-            metrics.observe_request(RequestRecord(variant, "chat", "chat", "200", True, 1.0, ttft, 10))
-    verdicts = {v.metric: v for v in unpaired_verdicts(read_live_counts(metrics.registry), DEFAULT_POLICY)}
+            metrics.observe_request(RequestRecord(variant, "chat", "chat", "200", True, 1.0, ttft, 10,  # type: ignore[attr-defined]
+                                                  candidate_share=50.0))
+    verdicts = {v.metric: v for v in unpaired_verdicts(read_live_counts(registry), DEFAULT_POLICY)}  # type: ignore[arg-type]
     assert verdicts["refusal_rate"].verdict == REGRESSION
     assert abs(verdicts["refusal_rate"].effect - 0.07) < 1e-9
     assert verdicts["ttft_p95"].verdict == REGRESSION and verdicts["ttft_p95"].effect > 1
+
+
+def test_a_ramp_during_a_base_rate_change_is_not_read_as_a_difference_between_identical_arms() -> None:
+    # The review's example: 10% rollout while the base refusal rate is 1%, then 50% while it is 4%. Identical arms;
+    # pooled since start-up the candidate looks +1.43 pp worse. Within routing strata there is nothing.
+    from monitors.live import read_live_counts, unpaired_verdicts
+
+    _, quality, registry = _live_registry()
+    _answers(quality, "baseline", 10.0, 18_000, 180)
+    _answers(quality, "candidate", 10.0, 2_000, 20)
+    _answers(quality, "baseline", 50.0, 10_000, 400)
+    _answers(quality, "candidate", 50.0, 10_000, 400)
+    pooled = 420 / 12_000 - 580 / 28_000
+    assert round(pooled * 100, 2) == 1.43  # what pooling since start-up would report
+    refusal = next(v for v in unpaired_verdicts(read_live_counts(registry), DEFAULT_POLICY)  # type: ignore[arg-type]
+                   if v.metric == "refusal_rate")
+    assert abs(refusal.effect) < 1e-12 and refusal.verdict != REGRESSION
+    assert refusal.interval[0] < 0 < refusal.interval[1] and "Mantel-Haenszel" in refusal.method
 
 
 def _refusal_pairs(category: str, n: int, worse: int, better: int, both: int = 0) -> list[PairSample]:

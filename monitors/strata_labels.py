@@ -1,0 +1,26 @@
+"""The `stratum` label of the live-verdict series: the candidate's traffic share when a request was routed."""
+
+from __future__ import annotations
+
+# Each distinct share an operator sets becomes a label value; beyond this many in one process the rest share
+# OVERFLOW, which the live verdicts leave out (and say so) rather than pool.
+MAX_STRATA = 32
+OVERFLOW = "other"
+
+
+class StratumLabels:
+    """Bounded mapping from a share (percent) to its label."""
+
+    def __init__(self, limit: int = MAX_STRATA) -> None:
+        self._limit = limit
+        self._known: set[str] = set()
+
+    def label(self, share: float) -> str:
+        """The share as a label ("12.5"), or OVERFLOW once `limit` shares have been seen."""
+        text = f"{round(share, 2):g}"
+        if text in self._known:
+            return text
+        if len(self._known) >= self._limit:
+            return OVERFLOW
+        self._known.add(text)
+        return text
