@@ -11,6 +11,7 @@ is computed from the per-category counts the database aggregates, in any order.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -91,6 +92,7 @@ def interval(tally: Tally, alpha_each_side: float) -> tuple[float, float]:
     return lower_bound(tally, alpha_each_side), upper_bound(tally, alpha_each_side)
 
 
+@functools.lru_cache(maxsize=4096)
 def quantile_ranks(n: int, q: float, alpha_each_side: float) -> tuple[int, int]:
     """Ranks (1-based) of the order statistics that bound the q-quantile at every sample size (anytime-valid).
 

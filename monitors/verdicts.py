@@ -115,7 +115,7 @@ class _Bounds:
     sample_n: int | None = None
 
 
-def _rate(counts: PairedCounts, tol: RateTolerance, side: float, looks: str) -> _Bounds:
+def _rate(counts: PairedCounts, tol: RateTolerance, side: float, looks: str, plan: bool) -> _Bounds:
     margin = tol.max_increase_pp / 100
     if not counts.n:
         return _Bounds(Estimate(0, 0.0, -1.0, 1.0, 1.0, 0.0, 0.0))
@@ -124,7 +124,7 @@ def _rate(counts: PairedCounts, tol: RateTolerance, side: float, looks: str) -> 
         low, high = cs.interval(tally, side)
         # Anytime-valid p-value of "δ <= margin": 1 / capital (Ville).
         p_value = min(1.0, math.exp(-cs.log_capital(tally, margin)))
-        needed = cs.settling_n(tally, margin, side)
+        needed = cs.settling_n(tally, margin, side) if plan else None
     else:
         low, high = tango_interval(counts.worse, counts.better, counts.n, 2 * side)
         p_value, needed = p_above(counts.worse, counts.better, counts.n, margin), counts.pairs_needed(margin, side)
@@ -139,19 +139,19 @@ def _share_bounds(share: ShareCount, side: float, looks: str) -> tuple[float, fl
     return share_interval(share.beyond, share.n, 2 * side)
 
 
-def _share_needed(share: ShareCount, side: float, looks: str) -> int | None:
-    return cs.settling_n(cs.share_tally(share.beyond, share.n), 0.0, side) if looks == ANYTIME else None
+def _share_needed(share: ShareCount, side: float, looks: str, plan: bool) -> int | None:
+    return cs.settling_n(cs.share_tally(share.beyond, share.n), 0.0, side) if looks == ANYTIME and plan else None
 
 
-def _similarity(window: CategoryWindow, tol: Any, side: float, looks: str) -> _Bounds:
+def _similarity(window: CategoryWindow, tol: Any, side: float, looks: str, plan: bool) -> _Bounds:
     share = window.similarity_below
     low, high = _share_bounds(share, side, looks)
     median = float(np.median(window.similarity)) if window.similarity.size else 0.0
     est = Estimate(share.n, share.beyond / share.n if share.n else 0.0, low, high, 1.0, tol.min_median, median)
-    return _Bounds(est, _share_needed(share, side, looks), int(window.similarity.size))
+    return _Bounds(est, _share_needed(share, side, looks, plan), int(window.similarity.size))
 
 
-def _length(window: CategoryWindow, tol: RatioTolerance, side: float, looks: str) -> _Bounds:
+def _length(window: CategoryWindow, tol: RatioTolerance, side: float, looks: str, plan: bool) -> _Bounds:
     """The worse of the two sign tests (share below min, share above max), each at half this metric's level."""
     below, above = window.length_below, window.length_above
     low_b, high_b = _share_bounds(below, side / 2, looks)
@@ -160,7 +160,7 @@ def _length(window: CategoryWindow, tol: RatioTolerance, side: float, looks: str
     median = float(np.median(window.length_ratio)) if window.length_ratio.size else 1.0
     worse = below if shares[0] >= shares[1] else above
     est = Estimate(below.n, max(shares), max(low_b, low_a), max(high_b, high_a), 1.0, 1.0, median)
-    return _Bounds(est, _share_needed(worse, side / 2, looks), int(window.length_ratio.size))
+    return _Bounds(est, _share_needed(worse, side / 2, looks, plan), int(window.length_ratio.size))
 
 
 def _latency(window: CategoryWindow, side: float, looks: str) -> _Bounds:
@@ -194,13 +194,13 @@ def _method(metric: str, looks: str) -> str:
     return text.format(kind="a confidence sequence" if looks == ANYTIME else "the binomial")
 
 
-def _evaluate(window: CategoryWindow, metric: str, tol: Any, side: float, looks: str) -> _Bounds:
+def _evaluate(window: CategoryWindow, metric: str, tol: Any, side: float, looks: str, plan: bool) -> _Bounds:
     if metric in RATE_FIELDS:
-        return _rate(window.rates[metric], tol, side, looks)
+        return _rate(window.rates[metric], tol, side, looks, plan)
     if metric == "length_ratio":
-        return _length(window, tol, side, looks)
+        return _length(window, tol, side, looks, plan)
     if metric == "similarity":
-        return _similarity(window, tol, side, looks)
+        return _similarity(window, tol, side, looks, plan)
     return _latency(window, side, looks)
 
 
@@ -232,8 +232,8 @@ def judge(est: Estimate, tol: Any) -> str:
 
 
 def _verdict(window: CategoryWindow, metric: str, tol: Any, enough: bool, side: float, family: int,
-             looks: str) -> Verdict:
-    bounds = _evaluate(window, metric, tol, side, looks)
+             looks: str, plan: bool) -> Verdict:
+    bounds = _evaluate(window, metric, tol, side, looks, plan)
     est = bounds.estimate
     verdict = Verdict(window.category, metric, judge(est, tol) if enough else INSUFFICIENT, est.effect,
                       (est.low, est.high), est.n, est.baseline, est.candidate, tol.model_dump(),
@@ -249,8 +249,11 @@ def _verdict(window: CategoryWindow, metric: str, tol: Any, enough: bool, side: 
 
 
 def build_report(window: WindowData, policy: RegressionPolicy, baseline_stamp: dict[str, str],
-                 candidate_stamp: dict[str, str], looks: str = ANYTIME) -> VerdictReport:
-    """Verdicts for every category and metric in the policy, each tested against its committed tolerance."""
+                 candidate_stamp: dict[str, str], looks: str = ANYTIME, pairs_needed: bool = True) -> VerdictReport:
+    """Verdicts for every category and metric in the policy, each tested against its committed tolerance.
+
+    `pairs_needed`: also work out the pairs that would settle each inconclusive verdict (a search; simulations skip it).
+    """
     alpha = policy.significance
     report = VerdictReport(policy=policy.stamp(), significance=alpha, generated_at=datetime.now(UTC).isoformat(),
                            baseline_stamp=baseline_stamp, candidate_stamp=candidate_stamp,
@@ -258,12 +261,12 @@ def build_report(window: WindowData, policy: RegressionPolicy, baseline_stamp: d
                            strata={c: w.pairs for c, w in sorted(window.categories.items())}, looks=looks,
                            window_pairs=window.window_pairs, sampled_pairs=window.sampled_pairs,
                            sample_exhaustive=window.exhaustive)
-    plan = [(cw, metric, tol) for _, cw in sorted(window.categories.items())
-            for metric in METRIC_ORDER if (tol := policy.tolerance(cw.category, metric)) is not None]
-    tested = [sample_size(cw, metric) >= policy.min_samples(cw.category) for cw, metric, _ in plan]
+    tests = [(cw, metric, tol) for _, cw in sorted(window.categories.items())
+             for metric in METRIC_ORDER if (tol := policy.tolerance(cw.category, metric)) is not None]
+    tested = [sample_size(cw, metric) >= policy.min_samples(cw.category) for cw, metric, _ in tests]
     family = max(1, sum(tested))
-    for (cw, metric, tol), enough in zip(plan, tested, strict=True):
-        report.verdicts.append(_verdict(cw, metric, tol, enough, alpha / family, family, looks))
+    for (cw, metric, tol), enough in zip(tests, tested, strict=True):
+        report.verdicts.append(_verdict(cw, metric, tol, enough, alpha / family, family, looks, pairs_needed))
     return report
 
 
