@@ -24,8 +24,8 @@ class PairSample:
 
 
 def samples_from_rows(rows: Iterable[ShadowComparisonRow]) -> list[PairSample]:
-    """One PairSample per stored comparison."""
+    """One PairSample per compared pair (timed-out shadows have no answer to judge and are left out)."""
     return [PairSample(category=row.category, baseline=json.loads(row.baseline_judgement_json),
                        candidate=json.loads(row.candidate_judgement_json), length_ratio=row.length_ratio,
                        similarity=row.similarity, baseline_ttft_s=row.baseline_ttft_s,
-                       candidate_ttft_s=row.candidate_ttft_s) for row in rows]
+                       candidate_ttft_s=row.candidate_ttft_s) for row in rows if row.censored_arm is None]

@@ -26,7 +26,7 @@ from monitors.paired_rates import PairedCounts, p_above, tango_interval
 from monitors.policy import LatencyTolerance, RateTolerance, RatioTolerance, RegressionPolicy
 from monitors.samples import PairSample
 from monitors.sign_tests import share_interval
-from monitors.stats import Estimate, paired_p95_change, wilson
+from monitors.stats import Estimate, paired_p95_change, quantile_interval, wilson
 from monitors.window_data import RATE_FIELDS, CategoryWindow, ShareCount, WindowData, window_from_samples
 
 REGRESSION, OK, IMPROVEMENT, INSUFFICIENT = "regression", "ok", "improvement", "insufficient data"
@@ -82,6 +82,8 @@ class VerdictReport:
     window_pairs: int = 0
     sampled_pairs: int = 0
     sample_exhaustive: bool = True
+    # Shadows that timed out in the window: in the latency quantiles, censored at the time waited.
+    censored_shadows: int = 0
     verdicts: list[Verdict] = field(default_factory=list)
     # Unpaired comparison of live traffic per variant.
     live_verdicts: list[Verdict] = field(default_factory=list)
@@ -163,15 +165,34 @@ def _length(window: CategoryWindow, tol: RatioTolerance, side: float, looks: str
     return _Bounds(est, _share_needed(worse, side / 2, looks, plan), int(window.length_ratio.size))
 
 
+def _censored_bounds(values: np.ndarray, censored: np.ndarray, alpha_each_side: float,
+                     looks: str) -> tuple[float, float]:
+    """p95 bounds of one arm; a censored value is only a lower bound on the true one, so it counts as
+    itself for the lower bound (conservative) and as infinite for the upper bound."""
+    def bounds(sample: np.ndarray) -> tuple[float, float]:
+        if looks == ANYTIME:
+            return cs.quantile_bounds(sample, 0.95, alpha_each_side)
+        return quantile_interval(sample, 0.95, 2 * alpha_each_side)
+
+    low, high = bounds(values)
+    if censored.any():
+        high = bounds(np.where(censored, np.finfo(float).max, values))[1]
+        high = math.inf if high >= np.finfo(float).max else high
+    return low, high
+
+
 def _latency(window: CategoryWindow, side: float, looks: str) -> _Bounds:
     base, cand = window.baseline_ttft, window.candidate_ttft
     keep = (base > 0) & (cand > 0)
     base, cand = base[keep], cand[keep]
-    if looks == SINGLE or not base.size:
-        return _Bounds(paired_p95_change(base, cand, 2 * side), sample_n=int(base.size))
+    no_mask = np.zeros(keep.size, dtype=bool)
+    base_censored = (window.baseline_ttft_censored if window.baseline_ttft_censored.size else no_mask)[keep]
+    cand_censored = (window.candidate_ttft_censored if window.candidate_ttft_censored.size else no_mask)[keep]
+    if not base.size:
+        return _Bounds(paired_p95_change(base, cand, 2 * side), sample_n=0)
     # Each arm's p95 bounded at side / 2 per side (Bonferroni over the arms), as in `paired_p95_change`.
-    low_b, high_b = cs.quantile_bounds(base, 0.95, side / 2)
-    low_c, high_c = cs.quantile_bounds(cand, 0.95, side / 2)
+    low_b, high_b = _censored_bounds(base, base_censored, side / 2, looks)
+    low_c, high_c = _censored_bounds(cand, cand_censored, side / 2, looks)
     low = low_c / high_b - 1 if math.isfinite(high_b) else -1.0
     high = high_c / low_b - 1 if low_b > 0 else math.inf
     p95_b, p95_c = float(np.percentile(base, 95)), float(np.percentile(cand, 95))
@@ -183,7 +204,8 @@ _METHODS = {
              SINGLE: "Tango score interval of the paired difference; one-sided score test at the tolerance"},
     "length_ratio": "sign tests: share of pairs below min and share above max (empty answers kept), against one half",
     "similarity": "sign test: share of pairs below the minimum, against one half",
-    "ttft_p95": "each arm's p95 from order statistics (ranks from {kind}), combined into an interval of the change",
+    "ttft_p95": "each arm's p95 from order statistics (ranks from {kind}; timed-out shadows censored at the time "
+                "waited), combined into an interval of the change",
 }
 
 
@@ -260,7 +282,7 @@ def build_report(window: WindowData, policy: RegressionPolicy, baseline_stamp: d
                            calibration_set=candidate_stamp.get("calibration_set") or policy.calibration_set,
                            strata={c: w.pairs for c, w in sorted(window.categories.items())}, looks=looks,
                            window_pairs=window.window_pairs, sampled_pairs=window.sampled_pairs,
-                           sample_exhaustive=window.exhaustive)
+                           sample_exhaustive=window.exhaustive, censored_shadows=window.censored)
     tests = [(cw, metric, tol) for _, cw in sorted(window.categories.items())
              for metric in METRIC_ORDER if (tol := policy.tolerance(cw.category, metric)) is not None]
     tested = [sample_size(cw, metric) >= policy.min_samples(cw.category) for cw, metric, _ in tests]

@@ -51,9 +51,14 @@ class CategoryWindow:
     length_below: ShareCount
     length_above: ShareCount
     timed_pairs: int
-    # From the sample: TTFT of both arms (pairs timed on both sides), similarity and length ratio.
+    # Shadows that timed out: in the latency quantiles only, their latency censored at the time waited.
+    censored: int = 0
+    # From the sample: TTFT of both arms (pairs timed on both sides, timed-out shadows included with a mask
+    # saying which values are only lower bounds), similarity and length ratio (compared pairs).
     baseline_ttft: np.ndarray = field(default_factory=lambda: np.empty(0))
     candidate_ttft: np.ndarray = field(default_factory=lambda: np.empty(0))
+    baseline_ttft_censored: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    candidate_ttft_censored: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     similarity: np.ndarray = field(default_factory=lambda: np.empty(0))
     length_ratio: np.ndarray = field(default_factory=lambda: np.empty(0))
 
@@ -66,6 +71,7 @@ class WindowData:
     window_pairs: int
     sampled_pairs: int
     exhaustive: bool
+    censored: int = 0
 
 
 def sign_bounds(policy: RegressionPolicy) -> BoundsByCategory:
@@ -93,7 +99,7 @@ def _from_tally(tally: CategoryTally) -> CategoryWindow:
          "format_break_rate": counts(tally.format_checked, tally.format_broken),
          "repetition_rate": counts(tally.pairs, tally.repetitive)},
         ShareCount(tally.similarity_below, tally.pairs), ShareCount(tally.length_below, tally.length_pairs),
-        ShareCount(tally.length_above, tally.length_pairs), tally.timed_pairs)
+        ShareCount(tally.length_above, tally.length_pairs), tally.timed_pairs, tally.censored)
 
 
 def _attach_sample(categories: dict[str, CategoryWindow], pairs: Iterable[SampledPair]) -> None:
@@ -107,8 +113,13 @@ def _attach_sample(categories: dict[str, CategoryWindow], pairs: Iterable[Sample
         timed = [p for p in group if p.baseline_ttft_s and p.candidate_ttft_s]
         window.baseline_ttft = np.array([p.baseline_ttft_s for p in timed], dtype=float)
         window.candidate_ttft = np.array([p.candidate_ttft_s for p in timed], dtype=float)
-        window.similarity = np.array([p.similarity for p in group], dtype=float)
-        window.length_ratio = np.array([p.length_ratio for p in group if p.length_ratio is not None], dtype=float)
+        window.baseline_ttft_censored = np.array([p.ttft_censored and p.censored_arm == "baseline" for p in timed],
+                                                 dtype=bool)
+        window.candidate_ttft_censored = np.array([p.ttft_censored and p.censored_arm == "candidate"
+                                                   for p in timed], dtype=bool)
+        compared = [p for p in group if p.censored_arm is None]
+        window.similarity = np.array([p.similarity for p in compared], dtype=float)
+        window.length_ratio = np.array([p.length_ratio for p in compared if p.length_ratio is not None], dtype=float)
 
 
 def window_from_store(store: ComparisonStore, since: datetime, until: datetime | None, policy: RegressionPolicy,
@@ -116,10 +127,11 @@ def window_from_store(store: ComparisonStore, since: datetime, until: datetime |
     """Counts of every pair in the window (SQL aggregates) and a bounded uniform sample of their values."""
     tallies = tally_window(store, since, until, sign_bounds(policy))
     categories = {t.category: _from_tally(t) for t in tallies}
-    total = sum(t.pairs for t in tallies)
-    sample: WindowSample = sample_window(store, since, until, sample_size, total, seed)
+    rows = sum(t.pairs + t.censored for t in tallies)
+    sample: WindowSample = sample_window(store, since, until, sample_size, rows, seed)
     _attach_sample(categories, sample.pairs)
-    return WindowData(categories, total, len(sample.pairs), sample.exhaustive)
+    return WindowData(categories, sum(t.pairs for t in tallies), len(sample.pairs), sample.exhaustive,
+                      sum(t.censored for t in tallies))
 
 
 def _tally_samples(category: str, group: list[PairSample], policy: RegressionPolicy) -> CategoryTally:

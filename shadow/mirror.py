@@ -29,7 +29,7 @@ from shadow.judging import PrimaryAnswer, judge_answer
 from shadow.redaction import Redactor
 from shadow.sampling import key_hash
 from shadow.settings import ComparisonStoreSettings, ShadowSettings
-from shadow.writer import ComparisonWriter, comparison_row
+from shadow.writer import CensoredShadow, ComparisonWriter, censored_row, comparison_row
 
 log = logging.getLogger("quantgate.shadow")
 SHADOW_HEADER = "x-quantgate-shadow"
@@ -41,6 +41,14 @@ class ShadowFailed(Exception):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+@dataclass
+class AttemptClock:
+    """When a shadow attempt started and, once seen, its first token (seconds after the start)."""
+
+    started: float
+    first_token_s: float | None = None
 
 
 @dataclass
@@ -138,18 +146,26 @@ class ShadowMirror:
             tracing.finish(span, {"quantgate.category": job.category, "quantgate.request_id": job.request_id,
                                   "quantgate.shadow.outcome": outcome})
 
-    async def _mirror(self, job: ShadowJob, span: Span | None) -> str:
-        target = job.primary_variant.other()
-        outcome, shadow = await self._attempt(job, target, span)
-        if shadow is None:
-            self._drop(outcome)
-            return outcome
-        self.ctx.metrics.shadow_requests.labels(target.value, "ok").inc()
+    async def _primary(self, job: ShadowJob) -> PrimaryAnswer | None:
         try:
             primary = await asyncio.wait_for(asyncio.shield(job.primary), self.settings.primary_wait_s)
         except TimeoutError:
-            primary = None
-        if primary is None or not primary.complete:
+            return None
+        return primary if primary is not None and primary.complete else None
+
+    async def _mirror(self, job: ShadowJob, span: Span | None) -> str:
+        target = job.primary_variant.other()
+        clock = AttemptClock(time.perf_counter())
+        outcome, shadow = await self._attempt(job, target, span, clock)
+        if shadow is None:
+            self._drop(outcome)
+            # A shadow given up on was still slow: its latency is known to be at least the time waited.
+            if outcome in ("timeout", "abandoned") and (primary := await self._primary(job)) is not None:
+                self._record_censored(job, primary.parse(), target, clock)
+            return outcome
+        self.ctx.metrics.shadow_requests.labels(target.value, "ok").inc()
+        primary = await self._primary(job)
+        if primary is None:
             self._drop("primary_incomplete")
             return "primary_incomplete"
         comparison_span = self.ctx.tracing.child_span(span, "shadow comparison", kind=SpanKind.INTERNAL)
@@ -159,14 +175,14 @@ class ShadowMirror:
             self.ctx.tracing.finish(comparison_span, {"quantgate.category": job.category})
         return "compared"
 
-    async def _attempt(self, job: ShadowJob, target: Variant,
-                       span: Span | None) -> tuple[str, CapturedAnswer | None]:
+    async def _attempt(self, job: ShadowJob, target: Variant, span: Span | None,
+                       clock: AttemptClock) -> tuple[str, CapturedAnswer | None]:
         """One shadow request under the target's breaker: (outcome, answer or None)."""
         breaker, counter = self.breakers[target], self.ctx.metrics.shadow_requests
         first_byte_s = breaker.admit()
         if first_byte_s is None:
             return "circuit_open", None
-        attempt = asyncio.ensure_future(self._call(job, target, span, first_byte_s, breaker))
+        attempt = asyncio.ensure_future(self._call(job, target, span, first_byte_s, breaker, clock))
         breaker.sent(attempt)
         try:
             shadow = await asyncio.wait_for(attempt, self.settings.timeout_s)
@@ -190,12 +206,12 @@ class ShadowMirror:
         return "ok", shadow
 
     async def _call(self, job: ShadowJob, target: Variant, span: Span | None, first_byte_s: float,
-                    breaker: ShadowBreaker) -> CapturedAnswer:
+                    breaker: ShadowBreaker, clock: AttemptClock) -> CapturedAnswer:
         backend = self.ctx.backends[target]
         headers = backend.request_headers(f"{job.request_id}-shadow", [(SHADOW_HEADER, "1"),
                                                                        ("x-quantgate-category", job.category)])
         self.ctx.tracing.inject_headers(span, headers)
-        started = time.perf_counter()
+        started = clock.started
         loop, attempt = asyncio.get_running_loop(), asyncio.current_task()
         # Always streamed, whatever the primary did: a hung target shows at the first token, not after a whole
         # answer's worth of waiting; the answer is the same tokens either way.
@@ -212,6 +228,8 @@ class ShadowMirror:
                     deadline.reschedule(loop.time() + self.settings.idle_timeout_s)
                     tap.feed(chunk)
                     chunks.append(chunk)
+                    if clock.first_token_s is None and tap.first_token_at is not None:
+                        clock.first_token_s = tap.first_token_at - started
                 ttft = None if tap.first_token_at is None else tap.first_token_at - started
                 answer = captured(target.value, b"".join(chunks), True, ttft, time.perf_counter() - started, True,
                                   tap.output_tokens())
@@ -238,6 +256,16 @@ class ShadowMirror:
         ctx.writer.submit(comparison_row(comparison, key_hash(job.routing_key), stamps, prompt_text(job.payload),
                                          ctx.record_settings, ctx.redact))
         self.completed += 1
+
+    def _record_censored(self, job: ShadowJob, primary: CapturedAnswer, target: Variant, clock: AttemptClock) -> None:
+        """A shadow that timed out still counts in the latency quantiles: censored at the time waited."""
+        ctx = self.ctx
+        fmt = job.payload.get("response_format") if isinstance(job.payload.get("response_format"), dict) else None
+        judgement = judge_answer(ctx.judge, primary, fmt, job.category)
+        stamps = (ctx.stamps[Variant.BASELINE], ctx.stamps[Variant.CANDIDATE])
+        waited = CensoredShadow(target.value, clock.first_token_s, time.perf_counter() - clock.started)
+        ctx.writer.submit(censored_row(job.request_id, job.category, key_hash(job.routing_key), primary, judgement,
+                                       waited, stamps))
 
     def _observe(self, comparison: ShadowComparison) -> None:
         m, category, f = self.ctx.metrics, comparison.category, comparison.figures

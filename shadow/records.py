@@ -48,6 +48,10 @@ class ShadowComparisonRow(SQLModel, table=True):
     baseline_format_broken: bool = False
     candidate_format_broken: bool = False
     format_checked: bool = False  # both answers were checked against a requested format
+    # A shadow that timed out: its variant, its latencies censored at the time waited (the true ones are at
+    # least that), no answer to compare. Kept so that the slowest answers are in the latency quantiles.
+    censored_arm: str | None = None
+    ttft_censored: bool = False
     baseline_ttft_s: float | None = None
     candidate_ttft_s: float | None = None
     baseline_total_s: float
@@ -62,7 +66,7 @@ class ShadowComparisonRow(SQLModel, table=True):
 _SUMMARY_FIELDS = ("id", "request_id", "created_at", "category", "primary_variant", "exact_match", "similarity",
                    "similarity_head", "similarity_tail", "first_divergence", "length_ratio", "refusal_flip",
                    "format_flip", "repetition_flip", "baseline_ttft_s", "candidate_ttft_s", "baseline_output_tokens",
-                   "candidate_output_tokens")
+                   "candidate_output_tokens", "censored_arm", "ttft_censored")
 
 
 def row_summary(row: ShadowComparisonRow) -> dict[str, Any]:

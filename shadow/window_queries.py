@@ -53,6 +53,8 @@ class CategoryTally:
     length_below: int
     length_above: int
     timed_pairs: int
+    # Shadows that timed out (not in any count above; their latencies enter the quantiles as censored).
+    censored: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,8 @@ class SampledPair:
     length_ratio: float | None
     baseline_ttft_s: float | None
     candidate_ttft_s: float | None
+    censored_arm: str | None = None  # this arm's TTFT is a lower bound when `ttft_censored`
+    ttft_censored: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,30 +107,33 @@ def _per_category(bounds: BoundsByCategory, name: str) -> ColumnElement[float] |
 
 def tally_window(store: ComparisonStore, since: datetime, until: datetime | None,
                  bounds: BoundsByCategory) -> list[CategoryTally]:
-    """One aggregate query: counts per category for every rate and sign test."""
+    """One aggregate query: counts per category for every rate and sign test (compared pairs only)."""
     store.ensure_schema()
+    compared = _T.censored_arm.is_(None)
     similarity_min = _per_category(bounds, "similarity_min")
     length_min, length_max = _per_category(bounds, "length_min"), _per_category(bounds, "length_max")
     has_ratio = _T.length_ratio.is_not(None)
+    checked = and_(compared, _T.format_checked)
     columns = [
-        _T.category, func.count(),
-        *_triple(_T.baseline_refused, _T.candidate_refused),
-        _count(_T.format_checked),
-        *_triple(_T.baseline_format_broken, _T.candidate_format_broken, _T.format_checked),
-        *_triple(_T.baseline_repetitive, _T.candidate_repetitive),
-        _count(_T.similarity < similarity_min) if similarity_min is not None else func.sum(0),
-        _count(has_ratio),
+        _T.category, _count(compared),
+        *_triple(_T.baseline_refused, _T.candidate_refused, compared),
+        _count(checked),
+        *_triple(_T.baseline_format_broken, _T.candidate_format_broken, checked),
+        *_triple(_T.baseline_repetitive, _T.candidate_repetitive, compared),
+        _count(and_(compared, _T.similarity < similarity_min)) if similarity_min is not None else func.sum(0),
+        _count(and_(compared, has_ratio)),
         # An empty candidate answer (ratio 0) counts as below: never dropped.
-        _count(and_(has_ratio, _T.length_ratio < length_min)) if length_min is not None else func.sum(0),
-        _count(and_(has_ratio, _T.length_ratio > length_max)) if length_max is not None else func.sum(0),
-        _count(and_(_T.baseline_ttft_s > 0, _T.candidate_ttft_s > 0)),
+        _count(and_(compared, has_ratio, _T.length_ratio < length_min)) if length_min is not None else func.sum(0),
+        _count(and_(compared, has_ratio, _T.length_ratio > length_max)) if length_max is not None else func.sum(0),
+        _count(and_(compared, _T.baseline_ttft_s > 0, _T.candidate_ttft_s > 0)),
+        _count(not_(compared)),
     ]
     query = select(*columns).where(_window(since, until)).group_by(_T.category).order_by(_T.category)
     with store.engine.connect() as conn:
         rows = conn.execute(query).all()
     return [CategoryTally(r[0], int(r[1]), (int(r[2]), int(r[3]), int(r[4])), int(r[5]),
                           (int(r[6]), int(r[7]), int(r[8])), (int(r[9]), int(r[10]), int(r[11])), int(r[12] or 0),
-                          int(r[13]), int(r[14] or 0), int(r[15] or 0), int(r[16])) for r in rows]
+                          int(r[13]), int(r[14] or 0), int(r[15] or 0), int(r[16]), int(r[17])) for r in rows]
 
 
 def _id_range(store: ComparisonStore, since: datetime, until: datetime | None) -> tuple[int, int] | None:
@@ -141,8 +148,8 @@ def _id_range(store: ComparisonStore, since: datetime, until: datetime | None) -
 
 
 def _fetch(store: ComparisonStore, condition: ColumnElement[bool]) -> list[SampledPair]:
-    query = (select(_T.category, _T.similarity, _T.length_ratio, _T.baseline_ttft_s, _T.candidate_ttft_s)
-             .where(condition))
+    query = (select(_T.category, _T.similarity, _T.length_ratio, _T.baseline_ttft_s, _T.candidate_ttft_s,
+                    _T.censored_arm, _T.ttft_censored).where(condition))
     with store.engine.connect() as conn:
         return [SampledPair(*row) for row in conn.execute(query).all()]
 

@@ -6,12 +6,15 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from flags.model import utcnow
 from flags.store import SchemaNotMigrated
+from monitors.detectors.answer import AnswerJudgement
+from shadow.answer import CapturedAnswer
 from shadow.compare import ShadowComparison
 from shadow.records import ComparisonStore, ShadowComparisonRow
 from shadow.redaction import Redactor
@@ -48,6 +51,35 @@ def comparison_row(comparison: ShadowComparison, routing_key_hash: str, stamps: 
         candidate_output_tokens=cand.output_tokens,
         prompt_text=text(prompt), baseline_text=text(base.text), candidate_text=text(cand.text),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CensoredShadow:
+    """A shadow answer that never completed: which arm, its first token if one came, how long it was waited for."""
+
+    variant: str
+    ttft_s: float | None
+    waited_s: float
+
+
+def censored_row(request_id: str, category: str, routing_key_hash: str, primary: CapturedAnswer,
+                 judgement: AnswerJudgement, shadow: CensoredShadow,
+                 stamps: tuple[dict[str, str], dict[str, str]]) -> ShadowComparisonRow:
+    """The stored form of a timed-out shadow: the primary's figures, the shadow's latencies as lower bounds."""
+    ttft = shadow.ttft_s if shadow.ttft_s is not None else shadow.waited_s
+    shadow_is_candidate = shadow.variant == "candidate"
+    times = {"candidate" if shadow_is_candidate else "baseline": (ttft, shadow.waited_s),
+             "baseline" if shadow_is_candidate else "candidate": (primary.ttft_s, primary.total_s)}
+    judged = {"candidate" if shadow_is_candidate else "baseline": "{}",
+              "baseline" if shadow_is_candidate else "candidate": json.dumps(judgement.as_dict())}
+    return ShadowComparisonRow(
+        request_id=request_id, created_at=utcnow(), category=category, routing_key_hash=routing_key_hash,
+        primary_variant="baseline" if shadow_is_candidate else "candidate",
+        baseline_stamp_json=json.dumps(stamps[0]), candidate_stamp_json=json.dumps(stamps[1]),
+        baseline_judgement_json=judged["baseline"], candidate_judgement_json=judged["candidate"], exact_match=False,
+        similarity=0.0, similarity_head=0.0, baseline_ttft_s=times["baseline"][0],
+        candidate_ttft_s=times["candidate"][0], baseline_total_s=times["baseline"][1],
+        candidate_total_s=times["candidate"][1], censored_arm=shadow.variant, ttft_censored=shadow.ttft_s is None)
 
 
 class ComparisonWriter:

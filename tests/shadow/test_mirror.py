@@ -115,6 +115,24 @@ async def test_hung_shadow_target_is_abandoned_and_shadows_resume_once_it_recove
     assert metric_value(metrics, "quantgate_shadow_circuit_open", variant="candidate") == 0
 
 
+async def test_a_shadow_that_times_out_is_kept_as_a_censored_latency(make_gateway: GatewayFactory,
+                                                                     candidate_sim: Simulator) -> None:
+    gateway = await make_gateway(shadow={"first_byte_timeout_s": 0.5, "breaker_failures": 100},
+                                 comparisons={"flush_interval_s": 0.05})
+    await gateway.set_flags(shadow_percent=100)
+    await candidate_sim.control(operational={"hang": True})
+    await _send(gateway, [chat_body(f"slow {i}", stream=True) for i in range(3)])
+    page = await wait_for_pairs(gateway, 3)
+    rows = page["comparisons"]
+    # The slowest candidate answers are not dropped: each is stored with its TTFT censored at the time waited.
+    assert len(rows) == 3 and {r["censored_arm"] for r in rows} == {"candidate"}
+    assert all(r["ttft_censored"] and r["candidate_ttft_s"] >= 0.5 and r["baseline_ttft_s"] > 0 for r in rows)
+    async with gateway.admin() as admin:
+        report = (await admin.get("/admin/verdicts", params={"since": "1h"})).json()
+    # No answer to compare, so no rate or similarity counts them; the latency sample does.
+    assert (report["window_pairs"], report["censored_shadows"], report["sampled_pairs"]) == (0, 3, 3)
+
+
 async def test_failing_shadow_opens_the_circuit_after_consecutive_errors(make_gateway: GatewayFactory,
                                                                          candidate_sim: Simulator) -> None:
     gateway = await make_gateway(shadow={"breaker_failures": 3, "breaker_open_s": 60})

@@ -88,3 +88,27 @@ def test_a_window_larger_than_the_sample_is_sampled_uniformly_and_the_report_say
     # Uniform: the sample's category mix follows the window's.
     for part in window.categories.values():
         assert abs(part.baseline_ttft.size / window.sampled_pairs - part.pairs / 3000) < 0.05
+
+
+def test_timed_out_shadows_enter_the_latency_quantile_as_censored(store: ComparisonStore) -> None:
+    from monitors.detectors.answer import AnswerJudge, DetectorSettings
+    from shadow.answer import CapturedAnswer
+    from shadow.writer import CensoredShadow, censored_row
+
+    rows = [row for row in _rows(1500, seed=4) if row.category == "chat"]
+    store.insert_many(rows)
+    since = utcnow() - timedelta(hours=1)
+
+    def ttft_verdict() -> str:
+        report = build_report(window_from_store(store, since, None, POLICY), POLICY, {}, {})
+        return next(v.verdict for v in report.verdicts if v.category == "chat" and v.metric == "ttft_p95")
+
+    assert ttft_verdict() != "regression"
+    # 15% of the candidate's answers to chat never came: the shadow gave up after 2 s without a first token.
+    judge, answer = AnswerJudge(DetectorSettings()), CapturedAnswer("baseline", "fine", "stop", 1, 0.1, 0.2, True)
+    judgement = judge.judge(answer.text, answer.finish_reason, answer.output_tokens, None, "chat")
+    store.insert_many([censored_row(f"slow-{i}", "chat", "h", answer, judgement,
+                                    CensoredShadow("candidate", None, 2.0), ({}, {})) for i in range(len(rows) // 6)])
+    window = window_from_store(store, since, None, POLICY)
+    assert window.categories["chat"].censored == len(rows) // 6 and window.categories["chat"].pairs == len(rows)
+    assert ttft_verdict() == "regression"
