@@ -48,14 +48,15 @@ def mh_risk_difference(strata: list[RateStratum]) -> tuple[float, float]:
 def stratified_rates(strata: list[RateStratum], alpha: float, margin: float) -> Estimate:
     """Interval (two-sided at alpha) and one-sided test of H0: difference <= margin, across strata.
 
-    With no event in any stratum Sato's variance is 0; the pooled counts then carry no confounding (both
-    rates are 0 everywhere) and the Miettinen-Nurminen interval of the pooled table is used instead.
+    One stratum is one 2x2 table: the Miettinen-Nurminen score interval and the Farrington-Manning test at
+    the margin (better than Wald at small counts). With no event in any stratum Sato's variance is 0; the
+    pooled counts then carry no confounding (both rates are 0 everywhere) and the same score interval is used.
     """
     usable = [s for s in strata if s.candidate_n and s.baseline_n]
     a, n1 = sum(s.candidate_events for s in usable), sum(s.candidate_n for s in usable)
     c, n0 = sum(s.baseline_events for s in usable), sum(s.baseline_n for s in usable)
     difference, variance = mh_risk_difference(usable)
-    if not usable or not variance > 0 or not math.isfinite(variance):
+    if len(usable) <= 1 or not variance > 0 or not math.isfinite(variance):
         return unpaired_rates(c, n0, a, n1, alpha, margin=margin)
     se = math.sqrt(variance)
     z = float(norm.ppf(1 - alpha / 2))

@@ -40,6 +40,14 @@ def test_no_event_anywhere_never_gives_a_zero_width_interval() -> None:
 
 
 def test_strata_with_one_arm_only_are_left_out() -> None:
-    with_empty = stratified_rates([RateStratum(30, 1000, 10, 1000), RateStratum(5, 100, 0, 0)], 0.05, 0.0)
-    alone = stratified_rates([RateStratum(30, 1000, 10, 1000)], 0.05, 0.0)
+    both = [RateStratum(30, 1000, 10, 1000), RateStratum(50, 2000, 20, 1000)]
+    with_empty = stratified_rates([*both, RateStratum(5, 100, 0, 0)], 0.05, 0.0)
+    alone = stratified_rates(both, 0.05, 0.0)
     assert (with_empty.effect, with_empty.low, with_empty.n) == (alone.effect, alone.low, alone.n)
+
+
+def test_a_single_stratum_gets_the_score_interval_of_its_table() -> None:
+    from monitors.stats import unpaired_rates
+
+    single = stratified_rates([RateStratum(12, 300, 4, 280), RateStratum(3, 40, 0, 0)], 0.05, 0.01)
+    assert single == unpaired_rates(4, 280, 12, 300, 0.05, margin=0.01)
