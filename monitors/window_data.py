@@ -1,7 +1,8 @@
-"""What one analysis knows about a window of pairs: counts per category, and a bounded sample for quantiles.
+"""What one analysis knows about a window of pairs: counts per category, and a bounded sample for the rest.
 
-Built from the database (counts aggregated in SQL, values from a uniform random sample) or from pairs in
-memory (simulations, tests): the statistics in `monitors.verdicts` see the same thing either way.
+Built from the database (rate counts aggregated in SQL over every pair; quantiles, medians and the sign tests
+from a uniform random sample) or from pairs in memory (simulations, tests; every pair is the sample): the
+statistics in `monitors.verdicts` see the same thing either way.
 """
 
 from __future__ import annotations
@@ -16,15 +17,7 @@ from monitors.paired_rates import PairedCounts
 from monitors.policy import RatioTolerance, RegressionPolicy, SimilarityTolerance
 from monitors.samples import PairSample
 from shadow.records import ComparisonStore
-from shadow.window_queries import (
-    BoundsByCategory,
-    CategoryTally,
-    SampledPair,
-    SignBounds,
-    WindowSample,
-    sample_window,
-    tally_window,
-)
+from shadow.window_queries import CategoryTally, SampledPair, WindowSample, sample_window, tally_window
 
 # Paired rate metrics and the judgement field each one counts.
 RATE_FIELDS = {"refusal_rate": "refused", "format_break_rate": "format_broken", "repetition_rate": "repetitive"}
@@ -74,19 +67,21 @@ class WindowData:
     censored: int = 0
 
 
-def sign_bounds(policy: RegressionPolicy) -> BoundsByCategory:
-    """The policy's sign-test thresholds per named category and by default, as plain numbers for the query."""
+@dataclass(frozen=True, slots=True)
+class SignBounds:
+    """One category's thresholds for the sign tests (None: the policy does not judge that metric)."""
 
-    def of(category: str | None) -> SignBounds:
-        if category is None:
-            sim, ratio = policy.defaults.similarity, policy.defaults.length_ratio
-        else:
-            sim, ratio = policy.tolerance(category, "similarity"), policy.tolerance(category, "length_ratio")
-        return SignBounds(sim.min_median if isinstance(sim, SimilarityTolerance) else None,
-                          ratio.min if isinstance(ratio, RatioTolerance) else None,
-                          ratio.max if isinstance(ratio, RatioTolerance) else None)
+    similarity_min: float | None
+    length_min: float | None
+    length_max: float | None
 
-    return BoundsByCategory(of(None), {category: of(category) for category in policy.categories})
+
+def sign_bounds(policy: RegressionPolicy, category: str) -> SignBounds:
+    """The policy's sign-test thresholds in force for a category."""
+    sim, ratio = policy.tolerance(category, "similarity"), policy.tolerance(category, "length_ratio")
+    return SignBounds(sim.min_median if isinstance(sim, SimilarityTolerance) else None,
+                      ratio.min if isinstance(ratio, RatioTolerance) else None,
+                      ratio.max if isinstance(ratio, RatioTolerance) else None)
 
 
 def _from_tally(tally: CategoryTally) -> CategoryWindow:
@@ -98,11 +93,11 @@ def _from_tally(tally: CategoryTally) -> CategoryWindow:
         {"refusal_rate": counts(tally.pairs, tally.refused),
          "format_break_rate": counts(tally.format_checked, tally.format_broken),
          "repetition_rate": counts(tally.pairs, tally.repetitive)},
-        ShareCount(tally.similarity_below, tally.pairs), ShareCount(tally.length_below, tally.length_pairs),
-        ShareCount(tally.length_above, tally.length_pairs), tally.timed_pairs, tally.censored)
+        ShareCount(0, 0), ShareCount(0, 0), ShareCount(0, 0), tally.timed_pairs, tally.censored)
 
 
-def _attach_sample(categories: dict[str, CategoryWindow], pairs: Iterable[SampledPair]) -> None:
+def _attach_sample(categories: dict[str, CategoryWindow], pairs: Iterable[SampledPair],
+                   policy: RegressionPolicy) -> None:
     grouped: dict[str, list[SampledPair]] = {}
     for pair in pairs:
         grouped.setdefault(pair.category, []).append(pair)
@@ -120,38 +115,45 @@ def _attach_sample(categories: dict[str, CategoryWindow], pairs: Iterable[Sample
         compared = [p for p in group if p.censored_arm is None]
         window.similarity = np.array([p.similarity for p in compared], dtype=float)
         window.length_ratio = np.array([p.length_ratio for p in compared if p.length_ratio is not None], dtype=float)
+        _count_signs(window, sign_bounds(policy, name))
+
+
+def _count_signs(window: CategoryWindow, bounds: SignBounds) -> None:
+    """Sign-test counts from the sample (an empty candidate answer, ratio 0, counts as below: never dropped)."""
+    sims, ratios = window.similarity, window.length_ratio
+
+    def beyond(values: np.ndarray, limit: float | None, below: bool) -> ShareCount:
+        if limit is None:
+            return ShareCount(0, int(values.size))
+        return ShareCount(int(np.sum(values < limit if below else values > limit)), int(values.size))
+
+    window.similarity_below = beyond(sims, bounds.similarity_min, True)
+    window.length_below = beyond(ratios, bounds.length_min, True)
+    window.length_above = beyond(ratios, bounds.length_max, False)
 
 
 def window_from_store(store: ComparisonStore, since: datetime, until: datetime | None, policy: RegressionPolicy,
                       sample_size: int = DEFAULT_SAMPLE_SIZE, seed: int = 0) -> WindowData:
     """Counts of every pair in the window (SQL aggregates) and a bounded uniform sample of their values."""
-    tallies = tally_window(store, since, until, sign_bounds(policy))
+    tallies = tally_window(store, since, until)
     categories = {t.category: _from_tally(t) for t in tallies}
     rows = sum(t.pairs + t.censored for t in tallies)
     sample: WindowSample = sample_window(store, since, until, sample_size, rows, seed)
-    _attach_sample(categories, sample.pairs)
+    _attach_sample(categories, sample.pairs, policy)
     return WindowData(categories, sum(t.pairs for t in tallies), len(sample.pairs), sample.exhaustive,
                       sum(t.censored for t in tallies))
 
 
-def _tally_samples(category: str, group: list[PairSample], policy: RegressionPolicy) -> CategoryTally:
-    bounds = sign_bounds(policy)
-    own = bounds.named.get(category, bounds.default)
-
+def _tally_samples(category: str, group: list[PairSample]) -> CategoryTally:
     def triple(key: str, kept: list[PairSample]) -> tuple[int, int, int]:
         base = np.array([bool(s.baseline.get(key)) for s in kept], dtype=bool)
         cand = np.array([bool(s.candidate.get(key)) for s in kept], dtype=bool)
         return int(np.sum(cand & ~base)), int(np.sum(base & ~cand)), int(np.sum(base & cand))
 
     checked = [s for s in group if s.baseline.get("format_checked") and s.candidate.get("format_checked")]
-    ratios = np.array([s.length_ratio for s in group if s.length_ratio is not None], dtype=float)
-    similarity = np.array([s.similarity for s in group], dtype=float)
     return CategoryTally(
         category, len(group), triple("refused", group), len(checked), triple("format_broken", checked),
-        triple("repetitive", group),
-        int(np.sum(similarity < own.similarity_min)) if own.similarity_min is not None else 0,
-        int(ratios.size), int(np.sum(ratios < own.length_min)) if own.length_min is not None else 0,
-        int(np.sum(ratios > own.length_max)) if own.length_max is not None else 0,
+        triple("repetitive", group), sum(s.length_ratio is not None for s in group),
         sum(bool(s.baseline_ttft_s and s.candidate_ttft_s) for s in group))
 
 
@@ -160,7 +162,7 @@ def window_from_samples(samples: list[PairSample], policy: RegressionPolicy) -> 
     grouped: dict[str, list[PairSample]] = {}
     for sample in samples:
         grouped.setdefault(sample.category, []).append(sample)
-    categories = {name: _from_tally(_tally_samples(name, group, policy)) for name, group in grouped.items()}
+    categories = {name: _from_tally(_tally_samples(name, group)) for name, group in grouped.items()}
     _attach_sample(categories, (SampledPair(s.category, s.similarity, s.length_ratio, s.baseline_ttft_s,
-                                            s.candidate_ttft_s) for s in samples))
+                                            s.candidate_ttft_s) for s in samples), policy)
     return WindowData(categories, len(samples), len(samples), exhaustive=True)

@@ -63,6 +63,30 @@ class ShadowComparisonRow(SQLModel, table=True):
     candidate_text: str | None = None
 
 
+class ComparisonRollupRow(SQLModel, table=True):
+    """Counts of the pairs stored in one hour and category, kept by database triggers on every insert and delete
+    (migration 0006), so that a week's verdict reads a few thousand rows instead of millions."""
+
+    __tablename__ = "quantgate_comparison_rollup"
+
+    hour: datetime = Field(primary_key=True)
+    category: str = Field(primary_key=True)
+    pairs: int = 0
+    refused_worse: int = 0
+    refused_better: int = 0
+    refused_both: int = 0
+    format_checked: int = 0
+    format_worse: int = 0
+    format_better: int = 0
+    format_both: int = 0
+    repetitive_worse: int = 0
+    repetitive_better: int = 0
+    repetitive_both: int = 0
+    length_pairs: int = 0
+    timed_pairs: int = 0
+    censored: int = 0
+
+
 _SUMMARY_FIELDS = ("id", "request_id", "created_at", "category", "primary_variant", "exact_match", "similarity",
                    "similarity_head", "similarity_tail", "first_divergence", "length_ratio", "refusal_flip",
                    "format_flip", "repetition_flip", "baseline_ttft_s", "candidate_ttft_s", "baseline_output_tokens",

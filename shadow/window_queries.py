@@ -1,41 +1,28 @@
 """What verdicts read from a window of stored pairs, computed in the database.
 
-Rate and sign tests need only counts per category, which one `GROUP BY` returns on SQLite and
-PostgreSQL alike, however many pairs the window holds. Quantiles and medians need values: they come
-from a uniform random sample of the window drawn by id (random ids in the window's id range, fetched by
-primary key), bounded in size, and the sample says how large it is and what it was drawn from.
+Rate tests need only counts per category. Whole hours come from the rollup table the database's own triggers
+keep (`quantgate_comparison_rollup`, every insert and purge, whoever wrote the rows), the partial hours at the
+window's ends from one `GROUP BY` over the rows themselves; SQLite and PostgreSQL alike. Quantiles, medians
+and the sign tests need values: they come from a uniform random sample of the window drawn by id (random ids in
+the window's id range, fetched by primary key), bounded in size, and the sample says how large it is and what
+it was drawn from.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, case, func, literal, not_, null, select
+from sqlalchemy import ColumnElement, and_, case, func, not_, select
 
-from shadow.records import ComparisonStore, ShadowComparisonRow
+from flags.model import utcnow
+from shadow.records import ComparisonRollupRow, ComparisonStore, ShadowComparisonRow
 
 _T = ShadowComparisonRow.__table__.c  # type: ignore[attr-defined]
 _FETCH_CHUNK = 5_000
 _EDGE_ROWS = 1_000  # rows written out of created_at order at the window's edges (batched writers)
-
-
-@dataclass(frozen=True, slots=True)
-class SignBounds:
-    """One category's thresholds for the sign tests (policy values, handed down as plain numbers)."""
-
-    similarity_min: float | None = None
-    length_min: float | None = None
-    length_max: float | None = None
-
-
-@dataclass(frozen=True)
-class BoundsByCategory:
-    """The thresholds in force: named categories' own, else the default."""
-
-    default: SignBounds
-    named: dict[str, SignBounds] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +35,19 @@ class CategoryTally:
     format_checked: int
     format_broken: tuple[int, int, int]
     repetitive: tuple[int, int, int]
-    similarity_below: int
     length_pairs: int
-    length_below: int
-    length_above: int
     timed_pairs: int
     # Shadows that timed out (not in any count above; their latencies enter the quantiles as censored).
     censored: int = 0
+
+    def __add__(self, other: CategoryTally) -> CategoryTally:
+        def add(a: tuple[int, int, int], b: tuple[int, int, int]) -> tuple[int, int, int]:
+            return a[0] + b[0], a[1] + b[1], a[2] + b[2]
+
+        return CategoryTally(self.category, self.pairs + other.pairs, add(self.refused, other.refused),
+                             self.format_checked + other.format_checked, add(self.format_broken, other.format_broken),
+                             add(self.repetitive, other.repetitive), self.length_pairs + other.length_pairs,
+                             self.timed_pairs + other.timed_pairs, self.censored + other.censored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,25 +87,15 @@ def _triple(base: ColumnElement[bool], cand: ColumnElement[bool],
     return [_count(and_(within, cell) if within is not None else cell) for cell in cells]
 
 
-def _per_category(bounds: BoundsByCategory, name: str) -> ColumnElement[float] | None:
-    default = getattr(bounds.default, name)
-    named = [(_T.category == category, value) for category, own in sorted(bounds.named.items())
-             if (value := getattr(own, name)) is not None and value != default]
-    if default is None and not named:
-        return None
-    # A category without a threshold compares with NULL: never counted.
-    fallback = literal(default) if default is not None else null()
-    return case(*named, else_=fallback) if named else fallback
+def _from_row(row: Any) -> CategoryTally:
+    r = [int(v or 0) for v in row[1:]]
+    return CategoryTally(row[0], r[0], (r[1], r[2], r[3]), r[4], (r[5], r[6], r[7]), (r[8], r[9], r[10]), r[11],
+                         r[12], r[13])
 
 
-def tally_window(store: ComparisonStore, since: datetime, until: datetime | None,
-                 bounds: BoundsByCategory) -> list[CategoryTally]:
-    """One aggregate query: counts per category for every rate and sign test (compared pairs only)."""
-    store.ensure_schema()
+def _raw_tallies(store: ComparisonStore, since: datetime, until: datetime | None) -> list[CategoryTally]:
+    """Counts straight from the rows (the window's partial hours)."""
     compared = _T.censored_arm.is_(None)
-    similarity_min = _per_category(bounds, "similarity_min")
-    length_min, length_max = _per_category(bounds, "length_min"), _per_category(bounds, "length_max")
-    has_ratio = _T.length_ratio.is_not(None)
     checked = and_(compared, _T.format_checked)
     columns = [
         _T.category, _count(compared),
@@ -120,20 +103,47 @@ def tally_window(store: ComparisonStore, since: datetime, until: datetime | None
         _count(checked),
         *_triple(_T.baseline_format_broken, _T.candidate_format_broken, checked),
         *_triple(_T.baseline_repetitive, _T.candidate_repetitive, compared),
-        _count(and_(compared, _T.similarity < similarity_min)) if similarity_min is not None else func.sum(0),
-        _count(and_(compared, has_ratio)),
-        # An empty candidate answer (ratio 0) counts as below: never dropped.
-        _count(and_(compared, has_ratio, _T.length_ratio < length_min)) if length_min is not None else func.sum(0),
-        _count(and_(compared, has_ratio, _T.length_ratio > length_max)) if length_max is not None else func.sum(0),
+        _count(and_(compared, _T.length_ratio.is_not(None))),
         _count(and_(compared, _T.baseline_ttft_s > 0, _T.candidate_ttft_s > 0)),
         _count(not_(compared)),
     ]
-    query = select(*columns).where(_window(since, until)).group_by(_T.category).order_by(_T.category)
+    query = select(*columns).where(_window(since, until)).group_by(_T.category)
     with store.engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return [CategoryTally(r[0], int(r[1]), (int(r[2]), int(r[3]), int(r[4])), int(r[5]),
-                          (int(r[6]), int(r[7]), int(r[8])), (int(r[9]), int(r[10]), int(r[11])), int(r[12] or 0),
-                          int(r[13]), int(r[14] or 0), int(r[15] or 0), int(r[16]), int(r[17])) for r in rows]
+        return [_from_row(row) for row in conn.execute(query).all()]
+
+
+def _rollup_tallies(store: ComparisonStore, first_hour: datetime, last_hour: datetime) -> list[CategoryTally]:
+    """Counts of the whole hours [first_hour, last_hour) from the trigger-kept rollup."""
+    r = ComparisonRollupRow.__table__.c  # type: ignore[attr-defined]
+    names = ("pairs", "refused_worse", "refused_better", "refused_both", "format_checked", "format_worse",
+             "format_better", "format_both", "repetitive_worse", "repetitive_better", "repetitive_both",
+             "length_pairs", "timed_pairs", "censored")
+    query = (select(r.category, *(func.sum(r[name]) for name in names))
+             .where(r.hour >= first_hour, r.hour < last_hour).group_by(r.category))
+    with store.engine.connect() as conn:
+        return [_from_row(row) for row in conn.execute(query).all()]
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def tally_window(store: ComparisonStore, since: datetime, until: datetime | None) -> list[CategoryTally]:
+    """Counts per category of every pair in [since, until): whole hours from the rollup, the rest from rows."""
+    store.ensure_schema()
+    first_hour = _hour(since) + (timedelta(hours=1) if since != _hour(since) else timedelta(0))
+    last_hour = _hour(until or utcnow())
+    parts: list[CategoryTally] = []
+    if first_hour < last_hour:
+        parts += _raw_tallies(store, since, first_hour)
+        parts += _rollup_tallies(store, first_hour, last_hour)
+        parts += _raw_tallies(store, last_hour, until)
+    else:
+        parts += _raw_tallies(store, since, until)
+    merged: dict[str, CategoryTally] = {}
+    for part in parts:
+        merged[part.category] = merged[part.category] + part if part.category in merged else part
+    return [merged[name] for name in sorted(merged) if merged[name].pairs or merged[name].censored]
 
 
 def _id_range(store: ComparisonStore, since: datetime, until: datetime | None) -> tuple[int, int] | None:

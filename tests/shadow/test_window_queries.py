@@ -112,3 +112,26 @@ def test_timed_out_shadows_enter_the_latency_quantile_as_censored(store: Compari
     window = window_from_store(store, since, None, POLICY)
     assert window.categories["chat"].censored == len(rows) // 6 and window.categories["chat"].pairs == len(rows)
     assert ttft_verdict() == "regression"
+
+
+def test_whole_hours_read_from_the_rollup_match_the_rows_through_inserts_and_purges(store: ComparisonStore) -> None:
+    from shadow.window_queries import _raw_tallies, tally_window
+
+    rows = []
+    for hours_back in (0, 1, 2, 3, 5, 9):
+        part = _rows(120, seed=10 + hours_back, age=timedelta(hours=hours_back, minutes=17))
+        for row in part[::7]:
+            row.candidate_ttft_s = None  # an untimed pair: NULLs must count as "no", not break the sums
+        rows += part
+    store.insert_many(rows)
+    # A purge deletes whole and partial hours: the triggers take the deleted rows back out of the rollup.
+    assert store.purge_older_than(timedelta(hours=8, minutes=30)) == 120
+    since = utcnow() - timedelta(hours=6, minutes=40)
+    from_rollup = tally_window(store, since, None)
+    from_rows = _raw_tallies(store, since, None)
+    assert sorted(from_rollup, key=lambda t: t.category) == sorted(from_rows, key=lambda t: t.category)
+    assert sum(t.pairs for t in from_rollup) == 120 * 5
+    with store.engine.connect() as conn:
+        hours = conn.exec_driver_sql("SELECT count(DISTINCT hour) FROM quantgate_comparison_rollup "
+                                     "WHERE pairs > 0").scalar()
+    assert hours == 5  # one rollup row per hour and category that still has pairs
