@@ -111,8 +111,9 @@ def main() -> None:
     table = Table(title=f"Guard calibration (policy {DEFAULT_POLICY.stamp()}, alpha {DEFAULT_POLICY.significance})")
     table.add_column("study")
     table.add_column("result")
-    table.add_row(*simulated_rows(args.aa_runs, False, 11))
-    table.add_row(*simulated_rows(args.boundary_runs, True, 12))
+    for row in (simulated_rows(args.aa_runs, False, 11), simulated_rows(args.boundary_runs, True, 12)):
+        table.add_row(*row)
+        console.print(f"{row[0]}: {row[1]}")  # as soon as it is known: the real-guard study takes a while
     with tempfile.TemporaryDirectory() as tmp:
         aa = [guard_run(PairSource({}, seed=500 + i), 20, 1000, Path(tmp)) for i in range(args.guard_runs)]
         bad = [guard_run(PairSource(injected(TARGET, 3.0), seed=900 + i), 80, 1000, Path(tmp))
