@@ -13,8 +13,8 @@ from gateway.admin import check_token
 from gateway.admin_comparisons import parse_time
 from gateway.errors import StoreUnavailable
 from gateway.runtime import GatewayRuntime
-from monitors.live import live_window, read_live_counts, unpaired_verdicts
-from monitors.verdicts import VerdictReport, build_report
+from monitors.live import live_tests, live_window, read_live_counts, unpaired_verdicts
+from monitors.verdicts import INSUFFICIENT, VerdictReport, build_report
 from monitors.window_data import window_from_store
 from shadow.records import ComparisonStoreError, safe
 
@@ -23,10 +23,12 @@ def verdict_report(runtime: GatewayRuntime, since: datetime) -> VerdictReport:
     """Verdicts over every shadow pair stored since `since`, under the policy in force."""
     settings = runtime.settings
     window = safe(window_from_store, runtime.comparisons, since, None, runtime.policy, settings.verdict_sample_size)
-    report = build_report(window, runtime.policy, settings.baseline.stamp.as_labels(),
-                          settings.candidate.stamp.as_labels())
     live = read_live_counts(runtime.metrics.collecting_registry())
-    report.live_verdicts = unpaired_verdicts(live, runtime.policy)
+    # One family per analysis: paired and live tests share α.
+    report = build_report(window, runtime.policy, settings.baseline.stamp.as_labels(),
+                          settings.candidate.stamp.as_labels(), other_tests=live_tests(live, runtime.policy))
+    paired = sum(v.verdict != INSUFFICIENT for v in report.verdicts)
+    report.live_verdicts = unpaired_verdicts(live, runtime.policy, other_tests=paired)
     report.live_window = live_window(live)
     return report
 

@@ -147,13 +147,21 @@ def _live_plan(live: LiveCounts, policy: RegressionPolicy) -> list[tuple[str, st
     return plan
 
 
-def unpaired_verdicts(live: LiveCounts, policy: RegressionPolicy) -> list[Verdict]:
-    """Verdicts per category and metric from live traffic, each against its tolerance, family-wise at α."""
+def live_tests(live: LiveCounts, policy: RegressionPolicy) -> int:
+    """How many live (category, metric) tests have enough answers to run (for the analysis' shared family)."""
+    return sum(estimate(policy.significance).n >= policy.min_samples(category)
+               for category, _, _, estimate in _live_plan(live, policy))
+
+
+def unpaired_verdicts(live: LiveCounts, policy: RegressionPolicy, other_tests: int = 0) -> list[Verdict]:
+    """Verdicts per category and metric from live traffic, each against its tolerance, family-wise at α
+    together with `other_tests` run elsewhere in the same analysis (the paired verdicts)."""
     alpha = policy.significance
     plan = _live_plan(live, policy)
     estimates = [estimate(alpha) for _, _, _, estimate in plan]
     tested = [est.n >= policy.min_samples(category) for est, (category, _, _, _) in zip(estimates, plan, strict=True)]
-    side = alpha / max(1, sum(tested))
+    family = max(1, sum(tested) + other_tests)
+    side = alpha / family
     verdicts = []
     for (category, metric, tol, estimate), enough in zip(plan, tested, strict=True):
         est = estimate(2 * side)
@@ -162,7 +170,7 @@ def unpaired_verdicts(live: LiveCounts, policy: RegressionPolicy) -> list[Verdic
                   "unpaired, busiest routing stratum: histogram p95, order-statistic interval to bucket edges")
         verdicts.append(Verdict(category, metric, judge(est, tol) if enough else INSUFFICIENT, est.effect,
                                 (est.low, est.high), est.n, est.baseline, est.candidate, tol.model_dump(),
-                                est.p_value, p_adjusted=min(1.0, est.p_value * max(1, sum(tested))) if enough else None,
+                                est.p_value, p_adjusted=min(1.0, est.p_value * family) if enough else None,
                                 method=method, interval_level=1 - 2 * side, interval_kind=INTERVAL_KINDS[SINGLE]))
     return verdicts
 

@@ -271,9 +271,11 @@ def _verdict(window: CategoryWindow, metric: str, tol: Any, enough: bool, side: 
 
 
 def build_report(window: WindowData, policy: RegressionPolicy, baseline_stamp: dict[str, str],
-                 candidate_stamp: dict[str, str], looks: str = ANYTIME, pairs_needed: bool = True) -> VerdictReport:
+                 candidate_stamp: dict[str, str], looks: str = ANYTIME, pairs_needed: bool = True,
+                 other_tests: int = 0) -> VerdictReport:
     """Verdicts for every category and metric in the policy, each tested against its committed tolerance.
 
+    `other_tests`: tests of the same analysis run elsewhere (the live verdicts), so α is split over all of them.
     `pairs_needed`: also work out the pairs that would settle each inconclusive verdict (a search; simulations skip it).
     """
     alpha = policy.significance
@@ -286,7 +288,7 @@ def build_report(window: WindowData, policy: RegressionPolicy, baseline_stamp: d
     tests = [(cw, metric, tol) for _, cw in sorted(window.categories.items())
              for metric in METRIC_ORDER if (tol := policy.tolerance(cw.category, metric)) is not None]
     tested = [sample_size(cw, metric) >= policy.min_samples(cw.category) for cw, metric, _ in tests]
-    family = max(1, sum(tested))
+    family = max(1, sum(tested) + other_tests)
     for (cw, metric, tol), enough in zip(tests, tested, strict=True):
         report.verdicts.append(_verdict(cw, metric, tol, enough, alpha / family, family, looks, pairs_needed))
     return report

@@ -171,3 +171,28 @@ def test_empty_candidate_answers_count_against_the_length_ratio() -> None:
     verdict = next(v for v in build_report(_pairs_with("chat", ratios, [0.9] * 2000), DEFAULT_POLICY, {}, {}).verdicts
                    if v.metric == "length_ratio")
     assert verdict.verdict == REGRESSION and verdict.n == 2000
+
+
+def test_paired_and_live_tests_share_one_family() -> None:
+    from monitors.live import live_tests, read_live_counts, unpaired_verdicts
+    from monitors.window_data import window_from_samples
+
+    window = window_from_samples(_refusal_pairs("chat", 1000, worse=10, better=10), DEFAULT_POLICY)
+    alone = build_report_of(window)
+    paired = sum(v.verdict != INSUFFICIENT for v in alone.verdicts)
+    _, quality, registry = _live_registry()
+    _answers(quality, "baseline", 50.0, 1000, 10)
+    _answers(quality, "candidate", 50.0, 1000, 12)
+    live = read_live_counts(registry)  # type: ignore[arg-type]
+    extra = live_tests(live, DEFAULT_POLICY)
+    shared = build_report_of(window, other_tests=extra)
+    alpha, family = DEFAULT_POLICY.significance, paired + extra
+    assert extra == 2 and shared.verdicts[0].interval_level == pytest.approx(1 - 2 * alpha / family)
+    live_verdict = unpaired_verdicts(live, DEFAULT_POLICY, other_tests=paired)[0]
+    assert live_verdict.interval_level == pytest.approx(1 - 2 * alpha / family)
+
+
+def build_report_of(window: object, other_tests: int = 0) -> object:
+    from monitors.verdicts import build_report as build
+
+    return build(window, DEFAULT_POLICY, {}, {}, other_tests=other_tests)  # type: ignore[arg-type]
