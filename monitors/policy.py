@@ -9,7 +9,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-METRICS = ("refusal_rate", "format_break_rate", "repetition_rate", "length_ratio", "similarity", "ttft_p95")
+METRICS = ("refusal_rate", "format_break_rate", "repetition_rate", "length_ratio", "similarity", "ttft_p95",
+           "total_p95")
 
 
 class RateTolerance(BaseModel):
@@ -41,7 +42,7 @@ class SimilarityTolerance(BaseModel):
 
 
 class LatencyTolerance(BaseModel):
-    """TTFT p95 may rise by at most this many percent."""
+    """A latency p95 (TTFT, or the whole answer) may rise by at most this many percent."""
 
     model_config = ConfigDict(extra="forbid")
     max_increase_pct: float = Field(ge=0)
@@ -57,6 +58,8 @@ class MetricTolerances(BaseModel):
     length_ratio: RatioTolerance | None = None
     similarity: SimilarityTolerance | None = None
     ttft_p95: LatencyTolerance | None = None
+    # Whole-answer latency p95 (arrival to last byte); opt-in: long answers make it a length metric too.
+    total_p95: LatencyTolerance | None = None
 
 
 class CategoryPolicy(MetricTolerances):

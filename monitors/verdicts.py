@@ -32,7 +32,10 @@ from monitors.window_data import RATE_FIELDS, CategoryWindow, ShareCount, Window
 REGRESSION, OK, IMPROVEMENT, INSUFFICIENT = "regression", "ok", "improvement", "insufficient data"
 # Neither beyond the tolerance nor shown within it: the data cannot tell yet ("no evidence" is not "ok").
 INCONCLUSIVE = "inconclusive"
-METRIC_ORDER = ("refusal_rate", "format_break_rate", "repetition_rate", "length_ratio", "similarity", "ttft_p95")
+METRIC_ORDER = ("refusal_rate", "format_break_rate", "repetition_rate", "length_ratio", "similarity", "ttft_p95",
+                "total_p95")
+# Latency metrics: which sampled times each compares.
+LATENCY_TIMES = {"ttft_p95": "ttft", "total_p95": "total"}
 ANYTIME, SINGLE = "anytime", "single"
 INTERVAL_KINDS = {ANYTIME: "anytime-valid confidence sequence (valid however often it is read)",
                   SINGLE: "fixed-sample interval (valid for one planned look)"}
@@ -181,13 +184,14 @@ def _censored_bounds(values: np.ndarray, censored: np.ndarray, alpha_each_side: 
     return low, high
 
 
-def _latency(window: CategoryWindow, side: float, looks: str) -> _Bounds:
-    base, cand = window.baseline_ttft, window.candidate_ttft
+def _latency(window: CategoryWindow, side: float, looks: str, times: str) -> _Bounds:
+    base, cand = getattr(window, f"baseline_{times}"), getattr(window, f"candidate_{times}")
     keep = (base > 0) & (cand > 0)
     base, cand = base[keep], cand[keep]
     no_mask = np.zeros(keep.size, dtype=bool)
-    base_censored = (window.baseline_ttft_censored if window.baseline_ttft_censored.size else no_mask)[keep]
-    cand_censored = (window.candidate_ttft_censored if window.candidate_ttft_censored.size else no_mask)[keep]
+    base_mask, cand_mask = getattr(window, f"baseline_{times}_censored"), getattr(window, f"candidate_{times}_censored")
+    base_censored = (base_mask if base_mask.size else no_mask)[keep]
+    cand_censored = (cand_mask if cand_mask.size else no_mask)[keep]
     if not base.size:
         return _Bounds(paired_p95_change(base, cand, 2 * side), sample_n=0)
     # Each arm's p95 bounded at side / 2 per side (Bonferroni over the arms), as in `paired_p95_change`.
@@ -206,6 +210,8 @@ _METHODS = {
     "similarity": "sign test: share of pairs below the minimum, against one half",
     "ttft_p95": "each arm's p95 from order statistics (ranks from {kind}; timed-out shadows censored at the time "
                 "waited), combined into an interval of the change",
+    "total_p95": "each arm's whole-answer p95 from order statistics (ranks from {kind}; timed-out shadows censored "
+                 "at the time waited), combined into an interval of the change",
 }
 
 
@@ -223,7 +229,7 @@ def _evaluate(window: CategoryWindow, metric: str, tol: Any, side: float, looks:
         return _length(window, tol, side, looks, plan)
     if metric == "similarity":
         return _similarity(window, tol, side, looks, plan)
-    return _latency(window, side, looks)
+    return _latency(window, side, looks, LATENCY_TIMES[metric])
 
 
 def sample_size(window: CategoryWindow, metric: str) -> int:
@@ -234,7 +240,8 @@ def sample_size(window: CategoryWindow, metric: str) -> int:
         return window.length_below.n
     if metric == "similarity":
         return window.similarity_below.n
-    return int(np.sum((window.baseline_ttft > 0) & (window.candidate_ttft > 0)))
+    times = LATENCY_TIMES[metric]
+    return int(np.sum((getattr(window, f"baseline_{times}") > 0) & (getattr(window, f"candidate_{times}") > 0)))
 
 
 def judge(est: Estimate, tol: Any) -> str:

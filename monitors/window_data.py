@@ -52,6 +52,11 @@ class CategoryWindow:
     candidate_ttft: np.ndarray = field(default_factory=lambda: np.empty(0))
     baseline_ttft_censored: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     candidate_ttft_censored: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    # Whole-answer times, likewise (a timed-out shadow's total is always censored).
+    baseline_total: np.ndarray = field(default_factory=lambda: np.empty(0))
+    candidate_total: np.ndarray = field(default_factory=lambda: np.empty(0))
+    baseline_total_censored: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    candidate_total_censored: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     similarity: np.ndarray = field(default_factory=lambda: np.empty(0))
     length_ratio: np.ndarray = field(default_factory=lambda: np.empty(0))
 
@@ -112,6 +117,11 @@ def _attach_sample(categories: dict[str, CategoryWindow], pairs: Iterable[Sample
                                                  dtype=bool)
         window.candidate_ttft_censored = np.array([p.ttft_censored and p.censored_arm == "candidate"
                                                    for p in timed], dtype=bool)
+        totals = [p for p in group if p.baseline_total_s and p.candidate_total_s]
+        window.baseline_total = np.array([p.baseline_total_s for p in totals], dtype=float)
+        window.candidate_total = np.array([p.candidate_total_s for p in totals], dtype=float)
+        window.baseline_total_censored = np.array([p.censored_arm == "baseline" for p in totals], dtype=bool)
+        window.candidate_total_censored = np.array([p.censored_arm == "candidate" for p in totals], dtype=bool)
         compared = [p for p in group if p.censored_arm is None]
         window.similarity = np.array([p.similarity for p in compared], dtype=float)
         window.length_ratio = np.array([p.length_ratio for p in compared if p.length_ratio is not None], dtype=float)

@@ -59,8 +59,10 @@ class SampledPair:
     length_ratio: float | None
     baseline_ttft_s: float | None
     candidate_ttft_s: float | None
-    censored_arm: str | None = None  # this arm's TTFT is a lower bound when `ttft_censored`
+    censored_arm: str | None = None  # this arm's total time is a lower bound, and its TTFT when `ttft_censored`
     ttft_censored: bool = False
+    baseline_total_s: float | None = None
+    candidate_total_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,7 @@ def _id_range(store: ComparisonStore, since: datetime, until: datetime | None) -
 
 def _fetch(store: ComparisonStore, condition: ColumnElement[bool]) -> list[SampledPair]:
     query = (select(_T.category, _T.similarity, _T.length_ratio, _T.baseline_ttft_s, _T.candidate_ttft_s,
-                    _T.censored_arm, _T.ttft_censored).where(condition))
+                    _T.censored_arm, _T.ttft_censored, _T.baseline_total_s, _T.candidate_total_s).where(condition))
     with store.engine.connect() as conn:
         return [SampledPair(*row) for row in conn.execute(query).all()]
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from bench.pairs import PairSource, injected
 from flags.model import utcnow
-from monitors.policy import DEFAULT_POLICY, CategoryPolicy, SimilarityTolerance
+from monitors.policy import DEFAULT_POLICY, CategoryPolicy, LatencyTolerance, SimilarityTolerance
 from monitors.samples import samples_from_rows
 from monitors.verdicts import build_report
 from monitors.window_data import window_from_samples, window_from_store
@@ -34,6 +34,7 @@ def _rows(n: int, seed: int, age: timedelta = timedelta(0)) -> list[ShadowCompar
         row = comparison_row(source.comparison(), "h", ({}, {}), "", ComparisonStoreSettings(), default_redactor)
         row.created_at = utcnow() - age
         row.baseline_ttft_s, row.candidate_ttft_s = rng.lognormvariate(-2, 0.5), rng.lognormvariate(-2, 0.5)
+        row.baseline_total_s, row.candidate_total_s = row.baseline_ttft_s + 1.0, row.candidate_ttft_s + 1.0
         rows.append(row)
     return rows
 
@@ -99,19 +100,22 @@ def test_timed_out_shadows_enter_the_latency_quantile_as_censored(store: Compari
     store.insert_many(rows)
     since = utcnow() - timedelta(hours=1)
 
-    def ttft_verdict() -> str:
-        report = build_report(window_from_store(store, since, None, POLICY), POLICY, {}, {})
-        return next(v.verdict for v in report.verdicts if v.category == "chat" and v.metric == "ttft_p95")
+    policy = POLICY.model_copy(update={"defaults": POLICY.defaults.model_copy(update={
+        "total_p95": LatencyTolerance(max_increase_pct=20)})})
 
-    assert ttft_verdict() != "regression"
-    # 15% of the candidate's answers to chat never came: the shadow gave up after 2 s without a first token.
+    def verdicts() -> dict[str, str]:
+        report = build_report(window_from_store(store, since, None, policy), policy, {}, {})
+        return {v.metric: v.verdict for v in report.verdicts if v.category == "chat"}
+
+    assert verdicts()["ttft_p95"] != "regression" and verdicts()["total_p95"] != "regression"
+    # 15% of the candidate's answers to chat never came: the shadow gave up after 4 s without a first token.
     judge, answer = AnswerJudge(DetectorSettings()), CapturedAnswer("baseline", "fine", "stop", 1, 0.1, 0.2, True)
     judgement = judge.judge(answer.text, answer.finish_reason, answer.output_tokens, None, "chat")
     store.insert_many([censored_row(f"slow-{i}", "chat", "h", answer, judgement,
-                                    CensoredShadow("candidate", None, 2.0), ({}, {})) for i in range(len(rows) // 6)])
+                                    CensoredShadow("candidate", None, 4.0), ({}, {})) for i in range(len(rows) // 6)])
     window = window_from_store(store, since, None, POLICY)
     assert window.categories["chat"].censored == len(rows) // 6 and window.categories["chat"].pairs == len(rows)
-    assert ttft_verdict() == "regression"
+    assert verdicts()["ttft_p95"] == "regression" and verdicts()["total_p95"] == "regression"
 
 
 def test_whole_hours_read_from_the_rollup_match_the_rows_through_inserts_and_purges(store: ComparisonStore) -> None:
