@@ -155,3 +155,77 @@ def settling_n(tally: Tally, margin: float, alpha: float, max_n: int = 10**9) ->
         middle = (low + high) // 2
         low, high = (low, middle) if _settled(_scaled(tally, middle), margin, alpha) else (middle, high)
     return high
+
+
+@dataclass(frozen=True, slots=True)
+class ArmStratum:
+    """Live answers of one routing stratum: the candidate's traffic share, and events and totals per arm."""
+
+    share: float  # probability that a request of this stratum was routed to the candidate, in (0, 1)
+    candidate_events: int
+    candidate_n: int
+    baseline_events: int
+    baseline_n: int
+
+    @property
+    def scale(self) -> float:
+        """Largest absolute inverse-propensity weight: dividing by it keeps observations in [-1, 1]."""
+        return max(1 / self.share, 1 / (1 - self.share))
+
+
+def _ipw_terms(stratum: ArmStratum, direction: float) -> tuple[np.ndarray, np.ndarray]:
+    """The stratum's observations (scaled inverse-propensity differences, times `direction`) and their counts."""
+    c, s = stratum.scale, stratum.share
+    values = direction * np.array([1 / (s * c), -1 / ((1 - s) * c), 0.0])
+    counts = np.array([stratum.candidate_events, stratum.baseline_events,
+                       stratum.candidate_n + stratum.baseline_n - stratum.candidate_events - stratum.baseline_events],
+                      dtype=float)
+    return values, counts
+
+
+def ipw_log_capital(strata: list[ArmStratum], delta: float, direction: float = 1.0) -> float:
+    """Log capital against "the rate difference (candidate minus baseline) is at most delta in every stratum".
+
+    Each answer contributes Y (1/s if it was the candidate's, -1/(1-s) if the baseline's), scaled into [-1, 1]:
+    with routing random at share s its mean is the stratum's rate difference over the scale, whatever else
+    changed between strata, so the betting test needs no model of the strata (a randomisation-based e-process;
+    Waudby-Smith & Ramdas 2023 for the bets). `direction=-1` tests "at least delta" instead.
+    """
+    nulls = [direction * delta / s.scale for s in strata]
+    usable = BETS * (1 + max(nulls, default=0.0)) < 1
+    per_bet = np.zeros(int(usable.sum()))
+    for stratum, null in zip(strata, nulls, strict=True):
+        values, counts = _ipw_terms(stratum, direction)
+        seen = counts > 0
+        per_bet += np.log1p(np.outer(BETS[usable], values[seen] - null)) @ counts[seen]
+    if not per_bet.size:
+        return -math.inf
+    top = per_bet.max()
+    return float(top + math.log(np.exp(per_bet - top).sum() / BETS.size))
+
+
+def ipw_interval(strata: list[ArmStratum], alpha_each_side: float) -> tuple[float, float]:
+    """Anytime-valid bounds on the rate difference common to the strata, each one-sided at `alpha_each_side`."""
+    strata = [s for s in strata if 0 < s.share < 1 and s.candidate_n + s.baseline_n]
+    if not strata:
+        return -1.0, 1.0
+    threshold = math.log(1 / alpha_each_side)
+    low_end, high_end = -1 + _EDGE, 1 - _EDGE
+
+    def excess(delta: float, direction: float) -> float:
+        return ipw_log_capital(strata, delta, direction) - threshold
+
+    # "At most delta" loses capital as delta rises, "at least delta" gains it; -1 and 1 bracket every difference.
+    if excess(low_end, 1.0) < 0:
+        lower = -1.0
+    elif excess(high_end, 1.0) >= 0:
+        lower = 1.0
+    else:
+        lower = float(brentq(excess, low_end, high_end, args=(1.0,), xtol=1e-7))
+    if excess(high_end, -1.0) < 0:
+        upper = 1.0
+    elif excess(low_end, -1.0) >= 0:
+        upper = -1.0
+    else:
+        upper = float(brentq(excess, low_end, high_end, args=(-1.0,), xtol=1e-7))
+    return lower, upper

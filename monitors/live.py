@@ -4,13 +4,17 @@ Read from the gateway's own Prometheus registry (all workers in multiprocess mod
 the candidate's traffic share when each request was routed. Arms are only compared within a stratum, never
 pooled across a change of the split (a ramp from 10% to 50% while the base rate moves would otherwise read
 as a difference between the arms). Rates: Mantel-Haenszel risk difference across strata with Sato's
-variance (`monitors.stratified`), one-sided against the committed tolerance. TTFT p95: histogram
-order-statistic intervals widened to bucket edges, in the stratum holding the most requests of both arms.
-Bounds one-sided at α/m over the m tested (category, metric) pairs. These are fixed-sample intervals.
+variance (`monitors.stratified`) as the estimate. TTFT p95: histogram order statistics widened to bucket
+edges, in the stratum holding the most requests of both arms. Bounds one-sided at α/m over the m tests of the
+analysis. Read at any time (the default, as `/admin/verdicts` is reloaded): rate intervals from a betting
+confidence sequence on inverse-propensity differences (each stratum's routing share is known, so each answer's
+arm is a coin of known bias) and p95 ranks from a confidence sequence; `looks="single"` gives Sato's
+fixed-sample interval and binomial ranks instead.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,15 +24,21 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 from scipy import stats as sps
 
+from monitors import confidence_sequences as cs
 from monitors.policy import LatencyTolerance, RateTolerance, RegressionPolicy
 from monitors.stats import Estimate
 from monitors.strata_labels import OVERFLOW
 from monitors.stratified import RateStratum, stratified_rates
-from monitors.verdicts import INSUFFICIENT, INTERVAL_KINDS, SINGLE, Verdict, judge
+from monitors.verdicts import ANYTIME, INSUFFICIENT, INTERVAL_KINDS, SINGLE, Verdict, judge
 
 _RATES = {"refusal_rate": ("refused", "judged"), "format_break_rate": ("format_broken", "format_checked"),
           "repetition_rate": ("repetitive", "judged")}
 _Key = tuple[str, str, str]  # variant, category, stratum
+_RATE_METHODS = {
+    ANYTIME: "unpaired, within routing strata: Mantel-Haenszel estimate; interval and p-value from betting on "
+             "inverse-propensity differences (the routing share is known)",
+    SINGLE: "unpaired, within routing strata: Mantel-Haenszel risk difference, Sato variance",
+}
 
 
 @dataclass
@@ -72,12 +82,17 @@ def _quantile(bounds: np.ndarray, counts: np.ndarray, q: float) -> float:
     return float(lower + (bounds[i] - lower) * (rank - before) / max(counts[i], 1e-12))
 
 
-def _bucket_quantile_interval(bounds: np.ndarray, counts: np.ndarray, q: float, alpha: float) -> tuple[float, float]:
-    """Exact interval of the q-quantile from bucketed counts: the order statistics' ranks (binomial, as in
-    `monitors.stats.quantile_interval`) widened to the edges of the buckets they fall in."""
+def _bucket_quantile_interval(bounds: np.ndarray, counts: np.ndarray, q: float, alpha: float,
+                              looks: str = SINGLE) -> tuple[float, float]:
+    """Interval of the q-quantile from bucketed counts: the order statistics' ranks (binomial, as in
+    `monitors.stats.quantile_interval`, or from a confidence sequence when read at any time) widened to the edges
+    of the buckets they fall in."""
     n = int(counts.sum())
-    lower_rank = int(sps.binom.ppf(alpha / 2, n, q))
-    upper_rank = int(sps.binom.ppf(1 - alpha / 2, n, q)) + 1
+    if looks == ANYTIME:
+        lower_rank, upper_rank = cs.quantile_ranks(n, q, alpha / 2)
+    else:
+        lower_rank = int(sps.binom.ppf(alpha / 2, n, q))
+        upper_rank = int(sps.binom.ppf(1 - alpha / 2, n, q)) + 1
     cumulative = np.cumsum(counts)
     low = 0.0
     if lower_rank >= 1:
@@ -90,7 +105,7 @@ def _bucket_quantile_interval(bounds: np.ndarray, counts: np.ndarray, q: float, 
     return low, high
 
 
-def _p95_change(base: dict[float, float], cand: dict[float, float], alpha: float) -> Estimate:
+def _p95_change(base: dict[float, float], cand: dict[float, float], alpha: float, looks: str = SINGLE) -> Estimate:
     bounds = np.array(sorted(set(base) | set(cand)))
     per_bucket = {}
     for name, hist in (("base", base), ("cand", cand)):
@@ -101,8 +116,8 @@ def _p95_change(base: dict[float, float], cand: dict[float, float], alpha: float
         return Estimate(min(nb, nc), 0.0, float("-inf"), float("inf"), 1.0, 0.0, 0.0)
     qb, qc = _quantile(bounds, per_bucket["base"], 0.95), _quantile(bounds, per_bucket["cand"], 0.95)
     # Bonferroni over the two arms, as for the paired p95: exact at any level, unlike a bootstrap's far tails.
-    low_b, high_b = _bucket_quantile_interval(bounds, per_bucket["base"], 0.95, alpha / 2)
-    low_c, high_c = _bucket_quantile_interval(bounds, per_bucket["cand"], 0.95, alpha / 2)
+    low_b, high_b = _bucket_quantile_interval(bounds, per_bucket["base"], 0.95, alpha / 2, looks)
+    low_c, high_c = _bucket_quantile_interval(bounds, per_bucket["cand"], 0.95, alpha / 2, looks)
     low = low_c / high_b - 1 if np.isfinite(high_b) else -1.0
     high = high_c / low_b - 1 if low_b > 0 else float("inf")
     return Estimate(min(nb, nc), qc / qb - 1, float(low), float(high), 1.0, qb, qc)
@@ -130,7 +145,26 @@ def _busiest_histograms(live: LiveCounts, category: str) -> tuple[dict[float, fl
     return best[1], best[2]
 
 
-def _live_plan(live: LiveCounts, policy: RegressionPolicy) -> list[tuple[str, str, Any, Callable[[float], Estimate]]]:
+def _anytime_rates(strata: list[RateStratum], shares: list[float], alpha: float, margin: float) -> Estimate:
+    """The stratified point estimate with an anytime-valid interval and p-value (randomisation-based betting)."""
+    point = stratified_rates(strata, alpha, margin)
+    arms = [cs.ArmStratum(share, s.candidate_events, s.candidate_n, s.baseline_events, s.baseline_n)
+            for share, s in zip(shares, strata, strict=True) if 0 < share < 1]
+    low, high = cs.ipw_interval(arms, alpha / 2)
+    usable = [a for a in arms if a.candidate_n + a.baseline_n]
+    p_value = min(1.0, math.exp(-cs.ipw_log_capital(usable, margin))) if usable else 1.0
+    return Estimate(point.n, point.effect, low, high, p_value, point.baseline, point.candidate)
+
+
+def _rate_estimator(strata: list[RateStratum], shares: list[float], margin: float,
+                    looks: str) -> Callable[[float], Estimate]:
+    if looks == ANYTIME:
+        return lambda a: _anytime_rates(strata, shares, a, margin)
+    return lambda a: stratified_rates(strata, a, margin)
+
+
+def _live_plan(live: LiveCounts, policy: RegressionPolicy,
+               looks: str = ANYTIME) -> list[tuple[str, str, Any, Callable[[float], Estimate]]]:
     """(category, metric, tolerance, estimate at a given alpha) for every live metric the policy judges."""
     plan: list[tuple[str, str, Any, Callable[[float], Estimate]]] = []
     for category in sorted({c for (_, c, _) in (*live.counts, *live.ttft)}):
@@ -138,26 +172,27 @@ def _live_plan(live: LiveCounts, policy: RegressionPolicy) -> list[tuple[str, st
             tol = policy.tolerance(category, metric)
             if isinstance(tol, RateTolerance):
                 strata = _rate_strata(live, category, hits, total)
-                plan.append((category, metric, tol,
-                             lambda a, s=strata, t=tol: stratified_rates(s, a, t.max_increase_pp / 100)))
+                shares = [float(label) / 100 for label in live.strata(category)]
+                plan.append((category, metric, tol, _rate_estimator(strata, shares, tol.max_increase_pp / 100, looks)))
         tol = policy.tolerance(category, "ttft_p95")
         if isinstance(tol, LatencyTolerance):
             hists = _busiest_histograms(live, category)
-            plan.append((category, "ttft_p95", tol, lambda a, h=hists: _p95_change(*h, a)))
+            plan.append((category, "ttft_p95", tol, lambda a, h=hists: _p95_change(*h, a, looks)))
     return plan
 
 
 def live_tests(live: LiveCounts, policy: RegressionPolicy) -> int:
     """How many live (category, metric) tests have enough answers to run (for the analysis' shared family)."""
     return sum(estimate(policy.significance).n >= policy.min_samples(category)
-               for category, _, _, estimate in _live_plan(live, policy))
+               for category, _, _, estimate in _live_plan(live, policy, SINGLE))
 
 
-def unpaired_verdicts(live: LiveCounts, policy: RegressionPolicy, other_tests: int = 0) -> list[Verdict]:
+def unpaired_verdicts(live: LiveCounts, policy: RegressionPolicy, other_tests: int = 0,
+                      looks: str = ANYTIME) -> list[Verdict]:
     """Verdicts per category and metric from live traffic, each against its tolerance, family-wise at α
     together with `other_tests` run elsewhere in the same analysis (the paired verdicts)."""
     alpha = policy.significance
-    plan = _live_plan(live, policy)
+    plan = _live_plan(live, policy, looks)
     estimates = [estimate(alpha) for _, _, _, estimate in plan]
     tested = [est.n >= policy.min_samples(category) for est, (category, _, _, _) in zip(estimates, plan, strict=True)]
     family = max(1, sum(tested) + other_tests)
@@ -165,13 +200,12 @@ def unpaired_verdicts(live: LiveCounts, policy: RegressionPolicy, other_tests: i
     verdicts = []
     for (category, metric, tol, estimate), enough in zip(plan, tested, strict=True):
         est = estimate(2 * side)
-        method = ("unpaired, within routing strata: Mantel-Haenszel risk difference, Sato variance"
-                  if metric != "ttft_p95" else
+        method = (_RATE_METHODS[looks] if metric != "ttft_p95" else
                   "unpaired, busiest routing stratum: histogram p95, order-statistic interval to bucket edges")
         verdicts.append(Verdict(category, metric, judge(est, tol) if enough else INSUFFICIENT, est.effect,
                                 (est.low, est.high), est.n, est.baseline, est.candidate, tol.model_dump(),
                                 est.p_value, p_adjusted=min(1.0, est.p_value * family) if enough else None,
-                                method=method, interval_level=1 - 2 * side, interval_kind=INTERVAL_KINDS[SINGLE]))
+                                method=method, interval_level=1 - 2 * side, interval_kind=INTERVAL_KINDS[looks]))
     return verdicts
 
 

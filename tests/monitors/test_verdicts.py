@@ -116,6 +116,11 @@ def test_a_ramp_during_a_base_rate_change_is_not_read_as_a_difference_between_id
                    if v.metric == "refusal_rate")
     assert abs(refusal.effect) < 1e-12 and refusal.verdict != REGRESSION
     assert refusal.interval[0] < 0 < refusal.interval[1] and "Mantel-Haenszel" in refusal.method
+    assert refusal.interval_kind.startswith("anytime-valid")  # /admin/verdicts is reloaded: peeking is allowed
+    single = next(v for v in unpaired_verdicts(read_live_counts(registry), DEFAULT_POLICY, looks="single")  # type: ignore[arg-type]
+                  if v.metric == "refusal_rate")
+    # The single-look interval (Sato) is narrower; both contain 0.
+    assert refusal.interval[0] < single.interval[0] < 0 < single.interval[1] < refusal.interval[1]
 
 
 def _refusal_pairs(category: str, n: int, worse: int, better: int, both: int = 0) -> list[PairSample]:
