@@ -1,8 +1,5 @@
-"""The HTTP surface of quantgate: OpenAI-compatible proxy, SSE streaming, routing, admin API."""
+"""The HTTP surface of quantgate: OpenAI-compatible proxy, SSE streaming, routing, admin API.
 
-from __future__ import annotations
-
-from gateway.app import Surface, create_app
-from gateway.settings import GatewaySettings, load_settings
-
-__all__ = ["GatewaySettings", "Surface", "create_app", "load_settings"]
+Deliberately empty: lower layers (shadow, simulator) use the wire modules here (errors, sse, upstream), and
+importing a package must not drag the whole app in with it (that made `import shadow.mirror` circular).
+"""
