@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import httpx
 
 from bench.postgres import postgres_cluster
-from bench.replicas import start_replicas, wait_until_all, workdir_stack
-from gateway.demo.stack import free_port, simulator_argv
+from bench.replicas import start_replicas, start_simulator, upgraded_store, wait_until_all, workdir_stack
 
 TOKEN = "bench-token"
 
@@ -30,13 +27,10 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.25, help="flag poll interval of the workers (s)")
     args = parser.parse_args()
     with postgres_cluster() as url, tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "gateway.cli.main", "db", "upgrade", "--url", url], check=True,
-                       capture_output=True)
+        upgraded_store(url)
         stack = workdir_stack(Path(tmp))
         try:
-            sim_port = free_port()
-            stack.start("simulator", simulator_argv(sim_port, "m")).wait_ready(f"http://127.0.0.1:{sim_port}/health")
-            sim = (f"http://127.0.0.1:{sim_port}", "m")
+            sim = start_simulator(stack)
             replicas = start_replicas(stack, url, sim, sim, TOKEN, count=2, workers=2, poll_s=args.poll)
             admin = httpx.Client(base_url=replicas[0].url, headers={"authorization": f"Bearer {TOKEN}"}, timeout=10)
             times = []

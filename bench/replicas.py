@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.demo.stack import LocalStack, free_port, quantgate_argv
+from gateway.demo.stack import LocalStack, free_port, quantgate_argv, simulator_argv
 
 
 @dataclass
@@ -72,6 +74,20 @@ def wait_until_all(replicas: list[Replica], version: int, timeout_s: float = 10.
     if pending:
         raise TimeoutError(f"flag-set version {version} not reached in {timeout_s}s")
     return time.perf_counter() - started
+
+
+def upgraded_store(url: str) -> str:
+    """Run `quantgate db upgrade` on a server database, as an operator would; returns the URL."""
+    subprocess.run([sys.executable, "-m", "gateway.cli.main", "db", "upgrade", "--url", url], check=True,
+                   capture_output=True)
+    return url
+
+
+def start_simulator(stack: LocalStack, name: str = "m") -> tuple[str, str]:
+    """One simulator serving model `name`; returns (base URL, served name) once it answers."""
+    port = free_port()
+    stack.start("simulator", simulator_argv(port, name)).wait_ready(f"http://127.0.0.1:{port}/health")
+    return f"http://127.0.0.1:{port}", name
 
 
 def workdir_stack(path: Path) -> LocalStack:

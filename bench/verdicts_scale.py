@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,9 +19,8 @@ import httpx
 import sqlalchemy as sa
 
 from bench.postgres import postgres_cluster
-from bench.replicas import start_replicas, workdir_stack
+from bench.replicas import start_replicas, start_simulator, upgraded_store, workdir_stack
 from flags.store import FlagStore
-from gateway.demo.stack import free_port, simulator_argv
 from monitors.guard import GuardSettings, RolloutGuard
 from monitors.policy import DEFAULT_POLICY
 from shadow.records import ComparisonStore
@@ -46,7 +43,7 @@ SELECT 'bench-' || g, now() - make_interval(secs => :span_s * (1 - g::float8 / :
        0.05 + 0.1 * random(), 0.05 + 0.1 * random(), 1.0, 1.0,
        random() < 0.02, random() < CASE WHEN g % 7 = 5 THEN 0.05 ELSE 0.02 END,
        random() < 0.01, random() < 0.01, random() < 0.01, random() < 0.01, g % 7 = 2
-FROM generate_series(:start, :stop) AS g
+FROM generate_series(CAST(:start AS bigint), CAST(:stop AS bigint)) AS g
 """
 
 
@@ -108,15 +105,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     with postgres_cluster() as url, tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "gateway.cli.main", "db", "upgrade", "--url", url], check=True,
-                       capture_output=True)
+        upgraded_store(url)
         print(f"filling {args.pairs:,} pairs over {args.days:g} days: {fill(url, args.pairs, args.days):.0f} s",
               flush=True)
         stack = workdir_stack(Path(tmp))
         try:
-            port = free_port()
-            stack.start("simulator", simulator_argv(port, "m")).wait_ready(f"http://127.0.0.1:{port}/health")
-            sim = (f"http://127.0.0.1:{port}", "m")
+            sim = start_simulator(stack)
             gateway = start_replicas(stack, url, sim, sim, TOKEN, count=1, workers=1)[0]
             for since in ("24h", f"{args.days:g}d"):
                 seconds, body = time_endpoint(gateway.url, since, args.repeats)
