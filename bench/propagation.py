@@ -17,7 +17,7 @@ import httpx
 from bench.postgres import postgres_cluster
 from bench.replicas import start_replicas, start_simulator, upgraded_store, wait_until_all, workdir_stack
 
-TOKEN = "bench-token"
+TOKEN = "propagation-bench-token"  # the gateway refuses admin tokens under 16 characters
 
 
 def main() -> None:
