@@ -163,48 +163,64 @@ def _rate_estimator(strata: list[RateStratum], shares: list[float], margin: floa
     return lambda a: stratified_rates(strata, a, margin)
 
 
-def _live_plan(live: LiveCounts, policy: RegressionPolicy,
-               looks: str = ANYTIME) -> list[tuple[str, str, Any, Callable[[float], Estimate]]]:
-    """(category, metric, tolerance, estimate at a given alpha) for every live metric the policy judges."""
-    plan: list[tuple[str, str, Any, Callable[[float], Estimate]]] = []
+@dataclass(frozen=True)
+class _LiveTest:
+    """One live (category, metric) test: how many answers it rests on, and its estimate at a given alpha."""
+
+    category: str
+    metric: str
+    tolerance: Any
+    n: int
+    estimate: Callable[[float], Estimate]
+
+
+def _rate_n(strata: list[RateStratum]) -> int:
+    usable = [s for s in strata if s.candidate_n and s.baseline_n]
+    return min(sum(s.candidate_n for s in usable), sum(s.baseline_n for s in usable)) if usable else 0
+
+
+def _live_plan(live: LiveCounts, policy: RegressionPolicy, looks: str = ANYTIME) -> list[_LiveTest]:
+    """Every live metric the policy judges, with its size known before any estimate is computed."""
+    plan: list[_LiveTest] = []
     for category in sorted({c for (_, c, _) in (*live.counts, *live.ttft)}):
         for metric, (hits, total) in _RATES.items():
             tol = policy.tolerance(category, metric)
             if isinstance(tol, RateTolerance):
                 strata = _rate_strata(live, category, hits, total)
                 shares = [float(label) / 100 for label in live.strata(category)]
-                plan.append((category, metric, tol, _rate_estimator(strata, shares, tol.max_increase_pp / 100, looks)))
+                plan.append(_LiveTest(category, metric, tol, _rate_n(strata),
+                                      _rate_estimator(strata, shares, tol.max_increase_pp / 100, looks)))
         tol = policy.tolerance(category, "ttft_p95")
         if isinstance(tol, LatencyTolerance):
-            hists = _busiest_histograms(live, category)
-            plan.append((category, "ttft_p95", tol, lambda a, h=hists: _p95_change(*h, a, looks)))
+            base, cand = _busiest_histograms(live, category)
+            # Cumulative buckets: the largest count is the +Inf bucket, the arm's total.
+            n = int(min(max(base.values(), default=0.0), max(cand.values(), default=0.0)))
+            plan.append(_LiveTest(category, "ttft_p95", tol, n, lambda a, b=base, c=cand: _p95_change(b, c, a, looks)))
     return plan
 
 
 def live_tests(live: LiveCounts, policy: RegressionPolicy) -> int:
     """How many live (category, metric) tests have enough answers to run (for the analysis' shared family)."""
-    return sum(estimate(policy.significance).n >= policy.min_samples(category)
-               for category, _, _, estimate in _live_plan(live, policy, SINGLE))
+    return sum(test.n >= policy.min_samples(test.category) for test in _live_plan(live, policy))
 
 
 def unpaired_verdicts(live: LiveCounts, policy: RegressionPolicy, other_tests: int = 0,
                       looks: str = ANYTIME) -> list[Verdict]:
     """Verdicts per category and metric from live traffic, each against its tolerance, family-wise at α
     together with `other_tests` run elsewhere in the same analysis (the paired verdicts)."""
-    alpha = policy.significance
     plan = _live_plan(live, policy, looks)
-    estimates = [estimate(alpha) for _, _, _, estimate in plan]
-    tested = [est.n >= policy.min_samples(category) for est, (category, _, _, _) in zip(estimates, plan, strict=True)]
+    tested = [test.n >= policy.min_samples(test.category) for test in plan]
     family = max(1, sum(tested) + other_tests)
-    side = alpha / family
+    side = policy.significance / family
     verdicts = []
-    for (category, metric, tol, estimate), enough in zip(plan, tested, strict=True):
-        est = estimate(2 * side)
-        method = (_RATE_METHODS[looks] if metric != "ttft_p95" else
+    for test, enough in zip(plan, tested, strict=True):
+        est = test.estimate(2 * side)
+        method = (_RATE_METHODS[looks] if test.metric != "ttft_p95" else
                   "unpaired, busiest routing stratum: histogram p95, order-statistic interval to bucket edges")
-        verdicts.append(Verdict(category, metric, judge(est, tol) if enough else INSUFFICIENT, est.effect,
-                                (est.low, est.high), est.n, est.baseline, est.candidate, tol.model_dump(),
-                                est.p_value, p_adjusted=min(1.0, est.p_value * family) if enough else None,
+        verdicts.append(Verdict(test.category, test.metric, judge(est, test.tolerance) if enough else INSUFFICIENT,
+                                est.effect, (est.low, est.high), est.n, est.baseline, est.candidate,
+                                test.tolerance.model_dump(), est.p_value,
+                                p_adjusted=min(1.0, est.p_value * family) if enough else None,
                                 method=method, interval_level=1 - 2 * side, interval_kind=INTERVAL_KINDS[looks]))
     return verdicts
 

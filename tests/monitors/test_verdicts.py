@@ -201,3 +201,20 @@ def build_report_of(window: object, other_tests: int = 0) -> object:
     from monitors.verdicts import build_report as build
 
     return build(window, DEFAULT_POLICY, {}, {}, other_tests=other_tests)  # type: ignore[arg-type]
+
+
+def test_each_live_verdict_rests_on_the_answers_its_size_says() -> None:
+    from monitors.live import read_live_counts, unpaired_verdicts
+    from monitors.metrics import RequestRecord
+
+    metrics, quality, registry = _live_registry()
+    _answers(quality, "baseline", 50.0, 400, 4)
+    _answers(quality, "candidate", 50.0, 300, 3)
+    _answers(quality, "candidate", 100.0, 500, 5)  # a pinned stratum: one arm only, nothing to compare
+    for variant, count in (("baseline", 150), ("candidate", 120)):
+        for _ in range(count):
+            metrics.observe_request(RequestRecord(variant, "chat", "chat", "200", True, 1.0, 0.1, 10,  # type: ignore[attr-defined]
+                                                  candidate_share=50.0))
+    verdicts = {v.metric: v for v in unpaired_verdicts(read_live_counts(registry), DEFAULT_POLICY)}  # type: ignore[arg-type]
+    assert verdicts["refusal_rate"].n == 300 and verdicts["ttft_p95"].n == 120
+    assert verdicts["format_break_rate"].verdict == INSUFFICIENT and verdicts["format_break_rate"].n == 0
