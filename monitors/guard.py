@@ -223,9 +223,13 @@ class RolloutGuard:
     def _unproven(self) -> list[str]:
         """Tests with enough pairs whose upper bound is not yet inside the tolerance."""
         evidence, alpha = self._evidence(), self._alpha()
-        return [f"{c}/{m}" for (c, m) in sorted(evidence.counts)
-                if evidence.tally((c, m)).n >= self.policy.min_samples(c)
-                and not cs.upper_bound(evidence.tally((c, m)), alpha) < self._margin(c, m)]
+        unproven = []
+        for category, metric in sorted(evidence.counts):
+            tally = evidence.tally((category, metric))
+            if tally.n >= self.policy.min_samples(category) and \
+                    not cs.upper_bound(tally, alpha) < self._margin(category, metric):
+                unproven.append(f"{category}/{metric}")
+        return unproven
 
     def _describe(self, category: str, metric: str) -> str:
         tally, alpha = self._evidence().tally((category, metric)), self._alpha()
@@ -262,17 +266,14 @@ class RolloutGuard:
             return GuardDecision([], evidence.failed_checks, "halted", flags.rollout_percent, "rollback is active")
         self._sync()
         self._feed(self._read_new())
-        evidence = self._evidence()
-        regressions = self._regressions()
-        failed = [f"{c}/{m}" for c, m in regressions]
-        evidence.failed_checks = evidence.failed_checks + 1 if failed else 0
-        decision = self._decide(flags.rollout_percent, regressions)
+        decision = self._decide(flags.rollout_percent, self._regressions())
         self._save()
         return decision
 
     def _decide(self, rollout_percent: float, regressions: list[tuple[str, str]]) -> GuardDecision:
         evidence = self._evidence()
         failed = [f"{c}/{m}" for c, m in regressions]
+        evidence.failed_checks = evidence.failed_checks + 1 if failed else 0
         if failed and evidence.failed_checks >= self.settings.threshold:
             reason = (f"guard: {self._describe(*regressions[0])}; {evidence.failed_checks} consecutive failed "
                       f"checks; policy {self.policy.stamp()}")
