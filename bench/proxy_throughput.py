@@ -51,7 +51,8 @@ def main() -> None:
         shadow_port = free_port()
         stack.start("shadow-simulator", simulator_argv(shadow_port, "bench", ttft_ms=0, itl_ms=args.itl_ms)).wait_ready(
             f"http://127.0.0.1:{shadow_port}/health")
-        env = gateway_env(workdir / "bench.db", sim_port, shadow_port, baseline_name="bench", candidate_name="bench")
+        env = gateway_env(workdir / "bench.db", sim_port, shadow_port, baseline_name="bench", candidate_name="bench",
+                          validation_gate=False)
         gateway = stack.start("gateway", quantgate_argv("serve", "--port", str(gw_port)), env)
         gateway.wait_ready(f"http://127.0.0.1:{gw_port}/readyz")
         assert gateway.process is not None

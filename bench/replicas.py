@@ -32,7 +32,9 @@ def start_replicas(stack: LocalStack, store_url: str, baseline: tuple[str, str],
         env = {"QUANTGATE_FLAG_STORE_URL": store_url, "QUANTGATE_ADMIN_TOKEN": token,
                "QUANTGATE_FLAG_POLL_INTERVAL_S": str(poll_s), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
                "QUANTGATE_BASELINE__BASE_URL": baseline[0], "QUANTGATE_BASELINE__SERVED_MODEL_NAME": baseline[1],
-               "QUANTGATE_CANDIDATE__BASE_URL": candidate[0], "QUANTGATE_CANDIDATE__SERVED_MODEL_NAME": candidate[1]}
+               "QUANTGATE_CANDIDATE__BASE_URL": candidate[0], "QUANTGATE_CANDIDATE__SERVED_MODEL_NAME": candidate[1],
+               # A propagation benchmark moves the rollout; the pre-ship gate is not what it measures.
+               "QUANTGATE_VALIDATION_GATE": "false"}
         proc = stack.start(f"gateway-{i}", quantgate_argv("serve", "--host", "127.0.0.1", "--port", str(port),
                                                           "--workers", str(workers)), env)
         replicas.append((proc, f"http://127.0.0.1:{port}"))

@@ -34,7 +34,7 @@ from rich.table import Table
 from monitors.paired_rates import PairedCounts
 from monitors.policy import DEFAULT_POLICY
 from monitors.verdicts import ANYTIME, INCONCLUSIVE, OK, REGRESSION, SINGLE, build_report
-from monitors.window_data import RATE_FIELDS, CategoryWindow, ShareCount, WindowData
+from monitors.window_data import RATE_FIELDS, SAMPLE_ONLY_RATES, CategoryWindow, ShareCount, WindowData
 
 CATEGORIES = ("chat", "code", "json", "math", "multilingual", "benign-sensitive", "long")
 SHARES = (0.25, 0.15, 0.15, 0.15, 0.10, 0.10, 0.10)
@@ -95,6 +95,8 @@ def _window_of(category: str, draw: CategoryDraw, k: int) -> CategoryWindow:
     """The first k pairs of a category, as the database would report them."""
     rates = {}
     for metric, name in RATE_FIELDS.items():
+        if metric in SAMPLE_ONLY_RATES:  # the database has no counts for these
+            continue
         base, cand = draw.flags[name]
         n = k if (metric != "format_break_rate" or draw.checked) else 0
         rates[metric] = PairedCounts(n, *_cells(base[:n], cand[:n]))

@@ -15,8 +15,10 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import Session, col, create_engine, select
 
 from flags.deadlines import WRITE_DEADLINE_SETTING, SocketDeadline, StoreTimeouts
+from flags.gate import Exposure, GateContext, GateDecision, RolloutGated, decide, overrides_after
 from flags.model import AuditEntry, FlagAuditRow, FlagSet, FlagStateRow, GuardStateRow, Variant, utcnow
 from flags.updates import FlagUpdate
+from flags.validations import ValidationRow, ValidationSummary, latest_matching, newest
 
 _SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Pooled SQLite connections are reopened this often, so a replaced or vanished file is noticed within
@@ -251,8 +253,13 @@ class FlagStore:
                 raise FlagStoreUnavailable("flag table is empty")
             return _row_to_flagset(row)
 
-    def apply(self, update: FlagUpdate, actor: str) -> FlagSet:
-        """Apply a validated update atomically; returns the resulting flag set."""
+    def apply(self, update: FlagUpdate, actor: str, gate: GateContext | None = None) -> FlagSet:
+        """Apply a validated update atomically; returns the resulting flag set.
+
+        With a `gate`, a change that gives the candidate more traffic is checked against the validation in force
+        in the same transaction: refused (RolloutGated, nothing written) unless it passes or the update overrides
+        the gate, which is audited as `gate_override` with what was missing.
+        """
         with self._session(write=True) as session:
             row = session.exec(select(FlagStateRow).where(FlagStateRow.id == 1).with_for_update()).first()
             if row is None:
@@ -262,6 +269,9 @@ class FlagStore:
             changes = _diff(row, update)
             if not changes:
                 return _row_to_flagset(row)
+            refusal = self._gate(session, row, changes, gate)
+            if refusal is not None and not update.override_gate:
+                raise RolloutGated(refusal)
             now = utcnow()
             row.version += 1
             row.updated_at = now
@@ -271,6 +281,11 @@ class FlagStore:
                     at=now, flag=flag, old_value_json=json.dumps(old), new_value_json=json.dumps(new),
                     actor=update.actor or actor, reason=update.reason, version=row.version,
                 ))
+            if refusal is not None:
+                session.add(FlagAuditRow(
+                    at=now, flag="gate_override", old_value_json=json.dumps(refusal.as_dict()),
+                    new_value_json=json.dumps(sorted(changes)), actor=update.actor or actor, reason=update.reason,
+                    version=row.version))
             if changes.get("rollback") == (True, False):
                 # Clearing a rollback starts the guard over, atomically with the flag: its old evidence was about
                 # a candidate the operator has since dealt with.
@@ -278,6 +293,48 @@ class FlagStore:
             session.add(row)
             session.flush()
             return _row_to_flagset(row)
+
+    @staticmethod
+    def _gate(session: Session, row: FlagStateRow, changes: dict[str, tuple[Any, Any]],
+              gate: GateContext | None) -> GateDecision | None:
+        """The gate's refusal of this change, or None when it is not gated or may land."""
+        if gate is None or not gate.enabled:
+            return None
+        overrides = overrides_after(row.category_overrides_json, changes)
+        new = {flag: value for flag, (_, value) in changes.items()}
+        before = Exposure.of(row.rollout_percent, row.rollback, json.loads(row.category_overrides_json))
+        after = Exposure.of(new.get("rollout_percent", row.rollout_percent), new.get("rollback", row.rollback),
+                            overrides)
+        if not before.raised_by(after):
+            return None
+        found = latest_matching(session, gate.baseline_stamp_sha256, gate.candidate_stamp_sha256, gate.policy)
+        decision = decide(gate, ValidationSummary.of(found) if found else None, overrides)
+        return None if decision.allowed else decision
+
+    def add_validation(self, row: ValidationRow) -> int:
+        """Store a validation record; returns its id."""
+        with self._session(write=True) as session:
+            session.add(row)
+            session.flush()
+            assert row.id is not None
+            return row.id
+
+    def validations(self, limit: int = 50) -> list[ValidationSummary]:
+        """Newest validation records first."""
+        with self._session(write=False) as session:
+            return [ValidationSummary.of(row) for row in newest(session, limit)]
+
+    def validation(self, validation_id: int) -> tuple[ValidationSummary, dict[str, Any]] | None:
+        """One record with its full results, or None."""
+        with self._session(write=False) as session:
+            row = session.get(ValidationRow, validation_id)
+            return None if row is None else (ValidationSummary.of(row), json.loads(row.result_json))
+
+    def validation_in_force(self, gate: GateContext) -> ValidationSummary | None:
+        """The newest record naming these stamps and this policy."""
+        with self._session(write=False) as session:
+            row = latest_matching(session, gate.baseline_stamp_sha256, gate.candidate_stamp_sha256, gate.policy)
+            return None if row is None else ValidationSummary.of(row)
 
     def guard_state(self) -> GuardStateRow | None:
         """The rollout guard's saved evidence (None before its first save)."""

@@ -37,6 +37,8 @@ class FlagUpdate(BaseModel):
     reason: Reason
     actor: str | None = Field(default=None, min_length=1, max_length=200)
     expected_version: int | None = Field(default=None, ge=0, lt=2**63, strict=True)
+    # Land a change the pre-ship gate refuses; audited as `gate_override` with what was missing and the reason.
+    override_gate: StrictBool = False
 
     @field_validator("category_overrides")
     @classmethod

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from flags.gate import RolloutGated
 from flags.store import FlagStoreUnavailable, StaleFlagVersion
 from flags.updates import FlagUpdate, RollbackRequest
 from gateway.asgi import media_type, read_body
@@ -18,6 +19,7 @@ from gateway.errors import (
     Conflict,
     InvalidRequest,
     RequestTooLarge,
+    RolloutRefused,
     StoreUnavailable,
     Unauthorized,
     UnsupportedMediaType,
@@ -76,9 +78,18 @@ class AdminApi:
         self.runtime = runtime
 
     async def _apply(self, update: FlagUpdate, actor: str) -> Response:
+        gated = update.rollout_percent is not None or update.category_overrides or update.rollback is False
+        if gated and self.runtime.validation.enabled:
+            # It may expose more users to the candidate: judge it on the backends as they are now. A rollback
+            # never waits for this.
+            await self.runtime.refresh_backends()
         try:
             await asyncio.to_thread(self.runtime.store.ensure_schema)
-            flags = await asyncio.to_thread(self.runtime.store.apply, update, actor)
+            flags = await asyncio.to_thread(self.runtime.store.apply, update, actor,
+                                            self.runtime.validation.context())
+        except RolloutGated as exc:
+            raise RolloutRefused(f"rollout refused by the pre-ship gate, nothing was changed: {exc}",
+                                 exc.decision.as_dict()) from exc
         except StaleFlagVersion as exc:
             raise Conflict(str(exc)) from exc
         except FlagStoreUnavailable as exc:

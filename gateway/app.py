@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from flags.model import Variant
 from gateway.admin import AdminApi
 from gateway.admin_comparisons import ComparisonsApi
+from gateway.admin_validations import ValidationsApi
 from gateway.admin_verdicts import VerdictsApi
 from gateway.errors import GatewayError, RouteError, error_response_parts
 from gateway.proxy import CompletionProxy
@@ -104,6 +105,8 @@ def _public_routes(runtime: GatewayRuntime) -> list[BaseRoute]:
             "baseline_reachable": baseline_ok,
             # Warnings only: a backend that differs from its stamp still serves, but must be re-validated.
             "backend_checks": [check.as_dict() for check in runtime.backend_checks],
+            # The pre-ship gate: warnings only (a stack that changed since its validation serves, frozen).
+            "validation": runtime.validation.as_dict(),
         }
         return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
@@ -153,7 +156,8 @@ def create_app(settings: GatewaySettings, surface: Surface = Surface.ALL,
         routes += [Route(path, proxy, methods=["POST"]) for path, proxy in proxies.items()]
         routes += _public_routes(runtime)
     if surface is not Surface.PUBLIC:
-        routes += AdminApi(runtime).routes() + ComparisonsApi(runtime).routes() + VerdictsApi(runtime).routes()
+        routes += (AdminApi(runtime).routes() + ComparisonsApi(runtime).routes() + VerdictsApi(runtime).routes()
+                   + ValidationsApi(runtime).routes())
         if surface is Surface.ADMIN:
             routes.append(Route("/healthz", _admin_healthz, methods=["GET"]))
     routes.append(_metrics_route(runtime))

@@ -5,12 +5,15 @@ change to its runtime, so a model, context length or vLLM version that differs f
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import aiohttp
 
+from gateway.settings import BackendSettings
 from gateway.upstream import UpstreamBackend
 
 log = logging.getLogger("quantgate.backends")
@@ -34,6 +37,21 @@ class BackendCheck:
         """JSON-ready view."""
         return asdict(self)
 
+    def identity(self) -> dict[str, Any] | None:
+        """What the backend says it serves, as a validation records it: a change means the stack changed.
+
+        The served model and its root (vLLM: the checkpoint path or hub id), context length, runtime version,
+        and a hash of the quantization config where the backend's model card exposes one. None: unreachable.
+        """
+        if not self.reachable:
+            return None
+        card = self.model_card or {}
+        quantization = card.get("quantization_config")
+        return {"served_models": sorted(self.served_models), "root": card.get("root"),
+                "max_model_len": self.max_model_len, "runtime_version": self.runtime_version,
+                "quantization_config_sha256": hashlib.sha256(json.dumps(quantization, sort_keys=True).encode())
+                .hexdigest() if quantization is not None else None}
+
 
 async def _get_json(session: aiohttp.ClientSession, url: str) -> Any | None:
     try:
@@ -45,8 +63,13 @@ async def _get_json(session: aiohttp.ClientSession, url: str) -> Any | None:
 
 async def check_backend(backend: UpstreamBackend, session: aiohttp.ClientSession) -> BackendCheck:
     """Read /v1/models and /version and compare them with the settings."""
-    settings = backend.settings
-    check = BackendCheck(backend.variant.value, reachable=False)
+    return await check_backend_settings(backend.variant.value, backend.settings, session)
+
+
+async def check_backend_settings(variant: str, settings: BackendSettings,
+                                 session: aiohttp.ClientSession) -> BackendCheck:
+    """`check_backend` for a backend known only by its settings (the validation runner)."""
+    check = BackendCheck(variant, reachable=False)
     models = await _get_json(session, f"{settings.base_url}/v1/models")
     if not isinstance(models, dict):
         check.mismatches["reachable"] = "GET /v1/models failed"

@@ -103,6 +103,22 @@ class Conflict(GatewayError):
     error_type = "conflict_error"
 
 
+class RolloutRefused(Conflict):
+    """The pre-ship gate refused a change that would give an unvalidated candidate more traffic."""
+
+    code = "rollout_gated"
+
+    def __init__(self, message: str, decision: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.decision = decision
+
+    def body(self) -> dict[str, Any]:
+        """The OpenAI-style error plus what the gate found missing."""
+        body = super().body()
+        body["error"]["gate"] = self.decision
+        return body
+
+
 class StoreUnavailable(GatewayError):
     """The flag store cannot take writes right now."""
 

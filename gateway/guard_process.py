@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
+from flags.gate import GateContext
+from flags.model import Variant
 from flags.store import FlagStore
-from gateway.settings import load_settings
+from gateway.backend_check import check_backends
+from gateway.settings import GatewaySettings, load_settings
+from gateway.upstream import UpstreamBackend
+from gateway.validation_state import ValidationState
 from monitors.guard import RolloutGuard
-from monitors.policy import load_policy
+from monitors.policy import RegressionPolicy, load_policy
 from shadow.records import ComparisonStore
+
+
+def gate_reader(settings: GatewaySettings, policy: RegressionPolicy) -> Callable[[], GateContext]:
+    """The gate's inputs for a guard ramp step: the backends' identity read now (the guard runs in a thread)."""
+    state = ValidationState.of(settings, policy)
+    backends = [UpstreamBackend(Variant.BASELINE, settings.baseline),
+                UpstreamBackend(Variant.CANDIDATE, settings.candidate)]
+
+    def read() -> GateContext:
+        state.observe(asyncio.run(check_backends(backends)))
+        return state.context()
+
+    return read
 
 
 def build_guard(config_file: Path | None) -> RolloutGuard:
@@ -17,9 +37,10 @@ def build_guard(config_file: Path | None) -> RolloutGuard:
     settings = load_settings(config_file)
     store = FlagStore(settings.flag_store_url, settings.flag_store_timeouts)
     store.ensure_schema()
-    return RolloutGuard(settings=settings.guard, policy=load_policy(settings.policy_file), flags=store,
+    policy = load_policy(settings.policy_file)
+    return RolloutGuard(settings=settings.guard, policy=policy, flags=store,
                         comparisons=ComparisonStore(settings.flag_store_url), categories=list(settings.categories),
-                        max_categories=settings.max_categories)
+                        max_categories=settings.max_categories, gate=gate_reader(settings, policy))
 
 
 async def run_guard(guard: RolloutGuard) -> None:

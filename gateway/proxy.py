@@ -355,7 +355,7 @@ class ProxyExchange:
                 ttft_s=None if self.first_token_at is None else self.first_token_at - self.request.started,
                 usage_tokens=self.output_tokens, complete=True,
                 response_format=fmt if isinstance(fmt, dict) else None,
-                candidate_share=self.decision.candidate_share)
+                candidate_share=self.decision.candidate_share, payload=self.request.payload)
             self.runtime.judging.submit(answer)
         if self.shadow_job is not None:
             self.shadow_job.primary_finished(answer)

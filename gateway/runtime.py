@@ -18,6 +18,7 @@ from gateway.routing import CategoryLabels
 from gateway.settings import GatewaySettings
 from gateway.tracing import GatewayTracing
 from gateway.upstream import UpstreamBackend
+from gateway.validation_state import VARIANTS, ValidationState
 from monitors.detectors.answer import AnswerJudge
 from monitors.metrics import GatewayMetrics
 from monitors.policy import RegressionPolicy, load_policy
@@ -47,6 +48,7 @@ class GatewayRuntime:
     policy: RegressionPolicy
     tracing: GatewayTracing
     public_model: PublicModelName
+    validation: ValidationState
     primaries_in_flight: int = 0
     backend_checks: list[BackendCheck] = field(default_factory=list)
     _check_task: asyncio.Task[None] | None = None
@@ -95,6 +97,7 @@ class GatewayRuntime:
             shadow=ShadowMirror(settings.shadow, context),
             policy=policy,
             tracing=tracing,
+            validation=ValidationState.of(settings, policy),
         )
 
     async def start(self) -> None:
@@ -110,19 +113,28 @@ class GatewayRuntime:
         self.writer.start()
         self.shadow.start()
 
-    async def _check_backends_forever(self, interval_s: float = 300.0) -> None:
+    async def refresh_backends(self) -> None:
+        """Check every backend's identity now and re-read the validation in force (the gate's inputs)."""
+        try:
+            self.backend_checks = await check_backends(list(self.backends.values()))
+        except Exception:  # noqa: BLE001 - a check must never take the gateway down
+            logging.getLogger("quantgate.backends").exception("backend check failed")
+        self.validation.observe(self.backend_checks)
+        await asyncio.to_thread(self.validation.reload, self.store)
+        self.metrics.validation_gate_enabled.set(1 if self.validation.enabled else 0)
+        for variant in VARIANTS:
+            self.metrics.validation_valid.labels(variant).set(1 if self.validation.valid(variant) else 0)
+
+    async def _check_backends_forever(self) -> None:
         while True:
-            try:
-                self.backend_checks = await check_backends(list(self.backends.values()))
-            except Exception:  # noqa: BLE001 - a check must never take the gateway down
-                logging.getLogger("quantgate.backends").exception("backend check failed")
+            await self.refresh_backends()
             for check in self.backend_checks:
                 for name in ("served_model_name", "runtime_version", "reachable"):
                     self.metrics.stamp_mismatch.labels(check.variant, name).set(1 if name in check.mismatches else 0)
                 if check.mismatches:
                     logging.getLogger("quantgate.backends").warning("%s backend differs from its stamp: %s",
                                                                     check.variant, check.mismatches)
-            await asyncio.sleep(interval_s)
+            await asyncio.sleep(self.settings.backend_check_interval_s)
 
     async def stop(self) -> None:
         """Stop polling and close every upstream connection."""

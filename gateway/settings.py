@@ -34,6 +34,7 @@ class ProvenanceStamp(BaseModel):
     group_size: int | None = None
     calibration_set: str = ""
     calibration_sha256: str = ""
+    calibration_samples: int | None = None
     tool: str = ""
     source_package: str = ""
     source_sha256: str = ""
@@ -111,6 +112,11 @@ class GatewaySettings(BaseSettings):
     admin_host: str | None = None
     admin_port: int | None = Field(default=None, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)
+    # The pre-ship gate: more candidate traffic only after a passing `quantgate validate` of the deployed stack.
+    # Disabling it is visible in /readyz and as quantgate_validation_gate_enabled 0.
+    validation_gate: bool = True
+    # How often each backend's identity (/v1/models, /version) is compared with its stamp and its validation.
+    backend_check_interval_s: float = Field(default=60.0, gt=0)
 
     # Category label values come from clients: bound them so a bad client cannot explode cardinality.
     categories: list[str] = Field(default_factory=list)

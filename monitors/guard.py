@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
+from flags.gate import GateContext, RolloutGated
 from flags.model import GuardStateRow, utcnow
 from flags.store import FlagStore
 from flags.updates import FlagUpdate
@@ -157,6 +159,8 @@ class RolloutGuard:
     categories: list[str] = field(default_factory=list)
     max_categories: int = 64
     evidence: GuardEvidence | None = None
+    # The pre-ship gate's inputs, read before each ramp step (None: ramps are not gated, as in simulations).
+    gate: Callable[[], GateContext] | None = None
 
     def family(self) -> int:
         """How many tests share alpha: every (category, metric) test the guard can ever run."""
@@ -294,7 +298,11 @@ class RolloutGuard:
         reason = (f"guard: every guarded metric with enough pairs shown within tolerance (anytime-valid upper "
                   f"bounds at alpha {self._alpha():.2g}), ramp {rollout_percent:g}% -> {target:g}% "
                   f"(policy {self.policy.stamp()})")
-        self.flags.apply(FlagUpdate(rollout_percent=target, reason=reason), actor=GUARD_ACTOR)
+        try:
+            self.flags.apply(FlagUpdate(rollout_percent=target, reason=reason), actor=GUARD_ACTOR,
+                             gate=self.gate() if self.gate is not None else None)
+        except RolloutGated as refused:
+            return GuardDecision(failed, 0, "hold", rollout_percent, f"pre-ship gate: {refused}")
         return GuardDecision(failed, 0, "step", target, reason)
 
     async def run(self) -> None:

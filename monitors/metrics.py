@@ -21,7 +21,8 @@ ITL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05,
 TOKEN_BUCKETS = (1, 8, 16, 32, 64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 4096, 8192, 16384)
 
 STAMP_LABELS = ("model", "revision", "quantization", "method", "scheme", "bits", "group_size", "calibration_set",
-                "calibration_sha256", "tool", "source_package", "source_sha256", "runtime_version", "hardware")
+                "calibration_sha256", "calibration_samples", "tool", "source_package", "source_sha256",
+                "runtime_version", "hardware")
 
 
 def multiprocess_dir() -> str | None:
@@ -101,6 +102,13 @@ class GatewayMetrics:
         self.stamp_mismatch = Gauge("quantgate_backend_stamp_mismatch", "1 when a backend reports something other "
                                     "than its configured stamp (re-validate the quantized model).",
                                     ("variant", "field"), registry=r, multiprocess_mode="livemax")
+        self.validation_valid = Gauge("quantgate_validation_valid", "1 while a validation of the deployed stamps "
+                                      "and policy is in force and this backend still is what it validated; 0 "
+                                      "after a stack change (re-validate) or without one.", ("variant",),
+                                      registry=r, multiprocess_mode="livemin")
+        self.validation_gate_enabled = Gauge("quantgate_validation_gate_enabled", "1 while the pre-ship "
+                                             "validation gate refuses unvalidated rollout increases.", registry=r,
+                                             multiprocess_mode="livemin")
         self._children: dict[tuple[str, ...], tuple[object, ...]] = {}
         self._request_counters: dict[tuple[str, ...], Counter] = {}
         self._in_flight_children: dict[str, Gauge] = {}

@@ -9,8 +9,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-METRICS = ("refusal_rate", "format_break_rate", "repetition_rate", "length_ratio", "similarity", "ttft_p95",
-           "total_p95")
+METRICS = ("refusal_rate", "format_break_rate", "repetition_rate", "language_mismatch_rate", "task_failure_rate",
+           "length_ratio", "similarity", "ttft_p95", "total_p95")
 
 
 class RateTolerance(BaseModel):
@@ -55,6 +55,10 @@ class MetricTolerances(BaseModel):
     refusal_rate: RateTolerance | None = None
     format_break_rate: RateTolerance | None = None
     repetition_rate: RateTolerance | None = None
+    # Answers in another language than asked (live: the prompt's language; validation: the item's).
+    language_mismatch_rate: RateTolerance | None = None
+    # Answers that fail their item's reference check (validation only: live traffic has no references).
+    task_failure_rate: RateTolerance | None = None
     length_ratio: RatioTolerance | None = None
     similarity: SimilarityTolerance | None = None
     ttft_p95: LatencyTolerance | None = None

@@ -25,6 +25,7 @@ class _AnswerSeries:
     format_checked: Any
     format_breaks: Any
     repetitions: Any
+    language_mismatches: Any
     truncations: Any
     answer_tokens: Any
     answer_chars: Any
@@ -43,6 +44,8 @@ class QualityMetrics:
                                       "or a structured category).", vca, registry=r)
         self.format_breaks = Counter("quantgate_format_breaks", "Answers whose expected format was broken.", vca,
                                      registry=r)
+        self.language_mismatches = Counter("quantgate_language_mismatches", "Answers in another language than "
+                                           "their prompt (both identified with confidence).", vca, registry=r)
         self.repetitions = Counter("quantgate_repetition_loops", "Answers ending in a repetition loop.", vca,
                                    registry=r)
         self.truncations = Counter("quantgate_truncated_answers", "Answers cut at the token limit (finish_reason "
@@ -53,7 +56,8 @@ class QualityMetrics:
                                       buckets=CHAR_BUCKETS, registry=r)
         self.live_answers = Counter("quantgate_live_answers", "Primary answers judged, by the candidate's traffic "
                                     "share when routed (the strata of the live verdicts) and outcome (judged, "
-                                    "refused, format_checked, format_broken, repetitive).",
+                                    "refused, format_checked, format_broken, repetitive, language_checked, "
+                                    "language_mismatch).",
                                     ("variant", "category", "stratum", "outcome"), registry=r)
         self._strata = StratumLabels()
         self.comparisons = Counter("quantgate_shadow_comparisons", "Shadow pairs compared.", ("category",), registry=r)
@@ -81,7 +85,8 @@ class QualityMetrics:
     def _observe_live(self, variant: str, category: str, stratum: str, judgement: AnswerJudgement) -> None:
         outcomes = {"judged": True, "refused": judgement.refused, "format_checked": judgement.format_checked,
                     "format_broken": judgement.format_checked and judgement.format_broken,
-                    "repetitive": judgement.repetitive}
+                    "repetitive": judgement.repetitive, "language_checked": judgement.language_checked,
+                    "language_mismatch": judgement.language_mismatch}
         for outcome, happened in outcomes.items():
             if happened:
                 self.live_answers.labels(variant, category, stratum, outcome).inc()
@@ -91,7 +96,7 @@ class QualityMetrics:
         if series is None:
             series = _AnswerSeries(*(metric.labels(*labels) for metric in (
                 self.judged, self.refusals, self.format_checked, self.format_breaks, self.repetitions,
-                self.truncations, self.answer_tokens, self.answer_chars)))
+                self.language_mismatches, self.truncations, self.answer_tokens, self.answer_chars)))
             self._answer_children[labels] = series
         return series
 
@@ -110,6 +115,8 @@ class QualityMetrics:
                 series.format_breaks.inc()
         if judgement.repetitive:
             series.repetitions.inc()
+        if judgement.language_mismatch:
+            series.language_mismatches.inc()
         if judgement.truncated:
             series.truncations.inc()
         if judgement.output_tokens is not None:

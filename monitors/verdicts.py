@@ -32,8 +32,8 @@ from monitors.window_data import RATE_FIELDS, CategoryWindow, ShareCount, Window
 REGRESSION, OK, IMPROVEMENT, INSUFFICIENT = "regression", "ok", "improvement", "insufficient data"
 # Neither beyond the tolerance nor shown within it: the data cannot tell yet ("no evidence" is not "ok").
 INCONCLUSIVE = "inconclusive"
-METRIC_ORDER = ("refusal_rate", "format_break_rate", "repetition_rate", "length_ratio", "similarity", "ttft_p95",
-                "total_p95")
+METRIC_ORDER = ("refusal_rate", "format_break_rate", "repetition_rate", "language_mismatch_rate", "task_failure_rate",
+                "length_ratio", "similarity", "ttft_p95", "total_p95")
 # Latency metrics: which sampled times each compares.
 LATENCY_TIMES = {"ttft_p95": "ttft", "total_p95": "total"}
 ANYTIME, SINGLE = "anytime", "single"
@@ -292,8 +292,10 @@ def build_report(window: WindowData, policy: RegressionPolicy, baseline_stamp: d
                            strata={c: w.pairs for c, w in sorted(window.categories.items())}, looks=looks,
                            window_pairs=window.window_pairs, sampled_pairs=window.sampled_pairs,
                            sample_exhaustive=window.exhaustive, censored_shadows=window.censored)
+    # A rate the window has no counts for (one that is only scored offline) is not a test here.
     tests = [(cw, metric, tol) for _, cw in sorted(window.categories.items())
-             for metric in METRIC_ORDER if (tol := policy.tolerance(cw.category, metric)) is not None]
+             for metric in METRIC_ORDER if (tol := policy.tolerance(cw.category, metric)) is not None
+             and (metric not in RATE_FIELDS or metric in cw.rates)]
     tested = [sample_size(cw, metric) >= policy.min_samples(cw.category) for cw, metric, _ in tests]
     family = max(1, sum(tested) + other_tests)
     for (cw, metric, tol), enough in zip(tests, tested, strict=True):

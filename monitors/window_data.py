@@ -20,7 +20,13 @@ from shadow.records import ComparisonStore
 from shadow.window_queries import CategoryTally, SampledPair, WindowSample, sample_window, tally_window
 
 # Paired rate metrics and the judgement field each one counts.
-RATE_FIELDS = {"refusal_rate": "refused", "format_break_rate": "format_broken", "repetition_rate": "repetitive"}
+RATE_FIELDS = {"refusal_rate": "refused", "format_break_rate": "format_broken", "repetition_rate": "repetitive",
+               "language_mismatch_rate": "language_mismatch", "task_failure_rate": "task_failed"}
+# Rates counted only over pairs whose both answers were checked (key: the flag saying so). The last two are not
+# stored per comparison row, so a window read from the database has no counts for them and does not judge them.
+CHECKED_BY = {"format_break_rate": "format_checked", "language_mismatch_rate": "language_checked",
+              "task_failure_rate": "task_checked"}
+SAMPLE_ONLY_RATES = ("language_mismatch_rate", "task_failure_rate")
 # Pairs drawn for quantiles and medians when the window holds more.
 DEFAULT_SAMPLE_SIZE = 20_000
 
@@ -167,12 +173,29 @@ def _tally_samples(category: str, group: list[PairSample]) -> CategoryTally:
         sum(bool(s.baseline_ttft_s and s.candidate_ttft_s) for s in group))
 
 
+def _checked_rates(group: list[PairSample]) -> dict[str, PairedCounts]:
+    """Paired counts of the rates that only some answers are checked for (pairs checked on both sides)."""
+    rates = {}
+    for metric in SAMPLE_ONLY_RATES:
+        checked, key = CHECKED_BY[metric], RATE_FIELDS[metric]
+        kept = [s for s in group if s.baseline.get(checked) and s.candidate.get(checked)]
+        if not kept:
+            continue
+        base = np.array([bool(s.baseline.get(key)) for s in kept], dtype=bool)
+        cand = np.array([bool(s.candidate.get(key)) for s in kept], dtype=bool)
+        rates[metric] = PairedCounts(len(kept), int(np.sum(cand & ~base)), int(np.sum(base & ~cand)),
+                                     int(np.sum(base & cand)))
+    return rates
+
+
 def window_from_samples(samples: list[PairSample], policy: RegressionPolicy) -> WindowData:
     """The same view of pairs held in memory (every pair is in the sample)."""
     grouped: dict[str, list[PairSample]] = {}
     for sample in samples:
         grouped.setdefault(sample.category, []).append(sample)
     categories = {name: _from_tally(_tally_samples(name, group)) for name, group in grouped.items()}
+    for name, group in grouped.items():
+        categories[name].rates.update(_checked_rates(group))
     _attach_sample(categories, (SampledPair(s.category, s.similarity, s.length_ratio, s.baseline_ttft_s,
                                             s.candidate_ttft_s) for s in samples), policy)
     return WindowData(categories, len(samples), len(samples), exhaustive=True)

@@ -43,11 +43,12 @@ class ShadowComparison:
     refusal_flip: str | None
     format_flip: str | None
     repetition_flip: str | None
+    language_flip: str | None = None
 
     @property
     def any_flip(self) -> bool:
         """True when any detector disagrees between the arms."""
-        return any((self.refusal_flip, self.format_flip, self.repetition_flip))
+        return any((self.refusal_flip, self.format_flip, self.repetition_flip, self.language_flip))
 
     def summary(self) -> dict[str, Any]:
         """The figures as a flat dict."""
@@ -55,7 +56,7 @@ class ShadowComparison:
         return {"exact_match": f.exact_match, "similarity": f.similarity, "similarity_head": f.similarity_head,
                 "similarity_tail": f.similarity_tail, "first_divergence": f.first_divergence,
                 "length_ratio": f.length_ratio, "refusal_flip": self.refusal_flip, "format_flip": self.format_flip,
-                "repetition_flip": self.repetition_flip}
+                "repetition_flip": self.repetition_flip, "language_flip": self.language_flip}
 
 
 def _similarity(a: str, b: str) -> float:
@@ -114,4 +115,5 @@ def compare(request_id: str, category: str, primary_variant: str, baseline: Capt
         refusal_flip=_flip(baseline_judgement.refused, candidate_judgement.refused),
         format_flip=_flip(baseline_judgement.format_broken, candidate_judgement.format_broken),
         repetition_flip=_flip(baseline_judgement.repetitive, candidate_judgement.repetitive),
+        language_flip=_flip(baseline_judgement.language_mismatch, candidate_judgement.language_mismatch),
     )

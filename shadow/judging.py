@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitors.detectors.answer import AnswerJudge, AnswerJudgement
+from monitors.detectors.language import identify
 from monitors.quality_metrics import QualityMetrics
-from shadow.answer import CapturedAnswer, captured
+from shadow.answer import CapturedAnswer, captured, prompt_text
 
 log = logging.getLogger("quantgate.shadow")
 _BATCH_LIMIT = 256
@@ -32,6 +33,8 @@ class PrimaryAnswer:
     complete: bool
     response_format: dict[str, Any] | None
     candidate_share: float | None = None  # the routing stratum (flags.bucketing.RolloutDecision)
+    # The parsed request (already in memory): its prompt's language is what the answer is checked against.
+    payload: dict[str, Any] | None = None
 
     def parse(self) -> CapturedAnswer:
         """Reassemble the answer text."""
@@ -39,10 +42,23 @@ class PrimaryAnswer:
                         self.usage_tokens)
 
 
+# Only the end of a long prompt is read for its language: the question is usually last.
+_PROMPT_TAIL_CHARS = 2000
+
+
+def prompt_language(judge: AnswerJudge, payload: dict[str, Any] | None) -> str | None:
+    """The language the prompt is written in, when it can be told with confidence (the answer should match)."""
+    if not payload:
+        return None
+    text = prompt_text(payload)[-_PROMPT_TAIL_CHARS:]
+    return identify(text.replace("user:", " ").replace("system:", " "), tuple(judge.settings.languages))
+
+
 def judge_answer(judge: AnswerJudge, answer: CapturedAnswer, response_format: dict[str, Any] | None,
-                 category: str) -> AnswerJudgement:
+                 category: str, expected_language: str | None = None) -> AnswerJudgement:
     """Run the detectors on a captured answer."""
-    return judge.judge(answer.text, answer.finish_reason, answer.output_tokens, response_format, category)
+    return judge.judge(answer.text, answer.finish_reason, answer.output_tokens, response_format, category,
+                       expected_language)
 
 
 class AnswerJudging:
@@ -78,7 +94,8 @@ class AnswerJudging:
 
     def _judge_one(self, primary: PrimaryAnswer) -> None:
         try:
-            judgement = judge_answer(self.judge, primary.parse(), primary.response_format, primary.category)
+            judgement = judge_answer(self.judge, primary.parse(), primary.response_format, primary.category,
+                                     prompt_language(self.judge, primary.payload))
             self.metrics.observe_answer(primary.variant, primary.category, "primary", judgement,
                                         primary.candidate_share)
         except Exception:  # noqa: BLE001 - one odd answer must not stop judging

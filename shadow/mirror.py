@@ -25,7 +25,7 @@ from monitors.quality_metrics import QualityMetrics
 from shadow.answer import CapturedAnswer, captured, prompt_text
 from shadow.breaker import BreakerState, ShadowBreaker
 from shadow.compare import ShadowComparison, compare
-from shadow.judging import PrimaryAnswer, judge_answer
+from shadow.judging import PrimaryAnswer, judge_answer, prompt_language
 from shadow.redaction import Redactor
 from shadow.sampling import key_hash
 from shadow.settings import ComparisonStoreSettings, ShadowSettings
@@ -242,9 +242,10 @@ class ShadowMirror:
     def _record(self, job: ShadowJob, primary: CapturedAnswer, shadow: CapturedAnswer) -> None:
         ctx = self.ctx
         fmt = job.payload.get("response_format") if isinstance(job.payload.get("response_format"), dict) else None
-        shadow_judgement = judge_answer(ctx.judge, shadow, fmt, job.category)
+        language = prompt_language(ctx.judge, job.payload)
+        shadow_judgement = judge_answer(ctx.judge, shadow, fmt, job.category, language)
         ctx.metrics.observe_answer(shadow.variant, job.category, "shadow", shadow_judgement)
-        primary_judgement = judge_answer(ctx.judge, primary, fmt, job.category)
+        primary_judgement = judge_answer(ctx.judge, primary, fmt, job.category, language)
         if job.primary_variant is Variant.BASELINE:
             pair = (primary, shadow, primary_judgement, shadow_judgement)
         else:
@@ -279,7 +280,7 @@ class ShadowMirror:
         if f.length_ratio is not None:
             m.length_ratio.labels(category).observe(f.length_ratio)
         for kind, flip in (("refusal", comparison.refusal_flip), ("format", comparison.format_flip),
-                           ("repetition", comparison.repetition_flip)):
+                           ("repetition", comparison.repetition_flip), ("language", comparison.language_flip)):
             if flip:
                 m.flips.labels(category, kind, flip).inc()
 

@@ -228,9 +228,13 @@ def create_simulator_app(config: SimulatorConfig | None = None) -> Starlette:
     async def models(_: Request) -> Response:
         return JSONResponse({"object": "list", "data": [
             {"id": state.config.served_model_name, "object": "model", "created": 0, "owned_by": "quantgate-simulator",
-             "root": state.config.served_model_name, "parent": None, "max_model_len": state.config.max_model_len,
+             "root": state.config.model_root or state.config.served_model_name, "parent": None,
+             "max_model_len": state.config.max_model_len,
              "permission": [{"id": "modelperm-simulator", "object": "model_permission", "allow_sampling": True}]}
         ]})
+
+    async def version(_: Request) -> Response:
+        return JSONResponse({"version": state.config.runtime_version})
 
     async def health(_: Request) -> Response:
         return Response(status_code=200)
@@ -255,6 +259,7 @@ def create_simulator_app(config: SimulatorConfig | None = None) -> Starlette:
         Route("/v1/chat/completions", CompletionEndpoint(state, chat=True), methods=["POST"]),
         Route("/v1/completions", CompletionEndpoint(state, chat=False), methods=["POST"]),
         Route("/v1/models", models),
+        Route("/version", version),
         Route("/health", health),
         Route("/metrics", metrics),
         Route("/stats", stats),

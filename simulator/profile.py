@@ -63,6 +63,10 @@ class SimulatorConfig(BaseModel):
     # Two instances with different salts draw their faults independently (an A/A pair of noisy replicas);
     # with the same salt a candidate differs from the baseline only where its profile says so.
     fault_salt: str = ""
+    # What the simulator says it serves (vLLM's /v1/models `root`, its /version): a validation records both,
+    # and changing them at run time is how tests stand in for a redeployed checkpoint or runtime.
+    model_root: str = Field(default="", max_length=512)
+    runtime_version: str = Field(default="quantgate-simulator", min_length=1, max_length=64)
 
     def faults_for(self, category: str) -> FaultRates | None:
         """The fault rates that apply to a category, or None when answers are untouched."""
@@ -78,6 +82,8 @@ class ControlUpdate(BaseModel):
     latency: LatencyProfile | None = None
     faults: dict[str, FaultRates] | None = None
     operational: OperationalFaults | None = None
+    model_root: str | None = Field(default=None, max_length=512)
+    runtime_version: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 def candidate_profile() -> dict[str, FaultRates]:

@@ -175,6 +175,8 @@ async def make_gateway(serve: ServeFn, tmp_path: Path, baseline_sim: Simulator,
             "admin_token": ADMIN_TOKEN,
             "baseline": backend("baseline", baseline_sim.url, baseline_sim.name),
             "candidate": backend("candidate", candidate_sim.url, candidate_sim.name),
+            # These gateways exercise routing and flags; tests/gateway/test_validation_gate.py turns the gate on.
+            "validation_gate": False,
         }
         values.update(overrides)
         settings = GatewaySettings(**values)

@@ -84,7 +84,8 @@ def fault_stack(workdir: Path, store_url: str | None = None, itl_ms: float = 4.0
                 for name in ("baseline", "candidate")}
         for name, sim in sims.items():
             sim.wait_ready(f"http://127.0.0.1:{ports[name]}/health", 60)
-        env = gateway_env(workdir / "flags.db", ports["baseline"], ports["candidate"], token=TOKEN)
+        env = gateway_env(workdir / "flags.db", ports["baseline"], ports["candidate"], token=TOKEN,
+                          validation_gate=False)
         if store_url:
             env["QUANTGATE_FLAG_STORE_URL"] = store_url
         env.update({f"QUANTGATE_{key.upper()}": value for key, value in settings.items()})

@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import flags.model  # noqa: F401 - registers the flag tables on the metadata
+import flags.validations  # noqa: F401 - registers the validation table on the metadata
 import shadow.records  # noqa: F401 - registers the comparison table on the metadata
 from flags.store import make_engine
 

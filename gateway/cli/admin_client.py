@@ -86,6 +86,14 @@ class AdminClient:
         """The verdict report over pairs since `since`."""
         return self._call("GET", "/admin/verdicts", params={"since": since})
 
+    def validations(self, limit: int = 20) -> dict[str, Any]:
+        """Validation records, newest first, and the one in force."""
+        return self._call("GET", "/admin/validations", params={"limit": limit})
+
+    def validation(self, validation_id: int) -> dict[str, Any]:
+        """One validation with its card."""
+        return self._call("GET", f"/admin/validations/{validation_id}")
+
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()

@@ -12,6 +12,7 @@ from gateway.cli.admin_client import AdminApiError, AdminClient
 from gateway.cli.report_cmd import report
 from gateway.cli.shadow_cmd import shadow_app
 from gateway.cli.tables import audit_table, flags_table
+from gateway.cli.validate_cmd import validate, validations_app
 
 app = typer.Typer(help="quantgate: roll a quantized LLM out next to its full-precision twin.", no_args_is_help=True)
 flags_app = typer.Typer(help="Show or change rollout flags through the admin API.", no_args_is_help=True)
@@ -20,6 +21,8 @@ app.add_typer(shadow_app, name="shadow")
 db_app = typer.Typer(help="Flag-store database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.command("report")(report)
+app.command("validate")(validate)
+app.add_typer(validations_app, name="validations")
 console = Console()
 
 AdminUrl = Annotated[str, typer.Option("--url", envvar="QUANTGATE_ADMIN_URL", help="Admin API base URL.")]
@@ -97,8 +100,10 @@ def demo(
         help="Quantized candidate for --backends vllm: gptq-w4a16, w8a8 or rtn-w4a16.")] = "gptq-w4a16",
     baseline_port: Annotated[Optional[int], typer.Option(help="Fixed port for the baseline vLLM server.")] = None,
     candidate_port: Annotated[Optional[int], typer.Option(help="Fixed port for the candidate vLLM server.")] = None,
+    validate_per_category: Annotated[Optional[int], typer.Option(
+        help="Suite items per category the demo validates (default 50 on simulators, 8 on vLLM).", min=1)] = None,
 ) -> None:
-    """Start two backends and the gateway, ramp the rollout 0→10→50%, roll back, summarize."""
+    """Start two backends and the gateway, validate the candidate, ramp 0→10→50%, roll back, summarize."""
     from gateway.demo.run import VllmChoice, run_demo
     from gateway.demo.vllm_backends import CANDIDATES
 
@@ -107,7 +112,7 @@ def demo(
     vllm = VllmChoice(vllm_python, models_dir, candidate, (baseline_port, candidate_port)) \
         if backends == "vllm" else None
     raise typer.Exit(run_demo(console, keep_running=keep_running, requests_per_phase=requests_per_phase,
-                              concurrency=concurrency, vllm=vllm))
+                              concurrency=concurrency, vllm=vllm, validate_per_category=validate_per_category))
 
 
 @app.command()
@@ -238,13 +243,16 @@ def flags_set(
     unpin: Annotated[Optional[list[str]], typer.Option(help="Drop a category's pin (repeatable).")] = None,
     salt: Annotated[Optional[str], typer.Option(help="New bucketing salt (reshuffles every key).")] = None,
     expected_version: Annotated[Optional[int], typer.Option(help="Refuse if the flags moved past this.")] = None,
+    override_gate: Annotated[bool, typer.Option(help="Land a change the pre-ship gate refuses (audited with the "
+                                                     "reason as an override).")] = False,
     url: AdminUrl = DEFAULT_ADMIN_URL,
     token: AdminToken = None,
 ) -> None:
     """Change flags (partial update)."""
     changes: dict[str, Any] = {"reason": reason, "rollout_percent": rollout, "shadow_percent": shadow,
                                "rollback": rollback, "category_overrides": _parse_pins(pin or [], unpin or []),
-                               "salt": salt, "expected_version": expected_version}
+                               "salt": salt, "expected_version": expected_version,
+                               "override_gate": override_gate or None}
     try:
         flags = _admin(url, token).update({k: v for k, v in changes.items() if v is not None})
     except AdminApiError as exc:

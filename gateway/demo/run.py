@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import shutil
 import signal
 import statistics
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from gateway.demo.stack import LocalStack, free_port, gateway_env, quantgate_arg
 from gateway.demo.traffic import Outcome, drive, load_prompts
 from gateway.demo.vllm_backends import runtime_version, stamp_from_checkpoint, start_pair
 
+DEMO_POLICY = Path(__file__).parent / "data" / "preship-policy.yaml"
 PHASES: list[tuple[str, dict[str, Any]]] = [
     ("rollout 0%", {"rollout_percent": 0, "shadow_percent": 50,
                     "reason": "demo: everything on the baseline, half of the users mirrored to the candidate"}),
@@ -52,6 +55,7 @@ class DemoStack:
         self.token = secrets.token_urlsafe(16)
         self.baseline_port, self.candidate_port, self.gateway_port = free_port(), free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.gateway_port}"
+        self.env: dict[str, str] = {}
 
     def _start_simulators(self) -> dict[str, str]:
         # A quantized candidate: a little faster, a little worse on some slices.
@@ -76,6 +80,8 @@ class DemoStack:
     def start(self) -> None:
         """Backends first, then the gateway on SQLite in front of them."""
         env = self._start_vllm(self.vllm) if self.vllm else self._start_simulators()
+        env["QUANTGATE_POLICY_FILE"] = str(DEMO_POLICY)
+        self.env = env
         self.stack.start("gateway", quantgate_argv("serve", "--port", str(self.gateway_port)), env).wait_ready(
             f"{self.url}/readyz")
 
@@ -155,6 +161,23 @@ def _run_phases(demo: DemoStack, console: Console, requests_per_phase: int, conc
     return outcomes
 
 
+def _gate(demo: DemoStack, console: Console, per_category: int) -> None:
+    """The pre-ship gate: a rollout refused before any validation, a validation, the rollout accepted."""
+    with demo.admin() as admin:
+        refused = admin.put("/admin/flags", json={"rollout_percent": 10, "reason": "demo: canary before validating"})
+    if refused.status_code != 409:
+        raise RuntimeError(f"the gate let an unvalidated rollout through: {refused.status_code} {refused.text}")
+    console.print(f"  gate: rollout refused (409): {refused.json()['error']['message']}")
+    argv = quantgate_argv("validate", "--per-category", str(per_category), "--concurrency", "8", "--apply-pins",
+                          "--cache-dir", str(demo.workdir / "answers"), "--card-dir", str(demo.workdir / "cards"),
+                          "--actor", "demo")
+    result = subprocess.run(argv, env={**os.environ, **demo.env, "COLUMNS": "100"}, capture_output=True, text=True,
+                            timeout=3600)
+    if result.returncode not in (0, 3, 4):
+        raise RuntimeError(f"quantgate validate failed: {result.stdout[-2000:]} {result.stderr[-2000:]}")
+    console.print(result.stdout.rstrip())
+
+
 def _summarize(demo: DemoStack, console: Console, outcomes: list[Outcome]) -> bool:
     console.print(_phase_table(outcomes))
     console.print(_latency_table(outcomes))
@@ -189,7 +212,7 @@ def _hold(demo: DemoStack, console: Console) -> None:
 
 
 def run_demo(console: Console, keep_running: bool, requests_per_phase: int, concurrency: int,
-             vllm: VllmChoice | None = None) -> int:
+             vllm: VllmChoice | None = None, validate_per_category: int | None = None) -> int:
     """Run the demo; returns the process exit code (0 when the rollback was clean)."""
     workdir = Path(tempfile.mkdtemp(prefix="quantgate-demo-"))
     demo = DemoStack(workdir, vllm)
@@ -197,12 +220,14 @@ def run_demo(console: Console, keep_running: bool, requests_per_phase: int, conc
         backends = f"real vLLM (bf16 vs {vllm.candidate})" if vllm else "baseline and candidate simulators"
         console.print(f"[bold]quantgate demo[/bold]: {backends}, gateway on SQLite ({workdir})")
         demo.start()
-        console.print(f"Gateway ready at {demo.url}; driving {requests_per_phase} mixed requests per phase")
+        console.print(f"Gateway ready at {demo.url}; validating the candidate before any user sees it")
+        _gate(demo, console, validate_per_category or (8 if vllm else 50))
+        console.print(f"Driving {requests_per_phase} mixed requests per phase")
         clean = _summarize(demo, console, _run_phases(demo, console, requests_per_phase, concurrency))
         if keep_running:
             _hold(demo, console)
         return 0 if clean else 1
-    except (RuntimeError, httpx.HTTPError) as exc:
+    except (RuntimeError, httpx.HTTPError, subprocess.TimeoutExpired) as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
         return 1
     finally:

@@ -98,8 +98,10 @@ def simulator_argv(port: int, served_name: str, profile: str = "baseline", ttft_
 
 
 def gateway_env(db_path: Path, baseline_port: int, candidate_port: int, token: str | None = None,
-                baseline_name: str = "baseline", candidate_name: str = "candidate") -> dict[str, str]:
-    """Environment of a gateway on SQLite in front of two local backends."""
+                baseline_name: str = "baseline", candidate_name: str = "candidate",
+                validation_gate: bool = True) -> dict[str, str]:
+    """Environment of a gateway on SQLite in front of two local backends (load and fault benchmarks turn the
+    pre-ship gate off: they measure routing, not the gate)."""
     env = {
         "QUANTGATE_FLAG_STORE_URL": f"sqlite:///{db_path}",
         "QUANTGATE_BASELINE__BASE_URL": f"http://127.0.0.1:{baseline_port}",
@@ -109,4 +111,6 @@ def gateway_env(db_path: Path, baseline_port: int, candidate_port: int, token: s
     }
     if token:
         env["QUANTGATE_ADMIN_TOKEN"] = token
+    if not validation_gate:
+        env["QUANTGATE_VALIDATION_GATE"] = "false"
     return env

@@ -115,7 +115,8 @@ def stamp_from_checkpoint(model_dir: Path, runtime: str) -> dict[str, Any]:
     """A provenance stamp from the build's own record (`quantgate-stamp.json`) and the serving runtime."""
     built = json.loads((model_dir / STAMP_FILE).read_text())
     stamp = {field: built.get(field) for field in STAMP_FIELDS}
-    stamp.update(runtime_version=runtime, hardware=f"cpu:{cpu_isa()}:{serving_dtype()}")
+    stamp.update(runtime_version=runtime, hardware=f"cpu:{cpu_isa()}:{serving_dtype()}",
+                 calibration_samples=(built.get("calibration") or {}).get("samples"))
     return {key: value for key, value in stamp.items() if value is not None}
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from monitors.detectors.degeneration import check_degeneration
 from monitors.detectors.format import check_format
+from monitors.detectors.language import DEFAULT_LANGUAGES, check_language
 from monitors.detectors.refusal import PatternRefusalDetector, RefusalDetector
 
 
@@ -21,6 +22,8 @@ class DetectorSettings(BaseModel):
     repetition_ngram: int = Field(default=4, ge=1, le=16)
     repetition_tail_tokens: int = Field(default=200, ge=10)
     repetition_threshold: float = Field(default=0.5, gt=0, le=1)
+    # Languages the language-mismatch detector chooses among (ISO 639-1; the fewer, the surer on short texts).
+    languages: list[str] = Field(default_factory=lambda: list(DEFAULT_LANGUAGES), min_length=1, max_length=97)
 
 
 @dataclass(slots=True)
@@ -37,6 +40,10 @@ class AnswerJudgement:
     truncated: bool
     output_tokens: int | None
     output_chars: int
+    # Expected language known and both sides identified with confidence; then whether the answer's differs.
+    language_checked: bool = False
+    language_mismatch: bool = False
+    answer_language: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready view."""
@@ -50,13 +57,18 @@ class AnswerJudge:
         self.settings = settings
         self.refusal = refusal or PatternRefusalDetector(settings.extra_refusal_rules, settings.refusal_window_chars)
         self._structured = frozenset(settings.structured_categories)
+        self._languages = tuple(settings.languages)
 
     def judge(self, text: str, finish_reason: str | None, output_tokens: int | None,
-              response_format: dict[str, Any] | None, category: str) -> AnswerJudgement:
-        """Judge one complete answer."""
+              response_format: dict[str, Any] | None, category: str,
+              expected_language: str | None = None) -> AnswerJudgement:
+        """Judge one complete answer; `expected_language` (the prompt's, or an evaluation item's) enables the
+        language check, which structured categories (JSON, code) skip."""
         refusal = self.refusal.detect(text)
         fmt = check_format(text, response_format, category in self._structured)
         s = self.settings
+        structured = category in self._structured or fmt.checked
+        language = check_language(text, None if structured else expected_language, self._languages)
         degeneration = check_degeneration(text, finish_reason, ngram=s.repetition_ngram,
                                           tail_tokens=s.repetition_tail_tokens, threshold=s.repetition_threshold)
         return AnswerJudgement(
@@ -65,4 +77,7 @@ class AnswerJudge:
             format_checked=fmt.checked, format_broken=fmt.broken and not refusal.refused, format_reason=fmt.reason,
             repeated_ngram_ratio=degeneration.repeated_ngram_ratio, repetitive=degeneration.repetitive,
             truncated=degeneration.truncated, output_tokens=output_tokens, output_chars=len(text),
+            language_checked=language.checked, answer_language=language.detected,
+            # A refusal in another language is already a refusal flip; it is not also a language flip.
+            language_mismatch=language.mismatch and not refusal.refused,
         )

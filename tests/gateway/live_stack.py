@@ -67,7 +67,8 @@ def live_gateway(tmp: Path, **overrides: Any) -> Iterator[str]:
         cand = servers.serve(create_simulator_app(SimulatorConfig(served_model_name="candidate-model", latency=FAST)))
         settings = GatewaySettings(flag_store_url=f"sqlite:///{tmp / 'flags.db'}", flag_poll_interval_s=0.05,
                                    admin_token=ADMIN_TOKEN, baseline=backend("baseline", base, "baseline-model"),
-                                   candidate=backend("candidate", cand, "candidate-model"), **overrides)
+                                   candidate=backend("candidate", cand, "candidate-model"),
+                                   **{"validation_gate": False, **overrides})
         GatewayHttpProtocol.header_timeout_s = settings.client_header_timeout_s
         yield servers.serve(create_app(settings), http=GatewayHttpProtocol)
     finally:

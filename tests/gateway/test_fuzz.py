@@ -94,8 +94,10 @@ flag_updates = st.fixed_dictionaries({}, optional={
     "rollback": st.booleans() | json_values, "category_overrides": json_values
     | st.dictionaries(st.text(max_size=70), st.sampled_from(["baseline", "candidate", None, "other"]), max_size=3),
     "salt": json_values, "reason": st.text(max_size=600) | json_values, "actor": json_values,
-    "expected_version": st.integers(-2, 2**64) | json_values, "unknown": json_values})
-admin_reads = st.tuples(st.sampled_from(["/admin/comparisons", "/admin/verdicts", "/admin/audit"]),
+    "expected_version": st.integers(-2, 2**64) | json_values, "override_gate": st.booleans() | json_values,
+    "unknown": json_values})
+admin_reads = st.tuples(st.sampled_from(["/admin/comparisons", "/admin/verdicts", "/admin/audit",
+                                         "/admin/validations"]),
                         st.dictionaries(st.sampled_from(["since", "until", "limit", "offset", "category",
                                                          "flips_only", "flag"]), header_text, max_size=3))
 
@@ -119,3 +121,4 @@ def test_admin_never_fails_with_a_5xx_and_refusals_change_nothing(
             assert _stored(admin) == before
         _assert_clean(admin.get(read[0], params=read[1]))
         _assert_clean(admin.get("/admin/comparisons/" + quote(record_id, safe="")))
+        _assert_clean(admin.get("/admin/validations/" + quote(record_id, safe="")))

@@ -29,7 +29,7 @@ async def served_gateway(tmp_path: Path, slow_sim: Simulator,
                          candidate_sim: Simulator) -> AsyncIterator[tuple[LocalProcess, str]]:
     port = free_port()
     stack = LocalStack(tmp_path)
-    env = gateway_env(tmp_path / "flags.db", 0, 0, token=ADMIN_TOKEN)
+    env = gateway_env(tmp_path / "flags.db", 0, 0, token=ADMIN_TOKEN, validation_gate=False)
     env.update({"QUANTGATE_BASELINE__BASE_URL": slow_sim.url, "QUANTGATE_BASELINE__SERVED_MODEL_NAME": slow_sim.name,
                 "QUANTGATE_CANDIDATE__BASE_URL": candidate_sim.url,
                 "QUANTGATE_CANDIDATE__SERVED_MODEL_NAME": candidate_sim.name,

@@ -19,7 +19,7 @@ from tests.helpers import metric_value
 async def two_worker_gateway(tmp_path: Path, baseline_sim: Simulator, candidate_sim: Simulator) -> AsyncIterator[str]:
     port = free_port()
     stack = LocalStack(tmp_path)
-    env = gateway_env(tmp_path / "flags.db", 0, 0, token=ADMIN_TOKEN)
+    env = gateway_env(tmp_path / "flags.db", 0, 0, token=ADMIN_TOKEN, validation_gate=False)
     env.update({"QUANTGATE_BASELINE__BASE_URL": baseline_sim.url,
                 "QUANTGATE_BASELINE__SERVED_MODEL_NAME": baseline_sim.name,
                 "QUANTGATE_CANDIDATE__BASE_URL": candidate_sim.url,

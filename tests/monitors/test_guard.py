@@ -156,3 +156,21 @@ def test_clearing_a_rollback_starts_the_guard_over(stores: tuple[FlagStore, Comp
     assert _pairs_read(guard) == 300
     restarted = RolloutGuard(settings, DEFAULT_POLICY, flags, comparisons, categories=CATEGORIES)
     assert restarted.check_once().action == "none" and flags.snapshot().rollback is False
+
+
+def test_the_guard_does_not_ramp_past_the_pre_ship_gate(stores: tuple[FlagStore, ComparisonStore]) -> None:
+    from flags.gate import GateContext
+
+    flags, comparisons = stores
+    flags.apply(FlagUpdate(rollout_percent=5, reason="canary"), actor="ops")
+    settings = GuardSettings(enabled=True, threshold=1, ramp=RampSettings(enabled=True, step=20, max=50))
+    unvalidated = GateContext(True, "b" * 64, "c" * 64, LOOSE.stamp(), {"baseline": {}, "candidate": {}})
+    guard = RolloutGuard(settings, LOOSE, flags, comparisons, categories=CATEGORIES, gate=lambda: unvalidated)
+    source = PairSource({}, seed=2)
+    decisions = []
+    for _ in range(4):
+        _insert(comparisons, source, 600)
+        decisions.append(guard.check_once())
+    assert [d.action for d in decisions] == ["hold"] * 4
+    assert "pre-ship gate: no validation" in decisions[-1].reason
+    assert flags.snapshot().rollout_percent == 5

@@ -1,0 +1,137 @@
+"""From two arms' answers to a validation record: per-category verdicts against the committed tolerances.
+
+The statistics are the live verdicts' (`monitors.verdicts.build_report`), read once: a validation is one
+planned look, so the intervals are the fixed-sample ones (Tango's score interval for paired rates,
+Clopper-Pearson for the sign tests), Bonferroni over every (category, metric) tested. Latency is left to live
+traffic: here it measures the validation's own concurrency on whatever machine ran it, not the candidate.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from evals.scoring import ArmAnswer, score_pair
+from evals.suite import EvalSuite
+from flags.validations import FAIL, INCONCLUSIVE, PASS, ValidationRow, stamp_sha256
+from monitors.detectors.answer import AnswerJudge
+from monitors.policy import RegressionPolicy
+from monitors.samples import PairSample
+from monitors.verdicts import IMPROVEMENT, OK, REGRESSION, SINGLE, VerdictReport, build_report
+from monitors.window_data import window_from_samples
+
+LATENCY_METRICS = ("ttft_p95", "total_p95")
+# Per arm and category, what the card shows as each arm's own score (the share of answers with the flag).
+ARM_SCORES = {"task_failed": "task failure", "refused": "refusal", "format_broken": "format break",
+              "repetitive": "repetition loop", "language_mismatch": "language mismatch"}
+CHECKED = {"task_failed": "task_checked", "format_broken": "format_checked", "language_mismatch": "language_checked"}
+
+
+def without_latency(policy: RegressionPolicy) -> RegressionPolicy:
+    """The policy as a validation applies it: every tolerance but the latency ones."""
+    off = dict.fromkeys(LATENCY_METRICS)
+    return policy.model_copy(update={
+        "defaults": policy.defaults.model_copy(update=off),
+        "categories": {name: own.model_copy(update=off) for name, own in policy.categories.items()}})
+
+
+def arm_scores(samples: list[PairSample]) -> dict[str, dict[str, dict[str, float | int]]]:
+    """Per category and flag: each arm's share of answers with it, over the answers checked for it."""
+    grouped: dict[str, list[PairSample]] = {}
+    for sample in samples:
+        grouped.setdefault(sample.category, []).append(sample)
+    scores: dict[str, dict[str, dict[str, float | int]]] = {}
+    for category, group in sorted(grouped.items()):
+        scores[category] = {}
+        for flag in ARM_SCORES:
+            checked = CHECKED.get(flag)
+            kept = [s for s in group if checked is None or (s.baseline.get(checked) and s.candidate.get(checked))]
+            if kept:
+                scores[category][flag] = {
+                    "n": len(kept), "baseline": sum(bool(s.baseline.get(flag)) for s in kept) / len(kept),
+                    "candidate": sum(bool(s.candidate.get(flag)) for s in kept) / len(kept)}
+    return scores
+
+
+def category_outcomes(report: VerdictReport) -> dict[str, str]:
+    """fail: a regression; pass: every tested metric shown within tolerance (or better); else inconclusive."""
+    verdicts: dict[str, list[str]] = {}
+    for verdict in report.verdicts:
+        verdicts.setdefault(verdict.category, []).append(verdict.verdict)
+    outcomes = {}
+    for category, labels in verdicts.items():
+        if REGRESSION in labels:
+            outcomes[category] = FAIL
+        elif labels and all(label in (OK, IMPROVEMENT) for label in labels):
+            outcomes[category] = PASS
+        else:
+            outcomes[category] = INCONCLUSIVE
+    return outcomes
+
+
+@dataclass
+class ValidationResult:
+    """Everything one validation concluded, before it is stored."""
+
+    outcome: str
+    categories: dict[str, str]
+    gated: list[str]
+    report: VerdictReport
+    scores: dict[str, dict[str, dict[str, float | int]]]
+    failing: list[str] = field(default_factory=list)
+    inconclusive: list[str] = field(default_factory=list)
+
+    def pins(self) -> dict[str, str]:
+        """The category pins that would ship the candidate only where it passed."""
+        return {category: "baseline" for category in sorted(set(self.failing) | set(self.inconclusive))}
+
+
+def evaluate(suite: EvalSuite, baseline: dict[str, ArmAnswer], candidate: dict[str, ArmAnswer],
+             policy: RegressionPolicy, stamps: tuple[dict[str, str], dict[str, str]],
+             judge: AnswerJudge) -> ValidationResult:
+    """Score every item on both arms and judge each category against the policy (one planned look)."""
+    samples = [score_pair(judge, item, baseline[item.id], candidate[item.id]) for item in suite.items]
+    applied = without_latency(policy)
+    report = build_report(window_from_samples(samples, applied), applied, stamps[0], stamps[1], looks=SINGLE)
+    # A rate no answer of the category was checked for (format breaks in prose) does not apply to it.
+    report.verdicts = [v for v in report.verdicts if v.n > 0]
+    categories = category_outcomes(report)
+    gated = sorted({item.category for item in suite.items if item.gated})
+    failing = [c for c in gated if categories.get(c) == FAIL]
+    inconclusive = [c for c in gated if categories.get(c, INCONCLUSIVE) == INCONCLUSIVE]
+    outcome = FAIL if failing else INCONCLUSIVE if inconclusive else PASS
+    return ValidationResult(outcome, categories, gated, report, arm_scores(samples), failing, inconclusive)
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """Who ran a validation, against what, and how long it took."""
+
+    actor: str
+    policy: RegressionPolicy
+    suite: EvalSuite
+    stamps: tuple[dict[str, str], dict[str, str]]
+    identity: dict[str, dict[str, Any] | None]
+    backends: dict[str, dict[str, str]]
+    wall_s: float
+    concurrency: int
+    sampling: dict[str, Any]
+
+
+def record_of(result: ValidationResult, facts: RunFacts) -> ValidationRow:
+    """The row to store: bound to both stamps, the policy and the suite, with the full results."""
+    body = {"outcome": result.outcome, "categories": result.categories, "gated": result.gated,
+            "scores": result.scores, "report": result.report.as_dict(), "pins_to_ship": result.pins(),
+            "suite": {"version": facts.suite.version, "sha256": facts.suite.sha256, "counts": facts.suite.counts()},
+            "stamps": {"baseline": facts.stamps[0], "candidate": facts.stamps[1]}, "backends": facts.backends,
+            "policy": {"stamp": facts.policy.stamp(), "document": facts.policy.model_dump(mode="json")},
+            "run": {"concurrency": facts.concurrency, "sampling": facts.sampling, "wall_s": facts.wall_s}}
+    return ValidationRow(created_at=datetime.now(UTC), actor=facts.actor,
+                         baseline_stamp_sha256=stamp_sha256(facts.stamps[0]),
+                         candidate_stamp_sha256=stamp_sha256(facts.stamps[1]), policy=facts.policy.stamp(),
+                         suite=facts.suite.version, suite_sha256=facts.suite.sha256, outcome=result.outcome,
+                         failing_json=json.dumps(result.failing), inconclusive_json=json.dumps(result.inconclusive),
+                         identity_json=json.dumps(facts.identity, sort_keys=True, default=str),
+                         result_json=json.dumps(body, default=str), wall_s=round(facts.wall_s, 1))

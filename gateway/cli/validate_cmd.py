@@ -1,0 +1,199 @@
+"""`quantgate validate` and `quantgate validations ls|show`: the pre-ship gate's evidence."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import time
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+
+from gateway.cli.admin_client import AdminApiError, AdminClient
+
+console = Console()
+validations_app = typer.Typer(help="Validation records of the pre-ship gate (through the admin API).",
+                              no_args_is_help=True)
+EXIT_FAIL, EXIT_INCONCLUSIVE = 3, 4
+DEFAULT_CACHE = Path.home() / ".cache" / "quantgate" / "validation-answers"
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+async def _answer_both(suite: Any, settings: Any, cache_dir: Path, concurrency: int, sampling: Any,
+                       identity: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from evals.runner import answer_suite, cache_path
+
+    with Progress(TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        runs = []
+        for variant, backend in (("baseline", settings.baseline), ("candidate", settings.candidate)):
+            task = progress.add_task(variant, total=len(suite.items))
+            cache = cache_path(cache_dir, suite, identity[variant], backend, sampling)
+            runs.append(answer_suite(suite, backend, cache, concurrency, sampling,
+                                     lambda task=task: progress.advance(task)))
+        baseline, candidate = await asyncio.gather(*runs)
+    return baseline, candidate
+
+
+async def _identities(settings: Any) -> dict[str, Any]:
+    import aiohttp
+
+    from gateway.backend_check import check_backend_settings
+
+    async with aiohttp.ClientSession() as session:
+        checks = await asyncio.gather(check_backend_settings("baseline", settings.baseline, session),
+                                      check_backend_settings("candidate", settings.candidate, session))
+    return {check.variant: check.identity() for check in checks}
+
+
+def _print_result(summary: dict[str, Any], result: dict[str, Any]) -> None:
+    """One line per category (80 columns); the card has every test."""
+    table = Table(title=f"validation #{summary['id']}: {summary['outcome']}")
+    for column in ("category", "outcome", "not shown within tolerance"):
+        table.add_column(column, overflow="fold")
+    for category, outcome in sorted(result["categories"].items()):
+        open_tests = [f"{v['metric']} ({v['verdict']})" for v in result["report"]["verdicts"]
+                      if v["category"] == category and v["verdict"] not in ("ok", "improvement")]
+        gated = "" if category in result["gated"] else " (reported)"
+        table.add_row(category, outcome + gated, ", ".join(open_tests) or "-")
+    console.print(table)
+
+
+def validate(
+    config: Annotated[Optional[Path], typer.Option(help="The gateway's YAML settings (backends, policy, store).",
+                                                   envvar="QUANTGATE_CONFIG_FILE")] = None,
+    suite_file: Annotated[Optional[Path], typer.Option("--suite", help="A JSONL suite (default: built-in).")] = None,
+    per_category: Annotated[Optional[int], typer.Option(help="Only the first N items per category (smoke run).",
+                                                        min=1)] = None,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight per backend.", min=1, max=256)] = 4,
+    cache_dir: Annotated[Path, typer.Option(help="Where answers are kept (a rerun resumes).")] = DEFAULT_CACHE,
+    card_dir: Annotated[Path, typer.Option(help="Where the disclosure card is written.")] = Path("validations"),
+    actor: Annotated[Optional[str], typer.Option(help="Who runs it (default: the login name).")] = None,
+    apply_pins: Annotated[bool, typer.Option(help="Pin categories that did not pass to the baseline (audited).")]
+    = False,
+) -> None:
+    """Evaluate the candidate against the baseline on the suite, store the record, write its disclosure card.
+
+    Exit status: 0 pass, 3 fail (a category regressed), 4 inconclusive, 1 error.
+    """
+    from evals.runner import BackendAnswerError, Sampling
+    from evals.suite import SuiteFileError, builtin_suite, load_suite
+    from evals.validation import RunFacts, evaluate, record_of
+    from flags.store import FlagStore, FlagStoreUnavailable
+    from gateway.settings import load_settings
+    from monitors.detectors.answer import AnswerJudge
+    from monitors.policy import load_policy
+
+    try:
+        settings = load_settings(config)
+        policy = load_policy(settings.policy_file)
+        suite = load_suite(suite_file) if suite_file else builtin_suite()
+    except (FileNotFoundError, ValueError, SuiteFileError) as exc:
+        _fail(str(exc))
+        return
+    if per_category:
+        suite = suite.reduced(per_category)
+    identity = asyncio.run(_identities(settings))
+    unreachable = [variant for variant, found in identity.items() if found is None]
+    if unreachable:
+        _fail(f"cannot reach the {' and '.join(unreachable)} backend (GET /v1/models)")
+    sampling = Sampling()
+    console.print(f"validating {settings.candidate.stamp.model} ({settings.candidate.stamp.quantization}) against "
+                  f"{settings.baseline.stamp.model} on {suite.version}, {len(suite.items)} items, policy "
+                  f"{policy.stamp()}")
+    started = time.perf_counter()
+    try:
+        baseline, candidate = asyncio.run(_answer_both(suite, settings, cache_dir, concurrency, sampling, identity))
+    except BackendAnswerError as exc:
+        _fail(f"{exc} (answers so far are kept; run again to resume)")
+        return
+    stamps = (settings.baseline.stamp.as_labels(), settings.candidate.stamp.as_labels())
+    result = evaluate(suite, baseline, candidate, policy, stamps, AnswerJudge(settings.detectors))
+    facts = RunFacts(actor or getpass.getuser(), policy, suite, stamps, identity,
+                     {v: {"base_url": b.base_url, "served_model_name": b.served_model_name}
+                      for v, b in (("baseline", settings.baseline), ("candidate", settings.candidate))},
+                     time.perf_counter() - started, concurrency,
+                     {"temperature": sampling.temperature, "seed": sampling.seed})
+    store = FlagStore(settings.flag_store_url, settings.flag_store_timeouts)
+    try:
+        store.ensure_schema()
+        validation_id = store.add_validation(record_of(result, facts))
+        summary, body = store.validation(validation_id) or (None, {})
+    except FlagStoreUnavailable as exc:
+        _fail(f"the validation ran but could not be stored: {exc}")
+        return
+    assert summary is not None
+    _write_card(card_dir, summary.as_dict(), body)
+    _print_result(summary.as_dict(), body)
+    if apply_pins and result.pins():
+        _pin(store, result.pins(), validation_id, facts.actor)
+    raise typer.Exit(0 if result.outcome == "pass" else EXIT_FAIL if result.outcome == "fail" else EXIT_INCONCLUSIVE)
+
+
+def _write_card(card_dir: Path, summary: dict[str, Any], result: dict[str, Any]) -> None:
+    from evals.card import card_html, card_markdown
+
+    card_dir.mkdir(parents=True, exist_ok=True)
+    stem = card_dir / f"validation-{summary['id']}"
+    stem.with_suffix(".md").write_text(card_markdown(summary, result), encoding="utf-8")
+    stem.with_suffix(".html").write_text(card_html(summary, result), encoding="utf-8")
+    console.print(f"disclosure card: {stem.with_suffix('.md')} and {stem.with_suffix('.html')}")
+
+
+def _pin(store: Any, pins: dict[str, str], validation_id: int, actor: str) -> None:
+    from flags.store import FlagStoreUnavailable
+    from flags.updates import FlagUpdate
+
+    update = FlagUpdate(category_overrides=pins, actor=actor,  # type: ignore[arg-type]
+                        reason=f"validation #{validation_id}: ship the candidate only where it passed")
+    try:
+        flags = store.apply(update, actor)
+    except FlagStoreUnavailable as exc:
+        _fail(f"pins not applied, nothing was changed: {exc}")
+        return
+    console.print(f"pinned to the baseline: {', '.join(pins)} (flag-set version {flags.version})")
+
+
+AdminUrl = Annotated[str, typer.Option("--url", envvar="QUANTGATE_ADMIN_URL", help="Admin API base URL.")]
+AdminToken = Annotated[Optional[str], typer.Option("--token", envvar="QUANTGATE_ADMIN_TOKEN", help="Bearer token.")]
+
+
+@validations_app.command("ls")
+def validations_ls(limit: Annotated[int, typer.Option(help="How many.", min=1, max=1000)] = 20,
+                   url: AdminUrl = "http://127.0.0.1:8080", token: AdminToken = None) -> None:
+    """List validation records, newest first."""
+    try:
+        body = AdminClient(url, token).validations(limit)
+    except AdminApiError as exc:
+        _fail(str(exc))
+        return
+    table = Table(title="validations")
+    for column in ("id", "when", "outcome", "suite", "candidate", "not passed"):
+        table.add_column(column, overflow="fold")
+    for row in body["validations"]:
+        table.add_row(str(row["id"]), row["created_at"][:16], row["outcome"], row["suite"],
+                      row["candidate_stamp_sha256"][:12], ", ".join(row["failing"] + row["inconclusive"]) or "-")
+    console.print(table)
+    if body.get("in_force"):
+        console.print(f"in force for this deployment: #{body['in_force']['id']} ({body['in_force']['outcome']})")
+
+
+@validations_app.command("show")
+def validations_show(validation_id: int, url: AdminUrl = "http://127.0.0.1:8080", token: AdminToken = None) -> None:
+    """Print one validation's disclosure card."""
+    try:
+        body = AdminClient(url, token).validation(validation_id)
+    except AdminApiError as exc:
+        _fail(str(exc))
+        return
+    console.print(Markdown(body["card_markdown"]))
