@@ -1,9 +1,10 @@
 """Runs a suite against both arms, straight to the backends (not through the gateway), resumably.
 
 Both arms get the same requests with the same sampling (temperature 0, one fixed seed), with bounded
-concurrency per backend. Every answer is appended to a cache file named by the suite, the backend's live
-identity and the sampling, so an interrupted run picks up where it stopped, and a baseline that has not
-changed is not asked again when the next candidate is validated against it.
+concurrency per backend. Every answer is appended to a cache file named by the backend's live identity and the
+sampling, keyed by a hash of the item's content: an interrupted run picks up where it stopped, a baseline that
+has not changed is not asked again when the next candidate is validated against it, and a reduced suite reuses
+what the full one already asked (an item edited since is asked again).
 """
 
 from __future__ import annotations
@@ -43,25 +44,30 @@ class Sampling:
         return hashlib.sha256(json.dumps([self.temperature, self.seed]).encode()).hexdigest()[:8]
 
 
-def cache_path(cache_dir: Path, suite: EvalSuite, identity: dict[str, Any] | None, settings: BackendSettings,
+def item_key(item: SuiteItem) -> str:
+    """An item's identity in the cache: its content, not just its id."""
+    return hashlib.sha256(json.dumps(item.payload(), sort_keys=True).encode()).hexdigest()[:20]
+
+
+def cache_path(cache_dir: Path, identity: dict[str, Any] | None, settings: BackendSettings,
                sampling: Sampling) -> Path:
-    """Where one arm's answers to one suite are kept."""
+    """Where one arm's answers are kept."""
     who = json.dumps([identity, settings.base_url, settings.served_model_name, settings.stamp.model_dump()],
                      sort_keys=True, default=str)
     digest = hashlib.sha256(who.encode()).hexdigest()[:12]
-    return cache_dir / f"{suite.sha256[:12]}-{digest}-{sampling.key()}.jsonl"
+    return cache_dir / f"{digest}-{sampling.key()}.jsonl"
 
 
 def read_cache(path: Path) -> dict[str, ArmAnswer]:
-    """Answers already given (a torn last line from an interrupted run is ignored)."""
+    """Answers already given, by item key (a torn last line from an interrupted run is ignored)."""
     answers: dict[str, ArmAnswer] = {}
     if not path.exists():
         return answers
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             row = json.loads(line)
-            answers[row["item_id"]] = ArmAnswer(row["item_id"], row["text"], row["finish_reason"],
-                                                row["output_tokens"], float(row["latency_s"]))
+            answers[row["key"]] = ArmAnswer(row["item_id"], row["text"], row["finish_reason"],
+                                            row["output_tokens"], float(row["latency_s"]))
         except (ValueError, KeyError, TypeError):
             continue
     return answers
@@ -104,8 +110,10 @@ async def _ask(session: aiohttp.ClientSession, settings: BackendSettings, item: 
 
 async def answer_suite(suite: EvalSuite, settings: BackendSettings, cache: Path, concurrency: int,
                        sampling: Sampling, on_answer: Callable[[], None] | None = None) -> dict[str, ArmAnswer]:
-    """Every item's answer from one backend: cached ones read back, the rest asked and appended."""
-    answers = read_cache(cache)
+    """Every item's answer (by item id) from one backend: cached ones read back, the rest asked and appended."""
+    cached = read_cache(cache)
+    keys = {item.id: item_key(item) for item in suite.items}
+    answers = {item.id: cached[keys[item.id]] for item in suite.items if keys[item.id] in cached}
     todo = [item for item in suite.items if item.id not in answers]
     for _ in range(len(suite.items) - len(todo)):
         if on_answer:
@@ -123,7 +131,7 @@ async def answer_suite(suite: EvalSuite, settings: BackendSettings, cache: Path,
                     item = queue.get_nowait()
                     answer = await _ask(session, settings, item, sampling)
                     answers[item.id] = answer
-                    out.write(json.dumps(answer.as_dict(), ensure_ascii=False) + "\n")
+                    out.write(json.dumps({"key": keys[item.id], **answer.as_dict()}, ensure_ascii=False) + "\n")
                     out.flush()
                     if on_answer:
                         on_answer()

@@ -38,7 +38,7 @@ async def _answer_both(suite: Any, settings: Any, cache_dir: Path, concurrency: 
         runs = []
         for variant, backend in (("baseline", settings.baseline), ("candidate", settings.candidate)):
             task = progress.add_task(variant, total=len(suite.items))
-            cache = cache_path(cache_dir, suite, identity[variant], backend, sampling)
+            cache = cache_path(cache_dir, identity[variant], backend, sampling)
             runs.append(answer_suite(suite, backend, cache, concurrency, sampling,
                                      lambda task=task: progress.advance(task)))
         baseline, candidate = await asyncio.gather(*runs)
