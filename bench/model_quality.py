@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import ast
 import re
 import statistics
 from dataclasses import dataclass
 from typing import Any
 
+from evals.scoring import python_parses
 from monitors.detectors.answer import AnswerJudge, DetectorSettings
 from shadow.answer import CapturedAnswer
 from shadow.compare import pair_figures
 
-FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)(?:```|$)", re.S)
 JUDGE = AnswerJudge(DetectorSettings())
 
 
@@ -30,16 +29,6 @@ class ScoredAnswer:
     format_valid: bool
     repetitive: bool
     task_ok: bool | None
-
-
-def python_parses(text: str) -> bool:
-    """The answer's first fenced block (or the whole answer) parses as Python; nothing is executed."""
-    match = FENCE.search(text)
-    try:
-        ast.parse(match.group(1) if match else text)
-    except (SyntaxError, ValueError):
-        return False
-    return True
 
 
 def task_ok(item: dict[str, Any], text: str) -> bool | None:

@@ -17,7 +17,7 @@ from gateway.settings import BackendSettings
 from gateway.upstream import UpstreamBackend
 
 log = logging.getLogger("quantgate.backends")
-_TIMEOUT = aiohttp.ClientTimeout(total=5)
+_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
 @dataclass

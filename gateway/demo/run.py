@@ -149,6 +149,8 @@ def _run_phases(demo: DemoStack, console: Console, requests_per_phase: int, conc
         for index, (phase, change) in enumerate(PHASES):
             response = admin.post("/admin/rollback", json={"reason": change["reason"]}) if change.get("rollback") \
                 else admin.put("/admin/flags", json=change)
+            if response.status_code == 409:
+                raise RuntimeError(f"{phase} refused: {response.json()['error']['message']}")
             response.raise_for_status()
             time.sleep(0.6)  # a little over two flag polls: every worker now routes on the new flags
             started = time.perf_counter()
@@ -168,7 +170,7 @@ def _gate(demo: DemoStack, console: Console, per_category: int) -> None:
     if refused.status_code != 409:
         raise RuntimeError(f"the gate let an unvalidated rollout through: {refused.status_code} {refused.text}")
     console.print(f"  gate: rollout refused (409): {refused.json()['error']['message']}")
-    argv = quantgate_argv("validate", "--per-category", str(per_category), "--concurrency", "8", "--apply-pins",
+    argv = quantgate_argv("validate", "--per-category", str(per_category), "--concurrency", "16", "--apply-pins",
                           "--cache-dir", str(demo.workdir / "answers"), "--card-dir", str(demo.workdir / "cards"),
                           "--actor", "demo")
     result = subprocess.run(argv, env={**os.environ, **demo.env, "COLUMNS": "100"}, capture_output=True, text=True,

@@ -94,6 +94,12 @@ async def test_unvalidated_refused_validated_accepted_changed_stack_frozen_reval
     for part in ("## Task", "## Model", "## Metric", "## Baseline", "## Calibration", "## Results per category"):
         assert part in shown["card_markdown"]
     assert (tmp_path / "cards" / f"validation-{record['id']}.html").exists()
+    auth = ["--url", gated.url, "--token", ADMIN_TOKEN]
+    listing = await asyncio.to_thread(CliRunner().invoke, app, ["validations", "ls", *auth], env={"COLUMNS": "80"})
+    assert listing.exit_code == 0 and "pass" in listing.output and f"#{record['id']}" in listing.output
+    card = await asyncio.to_thread(CliRunner().invoke, app, ["validations", "show", str(record["id"]), *auth],
+                                   env={"COLUMNS": "100"})
+    assert card.exit_code == 0 and "Calibration" in card.output and "Results per category" in card.output
     assert (await _put(gated, rollout_percent=10)).status_code == 200
 
     await candidate_sim.control(model_root="/models/candidate-rebuilt")
