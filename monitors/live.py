@@ -32,7 +32,8 @@ from monitors.stratified import RateStratum, stratified_rates
 from monitors.verdicts import ANYTIME, INSUFFICIENT, INTERVAL_KINDS, SINGLE, Verdict, judge
 
 _RATES = {"refusal_rate": ("refused", "judged"), "format_break_rate": ("format_broken", "format_checked"),
-          "repetition_rate": ("repetitive", "judged")}
+          "repetition_rate": ("repetitive", "judged"),
+          "language_mismatch_rate": ("language_mismatch", "language_checked")}
 _Key = tuple[str, str, str]  # variant, category, stratum
 _RATE_METHODS = {
     ANYTIME: "unpaired, within routing strata: Mantel-Haenszel estimate; interval and p-value from betting on "

@@ -40,9 +40,10 @@ async def test_a_reduced_suite_validates_the_real_candidate_and_binds_the_gate(
         card = (await admin.get(f"/admin/validations/{record['id']}")).json()
         refused = await admin.put("/admin/flags", json={"rollout_percent": 10, "reason": "canary"})
     assert record["suite"].startswith("quantgate-builtin-first2@") and listed["in_force"]["id"] == record["id"]
-    assert record["identity"]["candidate"]["root"].endswith("gptq-w4a16")
+    assert record["identity"]["candidate"]["root"].endswith(vllm_servers["candidate"].model_dir.name)
     assert record["identity"]["candidate"]["runtime_version"].startswith("vllm-")
-    assert "gptq" in card["card_markdown"] and "quantgate-mixed-calibration-64" in card["card_markdown"]
+    assert s.candidate.stamp.method and s.candidate.stamp.method in card["card_markdown"]
+    assert "quantgate-mixed-calibration-64" in card["card_markdown"]
     answers = card["result"]["scores"]
     assert set(answers) == {"math", "json", "multilingual", "benign-sensitive", "harmful", "long", "code", "chat"}
     assert refused.status_code == 409 and refused.json()["error"]["gate"]["failing"]

@@ -218,3 +218,23 @@ def test_each_live_verdict_rests_on_the_answers_its_size_says() -> None:
     verdicts = {v.metric: v for v in unpaired_verdicts(read_live_counts(registry), DEFAULT_POLICY)}  # type: ignore[arg-type]
     assert verdicts["refusal_rate"].n == 300 and verdicts["ttft_p95"].n == 120
     assert verdicts["format_break_rate"].verdict == INSUFFICIENT and verdicts["format_break_rate"].n == 0
+
+
+def test_live_language_mismatches_are_judged_when_the_policy_has_a_tolerance() -> None:
+    from monitors.detectors.answer import AnswerJudgement
+    from monitors.live import read_live_counts, unpaired_verdicts
+    from monitors.policy import MetricTolerances, RateTolerance, RegressionPolicy
+
+    _, quality, registry = _live_registry()
+    for variant, mismatches in (("baseline", 10), ("candidate", 150)):
+        for i in range(1000):
+            judgement = AnswerJudgement(False, None, False, False, None, 0.0, False, False, 10, 40,
+                                        language_checked=True, language_mismatch=i < mismatches)
+            quality.observe_answer(variant, "multilingual", "primary", judgement, 50.0)  # type: ignore[attr-defined]
+    policy = RegressionPolicy(name="lang", defaults=MetricTolerances(language_mismatch_rate=RateTolerance(
+        max_increase_pp=2)))
+    verdict = next(v for v in unpaired_verdicts(read_live_counts(registry), policy))  # type: ignore[arg-type]
+    assert (verdict.metric, verdict.verdict, verdict.n) == ("language_mismatch_rate", REGRESSION, 1000)
+    assert abs(verdict.effect - 0.14) < 1e-9
+    defaults = unpaired_verdicts(read_live_counts(registry), DEFAULT_POLICY)  # type: ignore[arg-type]
+    assert defaults and "language_mismatch_rate" not in {v.metric for v in defaults}  # no tolerance, no test
