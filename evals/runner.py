@@ -52,8 +52,8 @@ def item_key(item: SuiteItem) -> str:
 def cache_path(cache_dir: Path, identity: dict[str, Any] | None, settings: BackendSettings,
                sampling: Sampling) -> Path:
     """Where one arm's answers are kept."""
-    who = json.dumps([identity, settings.base_url, settings.served_model_name, settings.stamp.model_dump()],
-                     sort_keys=True, default=str)
+    # Not the URL: the same server behind another port (a restart, another pod) gives the same answers.
+    who = json.dumps([identity, settings.served_model_name, settings.stamp.model_dump()], sort_keys=True, default=str)
     digest = hashlib.sha256(who.encode()).hexdigest()[:12]
     return cache_dir / f"{digest}-{sampling.key()}.jsonl"
 
