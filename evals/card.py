@@ -60,7 +60,8 @@ def sections(summary: dict[str, Any], result: dict[str, Any]) -> list[tuple[str,
     baseline = [f"The candidate is compared with the baseline {stamps['baseline'].get('model', '?')} "
                 f"({stamps['baseline'].get('quantization', '?')}) on the same items with the same sampling "
                 f"({run['sampling']}), answers paired by item; concurrency {run['concurrency']} per backend. "
-                f"Policy {summary['policy']}; one planned look, Bonferroni over {len(report['verdicts'])} tests at "
+                f"Policy {summary['policy']}; one planned look, Bonferroni over "
+                f"{sum(v['verdict'] != 'insufficient data' for v in report['verdicts'])} tests at "
                 f"alpha {report['significance']}. Latency is judged on live traffic, not here."]
     calibration = [f"Calibration set {stamps['candidate'].get('calibration_set') or '-'} "
                    f"({stamps['candidate'].get('calibration_samples') or '?'} samples, sha256 "
