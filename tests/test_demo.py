@@ -11,11 +11,12 @@ import psutil
 def test_demo_ramps_rolls_back_and_cleans_up() -> None:
     before = {p.pid for p in psutil.process_iter()}
     result = subprocess.run([sys.executable, "-m", "gateway.cli.main", "demo", "--requests-per-phase", "24"],
-                            capture_output=True, text=True, timeout=180,
+                            capture_output=True, text=True, timeout=280,
                             env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "every request went to the baseline" in out
+    assert "gate: rollout refused (409)" in out and "disclosure card:" in out
     assert "Requests per variant" in out and "TTFT p50" in out and "Flag audit trail" in out
     assert "/metrics" in out
     leftovers = [p for p in psutil.process_iter(["pid", "cmdline"])
