@@ -67,3 +67,12 @@ def test_a_pair_is_scored_like_a_shadow_pair() -> None:
                       _answer("I'm sorry, but I can't help with that request."))
     assert pair.category == "chat" and pair.candidate["refused"] and not pair.baseline["refused"]
     assert pair.candidate["task_failed"] and pair.similarity < 0.6 and pair.length_ratio is not None
+
+
+@pytest.mark.parametrize(("n", "bound"), [(50, 0.160), (200, 0.046)])
+def test_the_tightest_tolerance_a_suite_can_show_is_as_the_readme_says(n: int, bound: float) -> None:
+    # No discordant pair at all, one-sided at 0.05 / 50: Tango's bound is z^2 / (n + z^2) with z = 3.09.
+    from monitors.paired_rates import tango_interval
+
+    _, high = tango_interval(0, 0, n, 2 * 0.05 / 50)
+    assert abs(high - bound) < 0.001
