@@ -20,13 +20,14 @@ from monitors.detectors.answer import AnswerJudge
 from monitors.policy import RegressionPolicy
 from monitors.samples import PairSample
 from monitors.verdicts import IMPROVEMENT, OK, REGRESSION, SINGLE, VerdictReport, build_report
-from monitors.window_data import window_from_samples
+from monitors.window_data import CHECKED_BY, RATE_FIELDS, window_from_samples
 
 LATENCY_METRICS = ("ttft_p95", "total_p95")
 # Per arm and category, what the card shows as each arm's own score (the share of answers with the flag).
 ARM_SCORES = {"task_failed": "task failure", "refused": "refusal", "format_broken": "format break",
               "repetitive": "repetition loop", "language_mismatch": "language mismatch"}
-CHECKED = {"task_failed": "task_checked", "format_broken": "format_checked", "language_mismatch": "language_checked"}
+# Each flag's "was it checked" field, as the verdicts count it.
+CHECKED = {RATE_FIELDS[metric]: checked for metric, checked in CHECKED_BY.items()}
 
 
 def without_latency(policy: RegressionPolicy) -> RegressionPolicy:

@@ -160,16 +160,22 @@ def window_from_store(store: ComparisonStore, since: datetime, until: datetime |
                       sum(t.censored for t in tallies))
 
 
-def _tally_samples(category: str, group: list[PairSample]) -> CategoryTally:
-    def triple(key: str, kept: list[PairSample]) -> tuple[int, int, int]:
-        base = np.array([bool(s.baseline.get(key)) for s in kept], dtype=bool)
-        cand = np.array([bool(s.candidate.get(key)) for s in kept], dtype=bool)
-        return int(np.sum(cand & ~base)), int(np.sum(base & ~cand)), int(np.sum(base & cand))
+def _cells(key: str, kept: list[PairSample]) -> tuple[int, int, int]:
+    """Pairs where only the candidate, only the baseline, and both have the flag `key`."""
+    base = np.array([bool(s.baseline.get(key)) for s in kept], dtype=bool)
+    cand = np.array([bool(s.candidate.get(key)) for s in kept], dtype=bool)
+    return int(np.sum(cand & ~base)), int(np.sum(base & ~cand)), int(np.sum(base & cand))
 
-    checked = [s for s in group if s.baseline.get("format_checked") and s.candidate.get("format_checked")]
+
+def _checked_on_both(group: list[PairSample], checked: str) -> list[PairSample]:
+    return [s for s in group if s.baseline.get(checked) and s.candidate.get(checked)]
+
+
+def _tally_samples(category: str, group: list[PairSample]) -> CategoryTally:
+    checked = _checked_on_both(group, CHECKED_BY["format_break_rate"])
     return CategoryTally(
-        category, len(group), triple("refused", group), len(checked), triple("format_broken", checked),
-        triple("repetitive", group), sum(s.length_ratio is not None for s in group),
+        category, len(group), _cells("refused", group), len(checked), _cells("format_broken", checked),
+        _cells("repetitive", group), sum(s.length_ratio is not None for s in group),
         sum(bool(s.baseline_ttft_s and s.candidate_ttft_s) for s in group))
 
 
@@ -177,14 +183,9 @@ def _checked_rates(group: list[PairSample]) -> dict[str, PairedCounts]:
     """Paired counts of the rates that only some answers are checked for (pairs checked on both sides)."""
     rates = {}
     for metric in SAMPLE_ONLY_RATES:
-        checked, key = CHECKED_BY[metric], RATE_FIELDS[metric]
-        kept = [s for s in group if s.baseline.get(checked) and s.candidate.get(checked)]
-        if not kept:
-            continue
-        base = np.array([bool(s.baseline.get(key)) for s in kept], dtype=bool)
-        cand = np.array([bool(s.candidate.get(key)) for s in kept], dtype=bool)
-        rates[metric] = PairedCounts(len(kept), int(np.sum(cand & ~base)), int(np.sum(base & ~cand)),
-                                     int(np.sum(base & cand)))
+        kept = _checked_on_both(group, CHECKED_BY[metric])
+        if kept:
+            rates[metric] = PairedCounts(len(kept), *_cells(RATE_FIELDS[metric], kept))
     return rates
 
 
