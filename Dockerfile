@@ -11,6 +11,7 @@ COPY monitors ./monitors
 COPY shadow ./shadow
 COPY simulator ./simulator
 COPY evals ./evals
+COPY wire ./wire
 RUN python -m venv /opt/quantgate \
     && /opt/quantgate/bin/pip install --no-compile . \
     && find /opt/quantgate -name '__pycache__' -type d -prune -exec rm -rf {} +

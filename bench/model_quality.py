@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from evals.scoring import python_parses
-from monitors.detectors.answer import AnswerJudge, DetectorSettings
-from shadow.answer import CapturedAnswer
+from monitors.quality.answer import CapturedAnswer
+from monitors.quality.detectors.answer import AnswerJudge, DetectorSettings
 from shadow.compare import pair_figures
 
 JUDGE = AnswerJudge(DetectorSettings())

@@ -10,9 +10,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from monitors.detectors.answer import AnswerJudge, DetectorSettings
-from monitors.samples import PairSample
-from shadow.answer import CapturedAnswer
+from monitors.analysis.samples import PairSample
+from monitors.quality.answer import CapturedAnswer
+from monitors.quality.detectors.answer import AnswerJudge, DetectorSettings
 from shadow.compare import ShadowComparison, compare
 from simulator.generation import SimRequest, generate
 from simulator.profile import FaultRates

@@ -4,7 +4,7 @@ Run: .venv/bin/python -m bench.tolerance_calibration [--runs 200] [--sizes 200 1
 
 Pairs are drawn directly from known distributions (numpy), not through the simulator, so the true
 effect of every metric is exactly what each study sets; the statistics under test are the real
-`monitors.verdicts.build_report` under the default policy, on windows built like the database builds
+`monitors.analysis.verdicts.build_report` under the default policy, on windows built like the database builds
 them (counts per category, values for quantiles). Each analysis is looked at `--looks` times as its pairs
 accrue (evenly spaced, the last at the full size), as an operator reloading `/admin/verdicts` would; a
 verdict counts as given if any look gave it. Studies:
@@ -31,10 +31,10 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from monitors.paired_rates import PairedCounts
-from monitors.policy import DEFAULT_POLICY
-from monitors.verdicts import ANYTIME, INCONCLUSIVE, OK, REGRESSION, SINGLE, build_report
-from monitors.window_data import RATE_FIELDS, SAMPLE_ONLY_RATES, CategoryWindow, ShareCount, WindowData
+from monitors.analysis.paired_rates import PairedCounts
+from monitors.analysis.policy import DEFAULT_POLICY
+from monitors.analysis.verdicts import ANYTIME, INCONCLUSIVE, OK, REGRESSION, SINGLE, build_report
+from monitors.analysis.window_data import RATE_FIELDS, SAMPLE_ONLY_RATES, CategoryWindow, ShareCount, WindowData
 
 CATEGORIES = ("chat", "code", "json", "math", "multilingual", "benign-sensitive", "long")
 SHARES = (0.25, 0.15, 0.15, 0.15, 0.10, 0.10, 0.10)

@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python -m bench.verdict_calibration [--aa-runs 1000] [--boundary-runs 200] [--guard-runs 10]
 Studies 1-2 draw each look's counts per (category, metric) test directly (the guard's evidence is nothing
-but those counts) and apply the guard's own rule, `monitors.guard.beyond_tolerance`, at its own alpha split:
+but those counts) and apply the guard's own rule, `monitors.analysis.guard.beyond_tolerance`, at its own alpha split:
 A/A (no difference) and the boundary (every rate exactly at its tolerance, every sign test at one half).
 Study 3 drives the real guard over a SQLite store with simulator pairs judged by the real detectors
 (bench/pairs.py). The verdicts' own calibration is `bench.tolerance_calibration`.
@@ -21,10 +21,10 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.pairs import PairSource, injected
+from flags.comparisons import ComparisonStore
 from flags.store import FlagStore
-from monitors.guard import GUARDED, GuardEvidence, GuardSettings, RolloutGuard, beyond_tolerance, margin
-from monitors.policy import DEFAULT_POLICY
-from shadow.records import ComparisonStore
+from monitors.analysis.guard import GUARDED, GuardEvidence, GuardSettings, RolloutGuard, beyond_tolerance, margin
+from monitors.analysis.policy import DEFAULT_POLICY
 from shadow.redaction import default_redactor
 from shadow.settings import ComparisonStoreSettings
 from shadow.writer import comparison_row

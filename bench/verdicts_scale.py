@@ -20,10 +20,10 @@ import sqlalchemy as sa
 
 from bench.postgres import postgres_cluster
 from bench.replicas import start_replicas, start_simulator, upgraded_store, workdir_stack
+from flags.comparisons import ComparisonStore
 from flags.store import FlagStore
-from monitors.guard import GuardSettings, RolloutGuard
-from monitors.policy import DEFAULT_POLICY
-from shadow.records import ComparisonStore
+from monitors.analysis.guard import GuardSettings, RolloutGuard
+from monitors.analysis.policy import DEFAULT_POLICY
 
 TOKEN = "verdicts-scale-bench-token"
 CATEGORIES = ("chat", "code", "json", "math", "multilingual", "benign-sensitive", "long")

@@ -22,7 +22,7 @@ import aiohttp
 
 from evals.scoring import ArmAnswer
 from evals.suite import EvalSuite, SuiteItem
-from gateway.settings import BackendSettings
+from wire.backends import BackendSettings
 
 SEED = 20_251_126
 RETRIES = 3

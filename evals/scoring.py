@@ -14,10 +14,10 @@ from typing import Any
 import jsonschema
 
 from evals.suite import SuiteItem
-from monitors.detectors.answer import AnswerJudge
-from monitors.detectors.language import identify
-from monitors.samples import PairSample
-from shadow.answer import CapturedAnswer
+from monitors.analysis.samples import PairSample
+from monitors.quality.answer import CapturedAnswer
+from monitors.quality.detectors.answer import AnswerJudge
+from monitors.quality.detectors.language import identify
 from shadow.compare import pair_figures
 
 FENCE = re.compile(r"```(?:python|py|json)?\s*\n(.*?)(?:```|$)", re.S)

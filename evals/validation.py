@@ -1,6 +1,6 @@
 """From two arms' answers to a validation record: per-category verdicts against the committed tolerances.
 
-The statistics are the live verdicts' (`monitors.verdicts.build_report`), read once: a validation is one
+The statistics are the live verdicts' (`monitors.analysis.verdicts.build_report`), read once: a validation is one
 planned look, so the intervals are the fixed-sample ones (Tango's score interval for paired rates,
 Clopper-Pearson for the sign tests), Bonferroni over every (category, metric) tested. Latency is left to live
 traffic: here it measures the validation's own concurrency on whatever machine ran it, not the candidate.
@@ -16,11 +16,11 @@ from typing import Any
 from evals.scoring import ArmAnswer, score_pair
 from evals.suite import EvalSuite
 from flags.validations import FAIL, INCONCLUSIVE, PASS, ValidationRow, stamp_sha256
-from monitors.detectors.answer import AnswerJudge
-from monitors.policy import RegressionPolicy
-from monitors.samples import PairSample
-from monitors.verdicts import IMPROVEMENT, OK, REGRESSION, SINGLE, VerdictReport, build_report
-from monitors.window_data import CHECKED_BY, RATE_FIELDS, window_from_samples
+from monitors.analysis.policy import RegressionPolicy
+from monitors.analysis.samples import PairSample
+from monitors.analysis.verdicts import IMPROVEMENT, OK, REGRESSION, SINGLE, VerdictReport, build_report
+from monitors.analysis.window_data import CHECKED_BY, RATE_FIELDS, window_from_samples
+from monitors.quality.detectors.answer import AnswerJudge
 
 LATENCY_METRICS = ("ttft_p95", "total_p95")
 # Per arm and category, what the card shows as each arm's own score (the share of answers with the flag).

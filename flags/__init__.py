@@ -1,24 +1,5 @@
-"""Rollout flags: the flag set, its SQL store and audit log, sticky bucketing, and propagation to workers."""
+"""The store: rollout flags and their audit log, validations, and the shadow comparisons' tables (SQL, migrated).
 
-from __future__ import annotations
-
-from flags.bucketing import RolloutDecision, bucket_of, decide_variant
-from flags.cache import FlagCache
-from flags.model import SAFE_DEFAULT_FLAGS, AuditEntry, FlagSet, Variant
-from flags.store import FlagStore, FlagStoreUnavailable
-from flags.updates import FlagUpdate, RollbackRequest
-
-__all__ = [
-    "SAFE_DEFAULT_FLAGS",
-    "AuditEntry",
-    "FlagCache",
-    "FlagSet",
-    "FlagStore",
-    "FlagStoreUnavailable",
-    "FlagUpdate",
-    "RollbackRequest",
-    "RolloutDecision",
-    "Variant",
-    "bucket_of",
-    "decide_variant",
-]
+Import the modules themselves (`flags.store`, `flags.model`, ...): this file loads nothing, so a caller that needs one
+variant name does not pay for SQLAlchemy.
+"""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,16 +10,9 @@ from typing import Any
 
 from sqlmodel import Field, SQLModel
 
+from wire.variant import Variant
 
-class Variant(str, enum.Enum):
-    """Which backend answers: the full-precision baseline or the quantized candidate."""
-
-    BASELINE = "baseline"
-    CANDIDATE = "candidate"
-
-    def other(self) -> Variant:
-        """The opposite arm (used by shadowing)."""
-        return Variant.CANDIDATE if self is Variant.BASELINE else Variant.BASELINE
+__all__ = ["Variant"]  # handed on: the store's rows and flag sets speak in variants
 
 
 def utcnow() -> datetime:

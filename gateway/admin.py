@@ -14,8 +14,9 @@ from starlette.routing import BaseRoute, Route
 from flags.gate import RolloutGated
 from flags.store import FlagStoreUnavailable, StaleFlagVersion
 from flags.updates import FlagUpdate, RollbackRequest
-from gateway.asgi import media_type, read_body
-from gateway.errors import (
+from gateway.runtime import GatewayRuntime
+from wire.asgi import media_type, read_body
+from wire.errors import (
     Conflict,
     InvalidRequest,
     RequestTooLarge,
@@ -26,7 +27,6 @@ from gateway.errors import (
     ValidationFailed,
     validation_message,
 )
-from gateway.runtime import GatewayRuntime
 
 DEFAULT_ACTOR = "admin-api"
 # A flag update is a few hundred bytes; anything near this is not one.

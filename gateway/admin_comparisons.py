@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from flags.comparisons import ComparisonQuery, ComparisonStoreError, row_detail, row_summary, safe
 from gateway.admin import check_token
-from gateway.errors import InvalidRequest, RouteError, StoreUnavailable
 from gateway.runtime import GatewayRuntime
-from shadow.records import ComparisonQuery, ComparisonStoreError, row_detail, row_summary, safe
+from wire.errors import InvalidRequest, RouteError, StoreUnavailable
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

@@ -11,8 +11,8 @@ from starlette.routing import BaseRoute, Route
 from evals.card import card_markdown
 from flags.store import FlagStoreUnavailable
 from gateway.admin import check_token
-from gateway.errors import InvalidRequest, RouteError, StoreUnavailable
 from gateway.runtime import GatewayRuntime
+from wire.errors import InvalidRequest, RouteError, StoreUnavailable
 
 
 class ValidationsApi:

@@ -9,14 +9,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from flags.comparisons import ComparisonStoreError, safe
 from gateway.admin import check_token
 from gateway.admin_comparisons import parse_time
-from gateway.errors import StoreUnavailable
 from gateway.runtime import GatewayRuntime
-from monitors.live import live_tests, live_window, read_live_counts, unpaired_verdicts
-from monitors.verdicts import INSUFFICIENT, VerdictReport, build_report
-from monitors.window_data import window_from_store
-from shadow.records import ComparisonStoreError, safe
+from monitors.analysis.live import live_tests, live_window, read_live_counts, unpaired_verdicts
+from monitors.analysis.verdicts import INSUFFICIENT, VerdictReport, build_report
+from monitors.analysis.window_data import window_from_store
+from wire.errors import StoreUnavailable
 
 
 def verdict_report(runtime: GatewayRuntime, since: datetime) -> VerdictReport:

@@ -21,11 +21,11 @@ from gateway.admin import AdminApi
 from gateway.admin_comparisons import ComparisonsApi
 from gateway.admin_validations import ValidationsApi
 from gateway.admin_verdicts import VerdictsApi
-from gateway.errors import GatewayError, RouteError, error_response_parts
 from gateway.proxy import CompletionProxy
 from gateway.runtime import GatewayRuntime
 from gateway.settings import GatewaySettings
-from gateway.tracing import tracing_from_environment
+from wire.errors import GatewayError, RouteError, error_response_parts
+from wire.tracing import tracing_from_environment
 
 log = logging.getLogger("quantgate.gateway")
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import aiohttp
 
-from gateway.settings import BackendSettings
-from gateway.upstream import UpstreamBackend
+from wire.backends import BackendSettings
+from wire.upstream import UpstreamBackend
 
 log = logging.getLogger("quantgate.backends")
 _TIMEOUT = aiohttp.ClientTimeout(total=10)

@@ -7,16 +7,16 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from flags.comparisons import ComparisonStore
 from flags.gate import GateContext
 from flags.model import Variant
 from flags.store import FlagStore
 from gateway.backend_check import check_backends
 from gateway.settings import GatewaySettings, load_settings
-from gateway.upstream import UpstreamBackend
 from gateway.validation_state import ValidationState
-from monitors.guard import RolloutGuard
-from monitors.policy import RegressionPolicy, load_policy
-from shadow.records import ComparisonStore
+from monitors.analysis.guard import RolloutGuard
+from monitors.analysis.policy import RegressionPolicy, load_policy
+from wire.upstream import UpstreamBackend
 
 
 def gate_reader(settings: GatewaySettings, policy: RegressionPolicy) -> Callable[[], GateContext]:

@@ -15,8 +15,14 @@ from opentelemetry.trace import Span
 
 from flags.bucketing import RolloutDecision, decide_variant
 from flags.model import Variant
-from gateway.asgi import DisconnectWatch, Scope, media_type, read_body
-from gateway.errors import (
+from gateway.routing import raw_category, request_id_from, routing_key
+from gateway.runtime import GatewayRuntime
+from monitors.metrics import RequestRecord
+from monitors.quality.judging import PrimaryAnswer
+from shadow.mirror import ShadowJob
+from shadow.sampling import shared_seed, wants_shadow
+from wire.asgi import DisconnectWatch, Scope, media_type, read_body
+from wire.errors import (
     ClientGone,
     GatewayError,
     InvalidRequest,
@@ -26,14 +32,8 @@ from gateway.errors import (
     UpstreamFailure,
     error_response_parts,
 )
-from gateway.routing import raw_category, request_id_from, routing_key
-from gateway.runtime import GatewayRuntime
-from gateway.sse import SseTap
-from gateway.upstream import UpstreamBackend, UpstreamResponse
-from monitors.metrics import RequestRecord
-from shadow.judging import PrimaryAnswer
-from shadow.mirror import ShadowJob
-from shadow.sampling import shared_seed, wants_shadow
+from wire.sse import SseTap
+from wire.upstream import UpstreamBackend, UpstreamResponse
 
 log = logging.getLogger("quantgate.proxy")
 

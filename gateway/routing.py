@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from gateway.errors import InvalidRequest
+from wire.errors import InvalidRequest
 
 OTHER_CATEGORY = "other"
 DEFAULT_CATEGORY = "default"

@@ -10,24 +10,24 @@ from dataclasses import dataclass, field
 from opentelemetry.sdk.trace import TracerProvider
 
 from flags.cache import FlagCache
+from flags.comparisons import ComparisonStore
 from flags.model import FlagSet, Variant
 from flags.store import FlagStore
 from gateway.backend_check import BackendCheck, check_backends
 from gateway.public_model import PublicModelName
 from gateway.routing import CategoryLabels
 from gateway.settings import GatewaySettings
-from gateway.tracing import GatewayTracing
-from gateway.upstream import UpstreamBackend
 from gateway.validation_state import VARIANTS, ValidationState
-from monitors.detectors.answer import AnswerJudge
+from monitors.analysis.policy import RegressionPolicy, load_policy
 from monitors.metrics import GatewayMetrics
-from monitors.policy import RegressionPolicy, load_policy
-from monitors.quality_metrics import QualityMetrics
-from shadow.judging import AnswerJudging
+from monitors.quality.detectors.answer import AnswerJudge
+from monitors.quality.judging import AnswerJudging
+from monitors.quality.metrics import QualityMetrics
 from shadow.mirror import ShadowContext, ShadowMirror
-from shadow.records import ComparisonStore
 from shadow.redaction import load_redactor
 from shadow.writer import ComparisonWriter
+from wire.tracing import GatewayTracing
+from wire.upstream import UpstreamBackend
 
 
 @dataclass

@@ -15,7 +15,7 @@ from flags.store import FlagStore, FlagStoreUnavailable
 from flags.validations import PASS, ValidationSummary, stamp_sha256
 from gateway.backend_check import BackendCheck
 from gateway.settings import GatewaySettings
-from monitors.policy import RegressionPolicy
+from monitors.analysis.policy import RegressionPolicy
 
 VARIANTS = ("baseline", "candidate")
 

@@ -1,3 +1,1 @@
-"""Shadow traffic: mirroring a share of requests to the other arm and comparing the answers."""
-
-from __future__ import annotations
+"""Shadow traffic: mirroring a share of requests to the other arm, comparing the answers and writing them down."""

@@ -9,8 +9,8 @@ from typing import Any
 from rapidfuzz import fuzz
 from rapidfuzz.utils import default_process
 
-from monitors.detectors.answer import AnswerJudgement
-from shadow.answer import CapturedAnswer
+from monitors.quality.answer import CapturedAnswer
+from monitors.quality.detectors.answer import AnswerJudgement
 
 CANDIDATE_WORSE = "candidate_worse"
 CANDIDATE_BETTER = "candidate_better"

@@ -16,20 +16,20 @@ from typing import Any
 from opentelemetry.trace import Link, Span, SpanContext, SpanKind
 
 from flags.model import Variant
-from gateway.errors import UpstreamFailure
-from gateway.sse import SseTap
-from gateway.tracing import GatewayTracing
-from gateway.upstream import UpstreamBackend
-from monitors.detectors.answer import AnswerJudge
-from monitors.quality_metrics import QualityMetrics
-from shadow.answer import CapturedAnswer, captured, prompt_text
+from monitors.quality.answer import CapturedAnswer, captured, prompt_text
+from monitors.quality.detectors.answer import AnswerJudge
+from monitors.quality.judging import PrimaryAnswer, judge_answer, prompt_language
+from monitors.quality.metrics import QualityMetrics
 from shadow.breaker import BreakerState, ShadowBreaker
 from shadow.compare import ShadowComparison, compare
-from shadow.judging import PrimaryAnswer, judge_answer, prompt_language
 from shadow.redaction import Redactor
 from shadow.sampling import key_hash
 from shadow.settings import ComparisonStoreSettings, ShadowSettings
 from shadow.writer import CensoredShadow, ComparisonWriter, censored_row, comparison_row
+from wire.errors import UpstreamFailure
+from wire.sse import SseTap
+from wire.tracing import GatewayTracing
+from wire.upstream import UpstreamBackend
 
 log = logging.getLogger("quantgate.shadow")
 SHADOW_HEADER = "x-quantgate-shadow"

@@ -11,12 +11,12 @@ from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from flags.comparisons import ComparisonStore, ShadowComparisonRow
 from flags.model import utcnow
 from flags.store import SchemaNotMigrated
-from monitors.detectors.answer import AnswerJudgement
-from shadow.answer import CapturedAnswer
+from monitors.quality.answer import CapturedAnswer
+from monitors.quality.detectors.answer import AnswerJudgement
 from shadow.compare import ShadowComparison
-from shadow.records import ComparisonStore, ShadowComparisonRow
 from shadow.redaction import Redactor
 from shadow.settings import ComparisonStoreSettings
 

@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.asgi import header_value, read_body, run_unless_disconnected
-from gateway.errors import ClientGone
 from simulator.generation import SimAnswer, SimRequest, generate
 from simulator.profile import ControlUpdate, SimulatorConfig
 from simulator.protocol import sampling_fields
+from wire.asgi import header_value, read_body, run_unless_disconnected
+from wire.errors import ClientGone
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]

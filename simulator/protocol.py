@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
-from gateway.errors import validation_message
+from wire.errors import validation_message
 
 
 class JsonSchemaSpec(BaseModel):

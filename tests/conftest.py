@@ -15,9 +15,10 @@ import uvicorn
 from typer.testing import CliRunner
 
 from gateway.app import create_app
-from gateway.settings import BackendSettings, GatewaySettings, ProvenanceStamp
+from gateway.settings import GatewaySettings
 from simulator.app import create_simulator_app
 from simulator.profile import LatencyProfile, SimulatorConfig
+from wire.backends import BackendSettings, ProvenanceStamp
 
 ADMIN_TOKEN = "test-admin-token"
 FAST = LatencyProfile(ttft_ms=2, ttft_sigma=0, itl_ms=1, itl_sigma=0)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # deploy/ is left out: its model build and vLLM plugin run in their own environments (.venv-models, .venv-vllm).
-PACKAGES = ("gateway", "shadow", "flags", "monitors", "simulator", "bench", "evals")
+PACKAGES = ("gateway", "shadow", "flags", "monitors", "simulator", "bench", "evals", "wire")
 
 # In one interpreter: before each module, forget every project module, so each import starts from nothing of
 # ours (third-party modules stay loaded; a cycle can only run through our own). SQLModel's shared metadata is

@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
+import flags.comparisons  # noqa: F401 - registers the comparison table on the metadata
 import flags.model  # noqa: F401 - registers the flag tables on the metadata
 import flags.validations  # noqa: F401 - registers the validation table on the metadata
-import shadow.records  # noqa: F401 - registers the comparison table on the metadata
 from flags.store import make_engine
 
 target_metadata = SQLModel.metadata

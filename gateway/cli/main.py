@@ -189,7 +189,7 @@ def backends_check(
     from flags.model import Variant
     from gateway.backend_check import check_backends
     from gateway.settings import load_settings
-    from gateway.upstream import UpstreamBackend
+    from wire.upstream import UpstreamBackend
 
     try:
         settings = load_settings(config)

@@ -57,7 +57,7 @@ def report(
     token: Annotated[Optional[str], typer.Option("--token", envvar="QUANTGATE_ADMIN_TOKEN")] = None,
 ) -> None:
     """Regression verdicts per category and metric, with an HTML report of the evidence."""
-    from monitors.report_html import render_html
+    from monitors.analysis.report_html import render_html
 
     client = AdminClient(url, token)
     try:

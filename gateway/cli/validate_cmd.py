@@ -91,8 +91,8 @@ def validate(
     from evals.validation import RunFacts, evaluate, record_of
     from flags.store import FlagStore, FlagStoreUnavailable
     from gateway.settings import load_settings
-    from monitors.detectors.answer import AnswerJudge
-    from monitors.policy import load_policy
+    from monitors.analysis.policy import load_policy
+    from monitors.quality.detectors.answer import AnswerJudge
 
     try:
         settings = load_settings(config)

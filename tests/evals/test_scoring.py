@@ -6,7 +6,7 @@ import pytest
 
 from evals.scoring import ArmAnswer, json_fields_match, judge_item, python_parses, score_pair, task_result
 from evals.suite import SuiteItem
-from monitors.detectors.answer import AnswerJudge, DetectorSettings
+from monitors.quality.detectors.answer import AnswerJudge, DetectorSettings
 
 JUDGE = AnswerJudge(DetectorSettings())
 
@@ -72,7 +72,7 @@ def test_a_pair_is_scored_like_a_shadow_pair() -> None:
 @pytest.mark.parametrize(("n", "bound"), [(50, 0.160), (200, 0.046)])
 def test_the_tightest_tolerance_a_suite_can_show_is_as_the_readme_says(n: int, bound: float) -> None:
     # No discordant pair at all, one-sided at 0.05 / 50: Tango's bound is z^2 / (n + z^2) with z = 3.09.
-    from monitors.paired_rates import tango_interval
+    from monitors.analysis.paired_rates import tango_interval
 
     _, high = tango_interval(0, 0, n, 2 * 0.05 / 50)
     assert abs(high - bound) < 0.001

@@ -13,8 +13,8 @@ import pytest
 
 from gateway.demo.stack import LocalStack
 from gateway.demo.vllm_backends import VllmServer, runtime_version, stamp_from_checkpoint, start_pair
-from gateway.settings import BackendSettings, ProvenanceStamp
 from tests.conftest import ADMIN_TOKEN, Gateway, GatewayFactory
+from wire.backends import BackendSettings, ProvenanceStamp
 
 ROOT = Path(__file__).resolve().parents[2]
 

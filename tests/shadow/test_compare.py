@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from monitors.detectors.answer import AnswerJudge, DetectorSettings
-from shadow.answer import CapturedAnswer
+from monitors.quality.answer import CapturedAnswer
+from monitors.quality.detectors.answer import AnswerJudge, DetectorSettings
 from shadow.compare import CANDIDATE_BETTER, CANDIDATE_WORSE, compare, pair_figures
 from simulator.generation import SimRequest, generate
 from simulator.profile import FaultRates

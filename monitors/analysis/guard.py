@@ -1,0 +1,316 @@
+"""The rollback guard: a Flagger-style analysis loop that rolls back on quality, and an optional ramp.
+
+Every `interval_s` it reads the shadow pairs that arrived since the last check and adds them to one count
+per (category, metric) test. Each test's anytime-valid confidence sequence (`monitors.analysis.confidence_sequences`,
+the same one the report shows) is read at α / family: a check fails when any lower bound is beyond the
+policy's tolerance, and after `threshold` consecutive failed checks the guard flips the rollback flag with
+an audit reason quoting that bound. The ramp raises `rollout_percent` by `step` up to `max` only when every
+test with enough pairs has its upper bound inside the tolerance. The counts persist in the flag store, so
+a restart continues the same sequences (no fresh alpha), and clearing a rollback starts them over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+
+from flags.comparisons import ComparisonStore
+from flags.gate import GateContext, RolloutGated
+from flags.model import GuardStateRow, utcnow
+from flags.store import FlagStore
+from flags.updates import FlagUpdate
+from monitors.analysis import confidence_sequences as cs
+from monitors.analysis.policy import RateTolerance, RatioTolerance, RegressionPolicy, SimilarityTolerance
+from monitors.analysis.samples import PairSample, samples_from_rows
+from monitors.analysis.window_data import RATE_FIELDS
+
+log = logging.getLogger("quantgate.guard")
+GUARD_ACTOR = "quantgate-guard"
+
+
+class RampSettings(BaseModel):
+    """Progressive rollout (Flagger's stepWeight / maxWeight)."""
+
+    enabled: bool = False
+    step: float = Field(default=10.0, gt=0, le=100)
+    max: float = Field(default=50.0, gt=0, le=100)
+
+
+class GuardSettings(BaseModel):
+    """The guard is off unless enabled."""
+
+    enabled: bool = False
+    interval_s: float = Field(default=60.0, gt=0)
+    threshold: int = Field(default=3, ge=1)
+    # Pairs older than this when the guard first starts (or starts over) are not considered.
+    window_hours: float = Field(default=24.0, gt=0)
+    # alpha is split evenly over this many tests (Bonferroni). Unset: the categories the gateway labels (its
+    # allow-list, else the policy's named categories plus `other`) times the guarded metrics, so no test the
+    # guard can ever run is left outside the family.
+    family_size: int | None = Field(default=None, ge=1)
+    ramp: RampSettings = Field(default_factory=RampSettings)
+
+
+@dataclass
+class GuardDecision:
+    """What one check concluded and did."""
+
+    failed: list[str]
+    failed_checks: int
+    action: str  # none | rollback | step | hold | promoted | halted
+    rollout_percent: float
+    reason: str = ""
+
+
+# Guarded metrics: the length ratio is two sign tests, one per bound (median inside [min, max] needs both).
+GUARDED = ("refusal_rate", "format_break_rate", "repetition_rate", "length_ratio_below", "length_ratio_above",
+           "similarity")
+
+
+def _observation(sample: PairSample, metric: str, tol: object) -> float | None:
+    """Map one pair to x in [-1, 1] whose mean exceeds the test's m exactly when the policy is violated."""
+    if metric in RATE_FIELDS:
+        if metric == "format_break_rate" and not (sample.baseline.get("format_checked")
+                                                  and sample.candidate.get("format_checked")):
+            return None
+        key = RATE_FIELDS[metric]
+        return float(bool(sample.candidate.get(key))) - float(bool(sample.baseline.get(key)))
+    if isinstance(tol, RatioTolerance):
+        if sample.length_ratio is None:
+            return None
+        # An empty candidate answer has ratio 0: below the minimum, never dropped.
+        beyond = sample.length_ratio < tol.min if metric == "length_ratio_below" else sample.length_ratio > tol.max
+        return 1.0 if beyond else -1.0
+    if isinstance(tol, SimilarityTolerance):
+        return 1.0 if sample.similarity < tol.min_median else -1.0
+    return None
+
+
+@dataclass
+class GuardEvidence:
+    """What the guard has seen: counts per test (observation value -> pairs), and where it is in the stream."""
+
+    policy: str
+    counts: dict[tuple[str, str], dict[float, int]] = field(default_factory=dict)
+    last_row_id: int = 0
+    failed_checks: int = 0
+    seen: list[str] = field(default_factory=list)
+    # Pairs written before this are never read: the window's start at the first check, or the operator's reset.
+    since: datetime | None = None
+    reset_at: datetime | None = None
+
+    def to_json(self) -> str:
+        """The stored form."""
+        return json.dumps({"policy": self.policy, "last_row_id": self.last_row_id,
+                           "failed_checks": self.failed_checks, "seen": self.seen,
+                           "since": self.since.isoformat() if self.since else None,
+                           "counts": [[c, m, {str(v): n for v, n in values.items()}]
+                                      for (c, m), values in sorted(self.counts.items())]})
+
+    @classmethod
+    def from_json(cls, text: str, reset_at: datetime | None) -> GuardEvidence:
+        """Read the stored form back."""
+        data = json.loads(text)
+        counts = {(c, m): {float(v): int(n) for v, n in values.items()} for c, m, values in data["counts"]}
+        since = datetime.fromisoformat(data["since"]) if data.get("since") else None
+        return cls(data["policy"], counts, int(data["last_row_id"]), int(data["failed_checks"]), list(data["seen"]),
+                   since, reset_at)
+
+    def tally(self, key: tuple[str, str]) -> cs.Tally:
+        """One test's counts as a tally."""
+        values = sorted(self.counts.get(key, {}).items())
+        return cs.Tally(tuple(v for v, _ in values), tuple(n for _, n in values))
+
+
+def margin(policy: RegressionPolicy, category: str, metric: str) -> float:
+    """The mean a guarded test's observations may reach: the tolerated rise for rates, 0 for sign tests
+    ("at most half the pairs beyond the bound")."""
+    tol = policy.tolerance(category, metric.removesuffix("_below").removesuffix("_above"))
+    return tol.max_increase_pp / 100 if isinstance(tol, RateTolerance) else 0.0
+
+
+def beyond_tolerance(evidence: GuardEvidence, policy: RegressionPolicy, alpha: float) -> list[tuple[str, str]]:
+    """Tests whose anytime-valid lower bound (one-sided at alpha) lies beyond the tolerance."""
+    found = []
+    for key in sorted(evidence.counts):
+        tally, limit = evidence.tally(key), margin(policy, *key)
+        # The bound never exceeds the mean: skip the root search where it cannot clear the tolerance.
+        if tally.mean > limit and cs.lower_bound(tally, alpha) > limit:
+            found.append(key)
+    return found
+
+
+@dataclass
+class RolloutGuard:
+    """State of the analysis loop; `check_once` is one iteration."""
+
+    settings: GuardSettings
+    policy: RegressionPolicy
+    flags: FlagStore
+    comparisons: ComparisonStore
+    # Category names the gateway can label: its allow-list; without one, the policy's categories and at most
+    # `max_categories` further names (the gateway's own bound), everything else being `other`.
+    categories: list[str] = field(default_factory=list)
+    max_categories: int = 64
+    evidence: GuardEvidence | None = None
+    # The pre-ship gate's inputs, read before each ramp step (None: ramps are not gated, as in simulations).
+    gate: Callable[[], GateContext] | None = None
+
+    def family(self) -> int:
+        """How many tests share alpha: every (category, metric) test the guard can ever run."""
+        if self.settings.family_size is not None:
+            return self.settings.family_size
+        if self.categories:
+            labels = len(set(self.categories)) + 1
+        else:
+            labels = len(self.policy.categories) + self.max_categories + 1
+        return labels * len(GUARDED)
+
+    def _alpha(self) -> float:
+        # Bonferroni over the family, each bound one-sided: rollback and ramp both hold family-wise.
+        return self.policy.significance / self.family()
+
+    def _category(self, category: str) -> str:
+        if self.categories:
+            return category if category in self.categories else "other"
+        seen = self._evidence().seen
+        if category in self.policy.categories or category in seen:
+            return category
+        if len(seen) < self.max_categories:
+            seen.append(category)
+            return category
+        return "other"
+
+    def _margin(self, category: str, metric: str) -> float:
+        return margin(self.policy, category, metric)
+
+    def _evidence(self) -> GuardEvidence:
+        if self.evidence is None:
+            self.evidence = self._load(self.flags.guard_state())
+        return self.evidence
+
+    def _sync(self) -> None:
+        """Pick up an operator's reset (a cleared rollback) before judging anything."""
+        row = self.flags.guard_state()
+        if self.evidence is None or (row is not None and row.reset_at != self.evidence.reset_at):
+            self.evidence = self._load(row)
+
+    def _load(self, row: GuardStateRow | None) -> GuardEvidence:
+        if row is not None and row.state_json:
+            stored = GuardEvidence.from_json(row.state_json, row.reset_at)
+            if stored.policy == self.policy.stamp():
+                return stored
+            log.warning("guard: stored evidence is for policy %s, now %s: starting over",
+                        stored.policy, self.policy.stamp())
+        return GuardEvidence(self.policy.stamp(), reset_at=row.reset_at if row is not None else None)
+
+    def _feed(self, samples: list[PairSample]) -> None:
+        counts = self._evidence().counts
+        for sample in samples:
+            category = self._category(sample.category)
+            for metric in GUARDED:
+                tol = self.policy.tolerance(sample.category, metric.removesuffix("_below").removesuffix("_above"))
+                x = None if tol is None else _observation(sample, metric, tol)
+                if x is not None:
+                    cell = counts.setdefault((category, metric), {})
+                    cell[x] = cell.get(x, 0) + 1
+
+    def _regressions(self) -> list[tuple[str, str]]:
+        return beyond_tolerance(self._evidence(), self.policy, self._alpha())
+
+    def _unproven(self) -> list[str]:
+        """Tests with enough pairs whose upper bound is not yet inside the tolerance."""
+        evidence, alpha = self._evidence(), self._alpha()
+        unproven = []
+        for category, metric in sorted(evidence.counts):
+            tally = evidence.tally((category, metric))
+            if tally.n >= self.policy.min_samples(category) and \
+                    not cs.upper_bound(tally, alpha) < self._margin(category, metric):
+                unproven.append(f"{category}/{metric}")
+        return unproven
+
+    def _describe(self, category: str, metric: str) -> str:
+        tally, alpha = self._evidence().tally((category, metric)), self._alpha()
+        bound = cs.lower_bound(tally, alpha)
+        if metric in RATE_FIELDS:
+            return (f"{metric} regression in {category}: {tally.mean * 100:+.2f} pp, anytime-valid lower bound "
+                    f"{bound * 100:+.2f} pp > tolerance {self._margin(category, metric) * 100:+.2f} pp "
+                    f"(alpha {alpha:.2g}, n={tally.n})")
+        return (f"{metric} regression in {category}: {(tally.mean + 1) / 2:.0%} of {tally.n} pairs beyond the bound, "
+                f"anytime-valid lower bound of the share {(bound + 1) / 2:.0%} > 50% (alpha {alpha:.2g})")
+
+    def _read_new(self) -> list[PairSample]:
+        evidence = self._evidence()
+        if evidence.since is None:
+            evidence.since = utcnow() - timedelta(hours=self.settings.window_hours)
+            if evidence.reset_at is not None:
+                evidence.since = max(evidence.since, evidence.reset_at)
+        rows = self.comparisons.rows_after(evidence.last_row_id, evidence.since)
+        if rows:
+            evidence.last_row_id = rows[-1].id or evidence.last_row_id
+        return samples_from_rows(rows)
+
+    def _save(self) -> None:
+        evidence = self._evidence()
+        if not self.flags.save_guard_state(evidence.to_json(), evidence.reset_at):
+            # An operator cleared a rollback since this evidence was loaded: theirs is the newer word.
+            self.evidence = None
+
+    def check_once(self) -> GuardDecision:
+        """One analysis: feed new pairs, count failures, roll back or ramp; the evidence is saved each time."""
+        flags = self.flags.snapshot()
+        if flags.rollback:
+            evidence = self._evidence()
+            return GuardDecision([], evidence.failed_checks, "halted", flags.rollout_percent, "rollback is active")
+        self._sync()
+        self._feed(self._read_new())
+        decision = self._decide(flags.rollout_percent, self._regressions())
+        self._save()
+        return decision
+
+    def _decide(self, rollout_percent: float, regressions: list[tuple[str, str]]) -> GuardDecision:
+        evidence = self._evidence()
+        failed = [f"{c}/{m}" for c, m in regressions]
+        evidence.failed_checks = evidence.failed_checks + 1 if failed else 0
+        if failed and evidence.failed_checks >= self.settings.threshold:
+            reason = (f"guard: {self._describe(*regressions[0])}; {evidence.failed_checks} consecutive failed "
+                      f"checks; policy {self.policy.stamp()}")
+            self.flags.apply(FlagUpdate(rollback=True, reason=reason), actor=GUARD_ACTOR)
+            log.warning(reason)
+            return GuardDecision(failed, evidence.failed_checks, "rollback", rollout_percent, reason)
+        ramp = self.settings.ramp
+        if failed or not ramp.enabled:
+            return GuardDecision(failed, evidence.failed_checks, "none", rollout_percent)
+        if rollout_percent >= ramp.max:
+            return GuardDecision(failed, 0, "promoted", rollout_percent, f"rollout at max {ramp.max}%")
+        unproven = self._unproven()
+        if unproven or not any(evidence.tally(key).n >= self.policy.min_samples(key[0]) for key in evidence.counts):
+            # No regression is not the same as within tolerance: the ramp waits for the evidence.
+            waiting = ", ".join(unproven) or "no category has enough pairs"
+            return GuardDecision(failed, 0, "hold", rollout_percent, f"not yet shown within tolerance: {waiting}")
+        target = min(rollout_percent + ramp.step, ramp.max)
+        reason = (f"guard: every guarded metric with enough pairs shown within tolerance (anytime-valid upper "
+                  f"bounds at alpha {self._alpha():.2g}), ramp {rollout_percent:g}% -> {target:g}% "
+                  f"(policy {self.policy.stamp()})")
+        try:
+            self.flags.apply(FlagUpdate(rollout_percent=target, reason=reason), actor=GUARD_ACTOR,
+                             gate=self.gate() if self.gate is not None else None)
+        except RolloutGated as refused:
+            return GuardDecision(failed, 0, "hold", rollout_percent, f"pre-ship gate: {refused}")
+        return GuardDecision(failed, 0, "step", target, reason)
+
+    async def run(self) -> None:
+        """Loop forever (cancel to stop); store errors are logged and retried next interval."""
+        while True:
+            try:
+                decision = await asyncio.to_thread(self.check_once)
+                log.info("guard check: %s", decision)
+            except Exception:  # noqa: BLE001 - the guard must outlive a flaky database
+                log.exception("guard check failed")
+            await asyncio.sleep(self.settings.interval_s)

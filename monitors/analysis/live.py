@@ -1,0 +1,235 @@
+"""Unpaired verdicts from live traffic per variant, for when shadowing is off.
+
+Read from the gateway's own Prometheus registry (all workers in multiprocess mode), per routing stratum:
+the candidate's traffic share when each request was routed. Arms are only compared within a stratum, never
+pooled across a change of the split (a ramp from 10% to 50% while the base rate moves would otherwise read
+as a difference between the arms). Rates: Mantel-Haenszel risk difference across strata with Sato's
+variance (`monitors.analysis.stratified`) as the estimate. TTFT p95: histogram order statistics widened to bucket
+edges, in the stratum holding the most requests of both arms. Bounds one-sided at α/m over the m tests of the
+analysis. Read at any time (the default, as `/admin/verdicts` is reloaded): rate intervals from a betting
+confidence sequence on inverse-propensity differences (each stratum's routing share is known, so each answer's
+arm is a coin of known bias) and p95 ranks from a confidence sequence; `looks="single"` gives Sato's
+fixed-sample interval and binomial ranks instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from prometheus_client import CollectorRegistry
+from scipy import stats as sps
+
+from monitors.analysis import confidence_sequences as cs
+from monitors.analysis.policy import LatencyTolerance, RateTolerance, RegressionPolicy
+from monitors.analysis.stats import Estimate
+from monitors.analysis.stratified import RateStratum, stratified_rates
+from monitors.analysis.verdicts import ANYTIME, INSUFFICIENT, INTERVAL_KINDS, SINGLE, Verdict, judge
+from monitors.strata_labels import OVERFLOW
+
+_RATES = {"refusal_rate": ("refused", "judged"), "format_break_rate": ("format_broken", "format_checked"),
+          "repetition_rate": ("repetitive", "judged"),
+          "language_mismatch_rate": ("language_mismatch", "language_checked")}
+_Key = tuple[str, str, str]  # variant, category, stratum
+_RATE_METHODS = {
+    ANYTIME: "unpaired, within routing strata: Mantel-Haenszel estimate; interval and p-value from betting on "
+             "inverse-propensity differences (the routing share is known)",
+    SINGLE: "unpaired, within routing strata: Mantel-Haenszel risk difference, Sato variance",
+}
+
+
+@dataclass
+class LiveCounts:
+    """Outcome counters and TTFT buckets per (variant, category, stratum)."""
+
+    counts: dict[_Key, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
+    ttft: dict[_Key, dict[float, float]] = field(default_factory=lambda: defaultdict(dict))
+
+    def strata(self, category: str) -> list[str]:
+        """The strata of a category (the overflow label left out: it may mix several splits)."""
+        return sorted({s for (_, c, s) in (*self.counts, *self.ttft) if c == category and s != OVERFLOW})
+
+
+def read_live_counts(registry: CollectorRegistry) -> LiveCounts:
+    """Snapshot the stratified primary-answer counters and TTFT histograms."""
+    live = LiveCounts()
+    for family in registry.collect():
+        for sample in family.samples:
+            labels = sample.labels
+            key = (labels.get("variant", ""), labels.get("category", ""), labels.get("stratum", ""))
+            if sample.name == "quantgate_live_answers_total":
+                live.counts[key][labels["outcome"]] = sample.value
+            elif sample.name == "quantgate_live_ttft_seconds_bucket":
+                live.ttft[key][float(labels["le"])] = sample.value
+    return live
+
+
+def _quantile(bounds: np.ndarray, counts: np.ndarray, q: float) -> float:
+    """Prometheus-style histogram_quantile from per-bucket (not cumulative) counts."""
+    cumulative = np.cumsum(counts)
+    total = cumulative[-1]
+    if total == 0:
+        return float("nan")
+    rank = q * total
+    i = int(np.searchsorted(cumulative, rank))
+    if i >= len(bounds) - 1:
+        return float(bounds[-2])  # +Inf bucket: the highest finite bound, as Prometheus does
+    lower = 0.0 if i == 0 else bounds[i - 1]
+    before = 0.0 if i == 0 else cumulative[i - 1]
+    return float(lower + (bounds[i] - lower) * (rank - before) / max(counts[i], 1e-12))
+
+
+def _bucket_quantile_interval(bounds: np.ndarray, counts: np.ndarray, q: float, alpha: float,
+                              looks: str = SINGLE) -> tuple[float, float]:
+    """Interval of the q-quantile from bucketed counts: the order statistics' ranks (binomial, as in
+    `monitors.analysis.stats.quantile_interval`, or from a confidence sequence when read at any time) widened to the
+    edges of the buckets they fall in."""
+    n = int(counts.sum())
+    if looks == ANYTIME:
+        lower_rank, upper_rank = cs.quantile_ranks(n, q, alpha / 2)
+    else:
+        lower_rank = int(sps.binom.ppf(alpha / 2, n, q))
+        upper_rank = int(sps.binom.ppf(1 - alpha / 2, n, q)) + 1
+    cumulative = np.cumsum(counts)
+    low = 0.0
+    if lower_rank >= 1:
+        i = int(np.searchsorted(cumulative, lower_rank))
+        low = 0.0 if i == 0 else float(bounds[i - 1])
+    high = float("inf")
+    if upper_rank <= n:
+        j = int(np.searchsorted(cumulative, upper_rank))
+        high = float(bounds[j]) if j < len(bounds) - 1 else float("inf")
+    return low, high
+
+
+def _p95_change(base: dict[float, float], cand: dict[float, float], alpha: float, looks: str = SINGLE) -> Estimate:
+    bounds = np.array(sorted(set(base) | set(cand)))
+    per_bucket = {}
+    for name, hist in (("base", base), ("cand", cand)):
+        cumulative = np.array([hist.get(b, 0.0) for b in bounds])
+        per_bucket[name] = np.diff(np.concatenate(([0.0], cumulative)))
+    nb, nc = int(per_bucket["base"].sum()), int(per_bucket["cand"].sum())
+    if nb == 0 or nc == 0:
+        return Estimate(min(nb, nc), 0.0, float("-inf"), float("inf"), 1.0, 0.0, 0.0)
+    qb, qc = _quantile(bounds, per_bucket["base"], 0.95), _quantile(bounds, per_bucket["cand"], 0.95)
+    # Bonferroni over the two arms, as for the paired p95: exact at any level, unlike a bootstrap's far tails.
+    low_b, high_b = _bucket_quantile_interval(bounds, per_bucket["base"], 0.95, alpha / 2, looks)
+    low_c, high_c = _bucket_quantile_interval(bounds, per_bucket["cand"], 0.95, alpha / 2, looks)
+    low = low_c / high_b - 1 if np.isfinite(high_b) else -1.0
+    high = high_c / low_b - 1 if low_b > 0 else float("inf")
+    return Estimate(min(nb, nc), qc / qb - 1, float(low), float(high), 1.0, qb, qc)
+
+
+def _rate_strata(live: LiveCounts, category: str, hits: str, total: str) -> list[RateStratum]:
+    strata = []
+    for stratum in live.strata(category):
+        base = live.counts.get(("baseline", category, stratum), {})
+        cand = live.counts.get(("candidate", category, stratum), {})
+        strata.append(RateStratum(int(cand.get(hits, 0)), int(cand.get(total, 0)), int(base.get(hits, 0)),
+                                  int(base.get(total, 0))))
+    return strata
+
+
+def _busiest_histograms(live: LiveCounts, category: str) -> tuple[dict[float, float], dict[float, float]]:
+    """Both arms' TTFT histograms in the stratum where the smaller arm is largest."""
+    best: tuple[float, dict[float, float], dict[float, float]] = (-1.0, {}, {})
+    for stratum in live.strata(category):
+        base = live.ttft.get(("baseline", category, stratum), {})
+        cand = live.ttft.get(("candidate", category, stratum), {})
+        size = min(max(base.values(), default=0.0), max(cand.values(), default=0.0))
+        if size > best[0]:
+            best = (size, base, cand)
+    return best[1], best[2]
+
+
+def _anytime_rates(strata: list[RateStratum], shares: list[float], alpha: float, margin: float) -> Estimate:
+    """The stratified point estimate with an anytime-valid interval and p-value (randomisation-based betting)."""
+    point = stratified_rates(strata, alpha, margin)
+    arms = [cs.ArmStratum(share, s.candidate_events, s.candidate_n, s.baseline_events, s.baseline_n)
+            for share, s in zip(shares, strata, strict=True) if 0 < share < 1]
+    low, high = cs.ipw_interval(arms, alpha / 2)
+    usable = [a for a in arms if a.candidate_n + a.baseline_n]
+    p_value = min(1.0, math.exp(-cs.ipw_log_capital(usable, margin))) if usable else 1.0
+    return Estimate(point.n, point.effect, low, high, p_value, point.baseline, point.candidate)
+
+
+def _rate_estimator(strata: list[RateStratum], shares: list[float], margin: float,
+                    looks: str) -> Callable[[float], Estimate]:
+    if looks == ANYTIME:
+        return lambda a: _anytime_rates(strata, shares, a, margin)
+    return lambda a: stratified_rates(strata, a, margin)
+
+
+@dataclass(frozen=True)
+class _LiveTest:
+    """One live (category, metric) test: how many answers it rests on, and its estimate at a given alpha."""
+
+    category: str
+    metric: str
+    tolerance: Any
+    n: int
+    estimate: Callable[[float], Estimate]
+
+
+def _rate_n(strata: list[RateStratum]) -> int:
+    usable = [s for s in strata if s.candidate_n and s.baseline_n]
+    return min(sum(s.candidate_n for s in usable), sum(s.baseline_n for s in usable)) if usable else 0
+
+
+def _live_plan(live: LiveCounts, policy: RegressionPolicy, looks: str = ANYTIME) -> list[_LiveTest]:
+    """Every live metric the policy judges, with its size known before any estimate is computed."""
+    plan: list[_LiveTest] = []
+    for category in sorted({c for (_, c, _) in (*live.counts, *live.ttft)}):
+        for metric, (hits, total) in _RATES.items():
+            tol = policy.tolerance(category, metric)
+            if isinstance(tol, RateTolerance):
+                strata = _rate_strata(live, category, hits, total)
+                shares = [float(label) / 100 for label in live.strata(category)]
+                plan.append(_LiveTest(category, metric, tol, _rate_n(strata),
+                                      _rate_estimator(strata, shares, tol.max_increase_pp / 100, looks)))
+        tol = policy.tolerance(category, "ttft_p95")
+        if isinstance(tol, LatencyTolerance):
+            base, cand = _busiest_histograms(live, category)
+            # Cumulative buckets: the largest count is the +Inf bucket, the arm's total.
+            n = int(min(max(base.values(), default=0.0), max(cand.values(), default=0.0)))
+            plan.append(_LiveTest(category, "ttft_p95", tol, n, lambda a, b=base, c=cand: _p95_change(b, c, a, looks)))
+    return plan
+
+
+def live_tests(live: LiveCounts, policy: RegressionPolicy) -> int:
+    """How many live (category, metric) tests have enough answers to run (for the analysis' shared family)."""
+    return sum(test.n >= policy.min_samples(test.category) for test in _live_plan(live, policy))
+
+
+def unpaired_verdicts(live: LiveCounts, policy: RegressionPolicy, other_tests: int = 0,
+                      looks: str = ANYTIME) -> list[Verdict]:
+    """Verdicts per category and metric from live traffic, each against its tolerance, family-wise at α
+    together with `other_tests` run elsewhere in the same analysis (the paired verdicts)."""
+    plan = _live_plan(live, policy, looks)
+    tested = [test.n >= policy.min_samples(test.category) for test in plan]
+    family = max(1, sum(tested) + other_tests)
+    side = policy.significance / family
+    verdicts = []
+    for test, enough in zip(plan, tested, strict=True):
+        est = test.estimate(2 * side)
+        method = (_RATE_METHODS[looks] if test.metric != "ttft_p95" else
+                  "unpaired, busiest routing stratum: histogram p95, order-statistic interval to bucket edges")
+        verdicts.append(Verdict(test.category, test.metric, judge(est, test.tolerance) if enough else INSUFFICIENT,
+                                est.effect, (est.low, est.high), est.n, est.baseline, est.candidate,
+                                test.tolerance.model_dump(), est.p_value,
+                                p_adjusted=min(1.0, est.p_value * family) if enough else None,
+                                method=method, interval_level=1 - 2 * side, interval_kind=INTERVAL_KINDS[looks]))
+    return verdicts
+
+
+def live_window(live: LiveCounts) -> dict[str, Any]:
+    """What the live verdicts were computed on, for the report."""
+    categories = sorted({c for (_, c, _) in (*live.counts, *live.ttft)})
+    overflow = sum(v.get("judged", 0.0) for (_, _, s), v in live.counts.items() if s == OVERFLOW)
+    return {"basis": "since the server started, per routing stratum (candidate share % when routed); arms are "
+                     "compared within a stratum, never pooled across a change of the split",
+            "strata": {c: live.strata(c) for c in categories}, "answers_left_out": int(overflow)}

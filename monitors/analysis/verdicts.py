@@ -1,0 +1,309 @@
+"""Verdicts per (category, metric): regression, ok, improvement, inconclusive or insufficient data.
+
+Every metric is tested against the tolerance committed in the policy, one-sided in the direction the
+policy names: "regression" when the interval's lower bound is beyond the tolerance, "ok" when its upper
+bound is inside it, "inconclusive" otherwise. Each bound is one-sided at α/m over the m tested
+(category, metric) pairs (Bonferroni), so both labels hold family-wise.
+
+Two kinds of interval, chosen by how the analysis is looked at:
+- `anytime` (the report and `/admin/verdicts`, reloaded as pairs accrue): confidence sequences from
+  `monitors.analysis.confidence_sequences`, valid at every look.
+- `single` (one planned look, such as a pre-ship evaluation): Tango's score interval for paired rates,
+  Clopper-Pearson for the sign tests' shares, exact order-statistic intervals for p95.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from monitors.analysis import confidence_sequences as cs
+from monitors.analysis.paired_rates import PairedCounts, p_above, tango_interval
+from monitors.analysis.policy import LatencyTolerance, RateTolerance, RatioTolerance, RegressionPolicy
+from monitors.analysis.samples import PairSample
+from monitors.analysis.sign_tests import share_interval
+from monitors.analysis.stats import Estimate, paired_p95_change, quantile_interval, wilson
+from monitors.analysis.window_data import RATE_FIELDS, CategoryWindow, ShareCount, WindowData, window_from_samples
+
+REGRESSION, OK, IMPROVEMENT, INSUFFICIENT = "regression", "ok", "improvement", "insufficient data"
+# Neither beyond the tolerance nor shown within it: the data cannot tell yet ("no evidence" is not "ok").
+INCONCLUSIVE = "inconclusive"
+METRIC_ORDER = ("refusal_rate", "format_break_rate", "repetition_rate", "language_mismatch_rate", "task_failure_rate",
+                "length_ratio", "similarity", "ttft_p95", "total_p95")
+# Latency metrics: which sampled times each compares.
+LATENCY_TIMES = {"ttft_p95": "ttft", "total_p95": "total"}
+ANYTIME, SINGLE = "anytime", "single"
+INTERVAL_KINDS = {ANYTIME: "anytime-valid confidence sequence (valid however often it is read)",
+                  SINGLE: "fixed-sample interval (valid for one planned look)"}
+
+
+@dataclass
+class Verdict:
+    """One (category, metric) judgement with everything needed to interpret it."""
+
+    category: str
+    metric: str
+    verdict: str
+    effect: float
+    interval: tuple[float, float]
+    n: int
+    baseline_value: float
+    candidate_value: float
+    tolerance: dict[str, Any]
+    p_value: float | None
+    p_adjusted: float | None = None
+    method: str = ""
+    # Wilson intervals of each arm's own rate (rate metrics only).
+    baseline_interval: tuple[float, float] | None = None
+    candidate_interval: tuple[float, float] | None = None
+    # Two-sided confidence level of `interval` (Bonferroni over the tested family: each bound one-sided at α/m).
+    interval_level: float | None = None
+    interval_kind: str = ""
+    # Pairs that would settle an inconclusive verdict if the observed proportions held (rate and share metrics).
+    pairs_needed: int | None = None
+    # Metrics computed on a sample of the window's pairs (quantiles, medians): how many pairs it held.
+    sample_n: int | None = None
+
+
+@dataclass
+class VerdictReport:
+    """All verdicts of one analysis, stamped with the policy and both models."""
+
+    policy: str
+    significance: float
+    generated_at: str
+    baseline_stamp: dict[str, str]
+    candidate_stamp: dict[str, str]
+    calibration_set: str
+    strata: dict[str, int]
+    looks: str = ANYTIME
+    # Pairs in the window, and how many of them the value sample (quantiles, medians) holds.
+    window_pairs: int = 0
+    sampled_pairs: int = 0
+    sample_exhaustive: bool = True
+    # Shadows that timed out in the window: in the latency quantiles, censored at the time waited.
+    censored_shadows: int = 0
+    verdicts: list[Verdict] = field(default_factory=list)
+    # Unpaired comparison of live traffic per variant.
+    live_verdicts: list[Verdict] = field(default_factory=list)
+    live_window: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready view (infinite or undefined figures become null)."""
+        return _finite(asdict(self))
+
+    def regressions(self) -> list[Verdict]:
+        """Verdicts that say the candidate is worse beyond tolerance."""
+        return [v for v in self.verdicts if v.verdict == REGRESSION]
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Bounds:
+    """An estimate plus what it needs to plan: the margin-crossing sample size (None where not computed)."""
+
+    estimate: Estimate
+    pairs_needed: int | None = None
+    sample_n: int | None = None
+
+
+def _rate(counts: PairedCounts, tol: RateTolerance, side: float, looks: str, plan: bool) -> _Bounds:
+    margin = tol.max_increase_pp / 100
+    if not counts.n:
+        return _Bounds(Estimate(0, 0.0, -1.0, 1.0, 1.0, 0.0, 0.0))
+    if looks == ANYTIME:
+        tally = cs.paired_tally(counts.worse, counts.better, counts.n)
+        low, high = cs.interval(tally, side)
+        # Anytime-valid p-value of "δ <= margin": 1 / capital (Ville).
+        p_value = min(1.0, math.exp(-cs.log_capital(tally, margin)))
+        needed = cs.settling_n(tally, margin, side) if plan else None
+    else:
+        low, high = tango_interval(counts.worse, counts.better, counts.n, 2 * side)
+        p_value, needed = p_above(counts.worse, counts.better, counts.n, margin), counts.pairs_needed(margin, side)
+    est = Estimate(counts.n, counts.effect, low, high, p_value, counts.baseline_rate, counts.candidate_rate)
+    return _Bounds(est, needed)
+
+
+def _share_bounds(share: ShareCount, side: float, looks: str) -> tuple[float, float]:
+    if looks == ANYTIME:
+        low, high = cs.interval(cs.share_tally(share.beyond, share.n), side)
+        return (low + 1) / 2, (high + 1) / 2
+    return share_interval(share.beyond, share.n, 2 * side)
+
+
+def _share_needed(share: ShareCount, side: float, looks: str, plan: bool) -> int | None:
+    return cs.settling_n(cs.share_tally(share.beyond, share.n), 0.0, side) if looks == ANYTIME and plan else None
+
+
+def _similarity(window: CategoryWindow, tol: Any, side: float, looks: str, plan: bool) -> _Bounds:
+    share = window.similarity_below
+    low, high = _share_bounds(share, side, looks)
+    median = float(np.median(window.similarity)) if window.similarity.size else 0.0
+    est = Estimate(share.n, share.beyond / share.n if share.n else 0.0, low, high, 1.0, tol.min_median, median)
+    return _Bounds(est, _share_needed(share, side, looks, plan), int(window.similarity.size))
+
+
+def _length(window: CategoryWindow, tol: RatioTolerance, side: float, looks: str, plan: bool) -> _Bounds:
+    """The worse of the two sign tests (share below min, share above max), each at half this metric's level."""
+    below, above = window.length_below, window.length_above
+    low_b, high_b = _share_bounds(below, side / 2, looks)
+    low_a, high_a = _share_bounds(above, side / 2, looks)
+    shares = [s.beyond / s.n if s.n else 0.0 for s in (below, above)]
+    median = float(np.median(window.length_ratio)) if window.length_ratio.size else 1.0
+    worse = below if shares[0] >= shares[1] else above
+    est = Estimate(below.n, max(shares), max(low_b, low_a), max(high_b, high_a), 1.0, 1.0, median)
+    return _Bounds(est, _share_needed(worse, side / 2, looks, plan), int(window.length_ratio.size))
+
+
+def _censored_bounds(values: np.ndarray, censored: np.ndarray, alpha_each_side: float,
+                     looks: str) -> tuple[float, float]:
+    """p95 bounds of one arm; a censored value is only a lower bound on the true one, so it counts as
+    itself for the lower bound (conservative) and as infinite for the upper bound."""
+    def bounds(sample: np.ndarray) -> tuple[float, float]:
+        if looks == ANYTIME:
+            return cs.quantile_bounds(sample, 0.95, alpha_each_side)
+        return quantile_interval(sample, 0.95, 2 * alpha_each_side)
+
+    low, high = bounds(values)
+    if censored.any():
+        high = bounds(np.where(censored, np.finfo(float).max, values))[1]
+        high = math.inf if high >= np.finfo(float).max else high
+    return low, high
+
+
+def _latency(window: CategoryWindow, side: float, looks: str, times: str) -> _Bounds:
+    base, cand = getattr(window, f"baseline_{times}"), getattr(window, f"candidate_{times}")
+    keep = (base > 0) & (cand > 0)
+    base, cand = base[keep], cand[keep]
+    no_mask = np.zeros(keep.size, dtype=bool)
+    base_mask, cand_mask = getattr(window, f"baseline_{times}_censored"), getattr(window, f"candidate_{times}_censored")
+    base_censored = (base_mask if base_mask.size else no_mask)[keep]
+    cand_censored = (cand_mask if cand_mask.size else no_mask)[keep]
+    if not base.size:
+        return _Bounds(paired_p95_change(base, cand, 2 * side), sample_n=0)
+    # Each arm's p95 bounded at side / 2 per side (Bonferroni over the arms), as in `paired_p95_change`.
+    low_b, high_b = _censored_bounds(base, base_censored, side / 2, looks)
+    low_c, high_c = _censored_bounds(cand, cand_censored, side / 2, looks)
+    low = low_c / high_b - 1 if math.isfinite(high_b) else -1.0
+    high = high_c / low_b - 1 if low_b > 0 else math.inf
+    p95_b, p95_c = float(np.percentile(base, 95)), float(np.percentile(cand, 95))
+    return _Bounds(Estimate(int(base.size), p95_c / p95_b - 1, low, high, 1.0, p95_b, p95_c), sample_n=int(base.size))
+
+
+_METHODS = {
+    "rate": {ANYTIME: "paired differences: betting confidence sequence; anytime p-value at the tolerance",
+             SINGLE: "Tango score interval of the paired difference; one-sided score test at the tolerance"},
+    "length_ratio": "sign tests: share of pairs below min and share above max (empty answers kept), against one half",
+    "similarity": "sign test: share of pairs below the minimum, against one half",
+    "ttft_p95": "each arm's p95 from order statistics (ranks from {kind}; timed-out shadows censored at the time "
+                "waited), combined into an interval of the change",
+    "total_p95": "each arm's whole-answer p95 from order statistics (ranks from {kind}; timed-out shadows censored "
+                 "at the time waited), combined into an interval of the change",
+}
+
+
+def _method(metric: str, looks: str) -> str:
+    if metric in RATE_FIELDS:
+        return _METHODS["rate"][looks]
+    text = _METHODS[metric]
+    return text.format(kind="a confidence sequence" if looks == ANYTIME else "the binomial")
+
+
+def _evaluate(window: CategoryWindow, metric: str, tol: Any, side: float, looks: str, plan: bool) -> _Bounds:
+    if metric in RATE_FIELDS:
+        return _rate(window.rates[metric], tol, side, looks, plan)
+    if metric == "length_ratio":
+        return _length(window, tol, side, looks, plan)
+    if metric == "similarity":
+        return _similarity(window, tol, side, looks, plan)
+    return _latency(window, side, looks, LATENCY_TIMES[metric])
+
+
+def sample_size(window: CategoryWindow, metric: str) -> int:
+    """How many pairs a metric's test would use (before running it)."""
+    if metric in RATE_FIELDS:
+        return window.rates[metric].n
+    if metric == "length_ratio":
+        return window.length_below.n
+    if metric == "similarity":
+        return window.similarity_below.n
+    times = LATENCY_TIMES[metric]
+    return int(np.sum((getattr(window, f"baseline_{times}") > 0) & (getattr(window, f"candidate_{times}") > 0)))
+
+
+def judge(est: Estimate, tol: Any) -> str:
+    """Interval against tolerance: beyond it, shown inside it, or neither (the null is the tolerance)."""
+    low, high = est.low, est.high
+    if isinstance(tol, (RateTolerance, LatencyTolerance)):
+        margin = tol.max_increase_pp / 100 if isinstance(tol, RateTolerance) else tol.max_increase_pct / 100
+        if low > margin:
+            return REGRESSION
+        if high < 0:
+            return IMPROVEMENT
+        return OK if high < margin else INCONCLUSIVE
+    # Length ratio and similarity: the share of pairs beyond the bound, against one half (the median's side).
+    if low > 0.5:
+        return REGRESSION
+    return OK if high < 0.5 else INCONCLUSIVE
+
+
+def _verdict(window: CategoryWindow, metric: str, tol: Any, enough: bool, side: float, family: int,
+             looks: str, plan: bool) -> Verdict:
+    bounds = _evaluate(window, metric, tol, side, looks, plan)
+    est = bounds.estimate
+    verdict = Verdict(window.category, metric, judge(est, tol) if enough else INSUFFICIENT, est.effect,
+                      (est.low, est.high), est.n, est.baseline, est.candidate, tol.model_dump(),
+                      est.p_value if metric in RATE_FIELDS else None, method=_method(metric, looks),
+                      interval_level=1 - 2 * side, interval_kind=INTERVAL_KINDS[looks], sample_n=bounds.sample_n)
+    if metric in RATE_FIELDS:
+        verdict.p_adjusted = min(1.0, est.p_value * family) if enough else None
+        verdict.baseline_interval = wilson(round(est.baseline * est.n), est.n, 2 * side)
+        verdict.candidate_interval = wilson(round(est.candidate * est.n), est.n, 2 * side)
+    if verdict.verdict in (INCONCLUSIVE, INSUFFICIENT):
+        verdict.pairs_needed = bounds.pairs_needed
+    return verdict
+
+
+def build_report(window: WindowData, policy: RegressionPolicy, baseline_stamp: dict[str, str],
+                 candidate_stamp: dict[str, str], looks: str = ANYTIME, pairs_needed: bool = True,
+                 other_tests: int = 0) -> VerdictReport:
+    """Verdicts for every category and metric in the policy, each tested against its committed tolerance.
+
+    `other_tests`: tests of the same analysis run elsewhere (the live verdicts), so α is split over all of them.
+    `pairs_needed`: also work out the pairs that would settle each inconclusive verdict (a search; simulations skip it).
+    """
+    alpha = policy.significance
+    report = VerdictReport(policy=policy.stamp(), significance=alpha, generated_at=datetime.now(UTC).isoformat(),
+                           baseline_stamp=baseline_stamp, candidate_stamp=candidate_stamp,
+                           calibration_set=candidate_stamp.get("calibration_set") or policy.calibration_set,
+                           strata={c: w.pairs for c, w in sorted(window.categories.items())}, looks=looks,
+                           window_pairs=window.window_pairs, sampled_pairs=window.sampled_pairs,
+                           sample_exhaustive=window.exhaustive, censored_shadows=window.censored)
+    # A rate the window has no counts for (one that is only scored offline) is not a test here.
+    tests = [(cw, metric, tol) for _, cw in sorted(window.categories.items())
+             for metric in METRIC_ORDER if (tol := policy.tolerance(cw.category, metric)) is not None
+             and (metric not in RATE_FIELDS or metric in cw.rates)]
+    tested = [sample_size(cw, metric) >= policy.min_samples(cw.category) for cw, metric, _ in tests]
+    family = max(1, sum(tested) + other_tests)
+    for (cw, metric, tol), enough in zip(tests, tested, strict=True):
+        report.verdicts.append(_verdict(cw, metric, tol, enough, alpha / family, family, looks, pairs_needed))
+    return report
+
+
+def report_from_samples(samples: list[PairSample], policy: RegressionPolicy, baseline_stamp: dict[str, str],
+                        candidate_stamp: dict[str, str], looks: str = ANYTIME) -> VerdictReport:
+    """`build_report` over pairs held in memory."""
+    return build_report(window_from_samples(samples, policy), policy, baseline_stamp, candidate_stamp, looks)

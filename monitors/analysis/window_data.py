@@ -1,0 +1,202 @@
+"""What one analysis knows about a window of pairs: counts per category, and a bounded sample for the rest.
+
+Built from the database (rate counts aggregated in SQL over every pair; quantiles, medians and the sign tests
+from a uniform random sample) or from pairs in memory (simulations, tests; every pair is the sample): the
+statistics in `monitors.analysis.verdicts` see the same thing either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from flags.comparisons import ComparisonStore
+from flags.window_queries import CategoryTally, SampledPair, WindowSample, sample_window, tally_window
+from monitors.analysis.paired_rates import PairedCounts
+from monitors.analysis.policy import RatioTolerance, RegressionPolicy, SimilarityTolerance
+from monitors.analysis.samples import PairSample
+
+# Paired rate metrics and the judgement field each one counts.
+RATE_FIELDS = {"refusal_rate": "refused", "format_break_rate": "format_broken", "repetition_rate": "repetitive",
+               "language_mismatch_rate": "language_mismatch", "task_failure_rate": "task_failed"}
+# Rates counted only over pairs whose both answers were checked (key: the flag saying so). The last two are not
+# stored per comparison row, so a window read from the database has no counts for them and does not judge them.
+CHECKED_BY = {"format_break_rate": "format_checked", "language_mismatch_rate": "language_checked",
+              "task_failure_rate": "task_checked"}
+SAMPLE_ONLY_RATES = ("language_mismatch_rate", "task_failure_rate")
+# Pairs drawn for quantiles and medians when the window holds more.
+DEFAULT_SAMPLE_SIZE = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class ShareCount:
+    """Pairs beyond a bound, out of how many."""
+
+    beyond: int
+    n: int
+
+
+@dataclass
+class CategoryWindow:
+    """One category's counts and its share of the sample."""
+
+    category: str
+    pairs: int
+    rates: dict[str, PairedCounts]
+    similarity_below: ShareCount
+    length_below: ShareCount
+    length_above: ShareCount
+    timed_pairs: int
+    # Shadows that timed out: in the latency quantiles only, their latency censored at the time waited.
+    censored: int = 0
+    # From the sample: TTFT of both arms (pairs timed on both sides, timed-out shadows included with a mask
+    # saying which values are only lower bounds), similarity and length ratio (compared pairs).
+    baseline_ttft: np.ndarray = field(default_factory=lambda: np.empty(0))
+    candidate_ttft: np.ndarray = field(default_factory=lambda: np.empty(0))
+    baseline_ttft_censored: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    candidate_ttft_censored: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    # Whole-answer times, likewise (a timed-out shadow's total is always censored).
+    baseline_total: np.ndarray = field(default_factory=lambda: np.empty(0))
+    candidate_total: np.ndarray = field(default_factory=lambda: np.empty(0))
+    baseline_total_censored: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    candidate_total_censored: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    similarity: np.ndarray = field(default_factory=lambda: np.empty(0))
+    length_ratio: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+
+@dataclass
+class WindowData:
+    """Every category of one window, and how the value sample was drawn."""
+
+    categories: dict[str, CategoryWindow]
+    window_pairs: int
+    sampled_pairs: int
+    exhaustive: bool
+    censored: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SignBounds:
+    """One category's thresholds for the sign tests (None: the policy does not judge that metric)."""
+
+    similarity_min: float | None
+    length_min: float | None
+    length_max: float | None
+
+
+def sign_bounds(policy: RegressionPolicy, category: str) -> SignBounds:
+    """The policy's sign-test thresholds in force for a category."""
+    sim, ratio = policy.tolerance(category, "similarity"), policy.tolerance(category, "length_ratio")
+    return SignBounds(sim.min_median if isinstance(sim, SimilarityTolerance) else None,
+                      ratio.min if isinstance(ratio, RatioTolerance) else None,
+                      ratio.max if isinstance(ratio, RatioTolerance) else None)
+
+
+def _from_tally(tally: CategoryTally) -> CategoryWindow:
+    def counts(n: int, cells: tuple[int, int, int]) -> PairedCounts:
+        return PairedCounts(n, *cells)
+
+    return CategoryWindow(
+        tally.category, tally.pairs,
+        {"refusal_rate": counts(tally.pairs, tally.refused),
+         "format_break_rate": counts(tally.format_checked, tally.format_broken),
+         "repetition_rate": counts(tally.pairs, tally.repetitive)},
+        ShareCount(0, 0), ShareCount(0, 0), ShareCount(0, 0), tally.timed_pairs, tally.censored)
+
+
+def _attach_sample(categories: dict[str, CategoryWindow], pairs: Iterable[SampledPair],
+                   policy: RegressionPolicy) -> None:
+    grouped: dict[str, list[SampledPair]] = {}
+    for pair in pairs:
+        grouped.setdefault(pair.category, []).append(pair)
+    for name, group in grouped.items():
+        window = categories.get(name)
+        if window is None:
+            continue
+        timed = [p for p in group if p.baseline_ttft_s and p.candidate_ttft_s]
+        window.baseline_ttft = np.array([p.baseline_ttft_s for p in timed], dtype=float)
+        window.candidate_ttft = np.array([p.candidate_ttft_s for p in timed], dtype=float)
+        window.baseline_ttft_censored = np.array([p.ttft_censored and p.censored_arm == "baseline" for p in timed],
+                                                 dtype=bool)
+        window.candidate_ttft_censored = np.array([p.ttft_censored and p.censored_arm == "candidate"
+                                                   for p in timed], dtype=bool)
+        totals = [p for p in group if p.baseline_total_s and p.candidate_total_s]
+        window.baseline_total = np.array([p.baseline_total_s for p in totals], dtype=float)
+        window.candidate_total = np.array([p.candidate_total_s for p in totals], dtype=float)
+        window.baseline_total_censored = np.array([p.censored_arm == "baseline" for p in totals], dtype=bool)
+        window.candidate_total_censored = np.array([p.censored_arm == "candidate" for p in totals], dtype=bool)
+        compared = [p for p in group if p.censored_arm is None]
+        window.similarity = np.array([p.similarity for p in compared], dtype=float)
+        window.length_ratio = np.array([p.length_ratio for p in compared if p.length_ratio is not None], dtype=float)
+        _count_signs(window, sign_bounds(policy, name))
+
+
+def _count_signs(window: CategoryWindow, bounds: SignBounds) -> None:
+    """Sign-test counts from the sample (an empty candidate answer, ratio 0, counts as below: never dropped)."""
+    sims, ratios = window.similarity, window.length_ratio
+
+    def beyond(values: np.ndarray, limit: float | None, below: bool) -> ShareCount:
+        if limit is None:
+            return ShareCount(0, int(values.size))
+        return ShareCount(int(np.sum(values < limit if below else values > limit)), int(values.size))
+
+    window.similarity_below = beyond(sims, bounds.similarity_min, True)
+    window.length_below = beyond(ratios, bounds.length_min, True)
+    window.length_above = beyond(ratios, bounds.length_max, False)
+
+
+def window_from_store(store: ComparisonStore, since: datetime, until: datetime | None, policy: RegressionPolicy,
+                      sample_size: int = DEFAULT_SAMPLE_SIZE, seed: int = 0) -> WindowData:
+    """Counts of every pair in the window (SQL aggregates) and a bounded uniform sample of their values."""
+    tallies = tally_window(store, since, until)
+    categories = {t.category: _from_tally(t) for t in tallies}
+    rows = sum(t.pairs + t.censored for t in tallies)
+    sample: WindowSample = sample_window(store, since, until, sample_size, rows, seed)
+    _attach_sample(categories, sample.pairs, policy)
+    return WindowData(categories, sum(t.pairs for t in tallies), len(sample.pairs), sample.exhaustive,
+                      sum(t.censored for t in tallies))
+
+
+def _cells(key: str, kept: list[PairSample]) -> tuple[int, int, int]:
+    """Pairs where only the candidate, only the baseline, and both have the flag `key`."""
+    base = np.array([bool(s.baseline.get(key)) for s in kept], dtype=bool)
+    cand = np.array([bool(s.candidate.get(key)) for s in kept], dtype=bool)
+    return int(np.sum(cand & ~base)), int(np.sum(base & ~cand)), int(np.sum(base & cand))
+
+
+def _checked_on_both(group: list[PairSample], checked: str) -> list[PairSample]:
+    return [s for s in group if s.baseline.get(checked) and s.candidate.get(checked)]
+
+
+def _tally_samples(category: str, group: list[PairSample]) -> CategoryTally:
+    checked = _checked_on_both(group, CHECKED_BY["format_break_rate"])
+    return CategoryTally(
+        category, len(group), _cells("refused", group), len(checked), _cells("format_broken", checked),
+        _cells("repetitive", group), sum(s.length_ratio is not None for s in group),
+        sum(bool(s.baseline_ttft_s and s.candidate_ttft_s) for s in group))
+
+
+def _checked_rates(group: list[PairSample]) -> dict[str, PairedCounts]:
+    """Paired counts of the rates that only some answers are checked for (pairs checked on both sides)."""
+    rates = {}
+    for metric in SAMPLE_ONLY_RATES:
+        kept = _checked_on_both(group, CHECKED_BY[metric])
+        if kept:
+            rates[metric] = PairedCounts(len(kept), *_cells(RATE_FIELDS[metric], kept))
+    return rates
+
+
+def window_from_samples(samples: list[PairSample], policy: RegressionPolicy) -> WindowData:
+    """The same view of pairs held in memory (every pair is in the sample)."""
+    grouped: dict[str, list[PairSample]] = {}
+    for sample in samples:
+        grouped.setdefault(sample.category, []).append(sample)
+    categories = {name: _from_tally(_tally_samples(name, group)) for name, group in grouped.items()}
+    for name, group in grouped.items():
+        categories[name].rates.update(_checked_rates(group))
+    _attach_sample(categories, (SampledPair(s.category, s.similarity, s.length_ratio, s.baseline_ttft_s,
+                                            s.candidate_ttft_s) for s in samples), policy)
+    return WindowData(categories, len(samples), len(samples), exhaustive=True)
