@@ -16,13 +16,14 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy.engine import Connection
 
-from flags.model import utcnow
+if TYPE_CHECKING:  # the settings import this module; SQLAlchemy loads with the store, not with them
+    from sqlalchemy.engine import Connection
+
 
 # The name of the transaction-local setting the write-deadline trigger reads.
 WRITE_DEADLINE_SETTING = "quantgate.write_deadline"
@@ -56,7 +57,7 @@ class StoreTimeouts(BaseModel):
 
     def write_deadline(self) -> tuple[datetime, float]:
         """(absolute deadline the database enforces, seconds the caller waits before giving up)."""
-        return utcnow() + timedelta(seconds=self.write_deadline_s), self.write_deadline_s + self.write_margin_s
+        return datetime.now(UTC) + timedelta(seconds=self.write_deadline_s), self.write_deadline_s + self.write_margin_s
 
 
 def _socket_of(conn: Connection) -> int | None:

@@ -5,11 +5,24 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    WithJsonSchema,
+    field_validator,
+)
 
 from flags.model import Variant
 
-_CATEGORY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_CATEGORY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+# What the OpenAPI document promises for override keys; "$" alone would let a trailing newline through.
+_OVERRIDES_SCHEMA = {"anyOf": [{"type": "object", "additionalProperties": {"anyOf": [
+    {"enum": [v.value for v in Variant]}, {"type": "null"}]}, "propertyNames": {
+    "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9_.:-]+$", "not": {"pattern": "\n"}}}, {"type": "null"}],
+    "description": "category -> variant pin; null drops the pin"}
 
 
 def _reason(value: str) -> str:
@@ -19,7 +32,7 @@ def _reason(value: str) -> str:
     return value.strip()
 
 
-Reason = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_reason)]
+Reason = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S"), AfterValidator(_reason)]
 
 
 class FlagUpdate(BaseModel):
@@ -32,7 +45,7 @@ class FlagUpdate(BaseModel):
     shadow_percent: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False, strict=True)
     rollback: StrictBool | None = None
     # A category mapped to null drops its override.
-    category_overrides: dict[str, Variant | None] | None = None
+    category_overrides: Annotated[dict[str, Variant | None] | None, WithJsonSchema(_OVERRIDES_SCHEMA)] = None
     salt: str | None = Field(default=None, min_length=1, max_length=64)
     reason: Reason
     actor: str | None = Field(default=None, min_length=1, max_length=200)
@@ -40,11 +53,19 @@ class FlagUpdate(BaseModel):
     # Land a change the pre-ship gate refuses; audited as `gate_override` with what was missing and the reason.
     override_gate: StrictBool = False
 
+    @field_validator("expected_version", mode="before")
+    @classmethod
+    def _integral_float(cls, value: object) -> object:
+        # JSON has one number type: 12.0 is the integer 12 (JSON Schema agrees); "12" and true stay refused.
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+
     @field_validator("category_overrides")
     @classmethod
     def _category_names(cls, value: dict[str, Variant | None] | None) -> dict[str, Variant | None] | None:
         for name in value or {}:
-            if not _CATEGORY.match(name):
+            if not _CATEGORY.fullmatch(name):
                 raise ValueError(f"invalid category name {name!r}: use 1-64 of [A-Za-z0-9_.:-]")
         return value
 

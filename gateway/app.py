@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -14,13 +15,11 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 
 from flags.model import Variant
-from gateway.admin import AdminApi
-from gateway.admin_comparisons import ComparisonsApi
-from gateway.admin_validations import ValidationsApi
-from gateway.admin_verdicts import VerdictsApi
+from gateway.access_log import configure_access_log, logged
+from gateway.admin.app import create_control_plane
 from gateway.proxy import CompletionProxy
 from gateway.runtime import GatewayRuntime
 from gateway.settings import GatewaySettings
@@ -28,6 +27,7 @@ from wire.errors import GatewayError, RouteError, error_response_parts
 from wire.tracing import tracing_from_environment
 
 log = logging.getLogger("quantgate.gateway")
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 class Surface(str, Enum):
@@ -44,14 +44,37 @@ class AdminTokenRequired(RuntimeError):
 
 def _error_response(request: Request, exc: Exception) -> Response:
     state = request.scope.get("state", {})
+    extra_headers: list[tuple[bytes, bytes]] = []
     if isinstance(exc, HTTPException):
+        # Starlette's 405 names the allowed methods (RFC 9110 requires the Allow header).
+        extra_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (exc.headers or {}).items()
+                         if k.lower() != "allow"]
+        if exc.status_code == 405:
+            extra_headers.append((b"allow", ", ".join(_allowed_methods(request)).encode("latin-1")))
         exc = RouteError(exc.status_code, str(exc.detail))
     elif not isinstance(exc, GatewayError):
         log.error("unhandled error", exc_info=exc)
     status, headers, body = error_response_parts(exc, state.get("request_id"), state.get("variant"))
     response = Response(body, status_code=status)
-    response.raw_headers = [(k, v) for k, v in response.raw_headers if k != b"content-type"] + headers
+    response.raw_headers = [(k, v) for k, v in response.raw_headers if k != b"content-type"] + headers + extra_headers
     return response
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("quantgate")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path: Starlette's 405 names only the first route's.
+
+    Asked per method through `BaseRoute.matches`, so routers FastAPI nests are asked too.
+    """
+    return [method for method in _METHODS
+            if any(route.matches({**request.scope, "method": method})[0] is Match.FULL
+                   for route in request.app.router.routes)]
 
 
 class GatewayAsgi:
@@ -61,12 +84,21 @@ class GatewayAsgi:
     the health, admin and metrics routes keep the full Starlette app.
     """
 
-    def __init__(self, app: Starlette, proxies: dict[str, CompletionProxy]) -> None:
+    def __init__(self, app: Starlette, proxies: dict[str, CompletionProxy], access_log: bool = False) -> None:
         self.app = app
         self.proxies = proxies
         self.state = app.state
+        self.access_log = access_log
+        if access_log:
+            configure_access_log()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if self.access_log and scope["type"] == "http":
+            await logged(self._route, scope, receive, send)
+        else:
+            await self._route(scope, receive, send)
+
+    async def _route(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
             proxy = self.proxies.get(scope["path"])
             if proxy is not None:
@@ -156,8 +188,6 @@ def create_app(settings: GatewaySettings, surface: Surface = Surface.ALL,
         routes += [Route(path, proxy, methods=["POST"]) for path, proxy in proxies.items()]
         routes += _public_routes(runtime)
     if surface is not Surface.PUBLIC:
-        routes += (AdminApi(runtime).routes() + ComparisonsApi(runtime).routes() + VerdictsApi(runtime).routes()
-                   + ValidationsApi(runtime).routes())
         if surface is Surface.ADMIN:
             routes.append(Route("/healthz", _admin_healthz, methods=["GET"]))
     routes.append(_metrics_route(runtime))
@@ -170,8 +200,9 @@ def create_app(settings: GatewaySettings, surface: Surface = Surface.ALL,
         finally:
             await runtime.stop()
 
-    app = Starlette(routes=routes, lifespan=lifespan,
-                    exception_handlers={GatewayError: _error_response, HTTPException: _error_response,
-                                        Exception: _error_response})
+    app = create_control_plane(routes, lifespan, _error_response, with_admin=surface is not Surface.PUBLIC,
+                               version=_version())
+    for kind in (GatewayError, HTTPException, Exception):
+        app.add_exception_handler(kind, _error_response)
     app.state.runtime = runtime
-    return GatewayAsgi(app, proxies)
+    return GatewayAsgi(app, proxies, access_log=settings.access_log)

@@ -281,17 +281,17 @@ class ProxyExchange:
         try:
             return await self._open(backend)
         except UpstreamFailure as exc:
-            self.runtime.metrics.upstream_errors.labels(self.variant.value, exc.reason).inc()
+            self.runtime.metrics.upstream_failed(self.variant.value, exc.reason)
             if self.variant is not Variant.CANDIDATE:
                 raise
-            self.runtime.metrics.failovers.labels(self.request.category, exc.reason).inc()
+            self.runtime.metrics.failed_over(self.request.category, exc.reason)
             self.failed_over = True
             self.variant = Variant.BASELINE
         backend = backends[Variant.BASELINE]
         try:
             return await self._open(backend)
         except UpstreamFailure as exc:
-            self.runtime.metrics.upstream_errors.labels(Variant.BASELINE.value, exc.reason).inc()
+            self.runtime.metrics.upstream_failed(Variant.BASELINE.value, exc.reason)
             raise
 
     def _response_headers(self, response: UpstreamResponse, streaming: bool) -> list[tuple[bytes, bytes]]:
@@ -335,7 +335,7 @@ class ProxyExchange:
     def _start_shadow(self) -> None:
         """Mirror to the other arm now that the primary has started; never after a failover."""
         if self.failed_over:
-            self.runtime.quality.drops.labels("failover").inc()
+            self.runtime.quality.shadow_dropped("failover")
             return
         request = self.request
         job = ShadowJob(request.request_id, request.category, request.routing_key, request.path, request.payload,
@@ -408,7 +408,7 @@ class ProxyExchange:
             # Bytes already reached the client: no retry, tell it in-band the way vLLM does.
             out, ended = b"", False
             self.status = "502"
-            self.runtime.metrics.upstream_errors.labels(self.variant.value, "mid_stream").inc()
+            self.runtime.metrics.upstream_failed(self.variant.value, "mid_stream")
             error = {"error": {"message": exc.message, "type": exc.error_type, "param": None, "code": 502}}
             held = tap.release()
             tap.flush()

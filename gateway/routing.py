@@ -10,7 +10,7 @@ from wire.errors import InvalidRequest
 
 OTHER_CATEGORY = "other"
 DEFAULT_CATEGORY = "default"
-_VALID_CATEGORY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_VALID_CATEGORY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 class CategoryLabels:
@@ -39,7 +39,7 @@ class CategoryLabels:
             return self._overflow()
         if raw in self._reserved or raw in self._seen:
             return raw
-        if not _VALID_CATEGORY.match(raw) or len(self._seen) >= self._limit:
+        if not _VALID_CATEGORY.fullmatch(raw) or len(self._seen) >= self._limit:
             return self._overflow()
         self._seen.add(raw)
         return raw

@@ -73,7 +73,7 @@ class GatewayRuntime:
         judge = AnswerJudge(settings.detectors)
         comparisons = ComparisonStore(settings.flag_store_url)
         writer = ComparisonWriter(comparisons, settings.comparisons,
-                                  on_drop=lambda reason: quality.drops.labels(reason).inc())
+                                  on_drop=quality.shadow_dropped)
         context = ShadowContext(
             backends=backends,
             stamps={Variant.BASELINE: settings.baseline.stamp.as_labels(),
@@ -121,16 +121,15 @@ class GatewayRuntime:
             logging.getLogger("quantgate.backends").exception("backend check failed")
         self.validation.observe(self.backend_checks)
         await asyncio.to_thread(self.validation.reload, self.store)
-        self.metrics.validation_gate_enabled.set(1 if self.validation.enabled else 0)
-        for variant in VARIANTS:
-            self.metrics.validation_valid.labels(variant).set(1 if self.validation.valid(variant) else 0)
+        self.metrics.observe_validation(self.validation.enabled,
+                                        {variant: self.validation.valid(variant) for variant in VARIANTS})
 
     async def _check_backends_forever(self) -> None:
         while True:
             await self.refresh_backends()
             for check in self.backend_checks:
-                for name in ("served_model_name", "runtime_version", "reachable"):
-                    self.metrics.stamp_mismatch.labels(check.variant, name).set(1 if name in check.mismatches else 0)
+                self.metrics.observe_stamp_check(check.variant, ("served_model_name", "runtime_version", "reachable"),
+                                                 set(check.mismatches))
                 if check.mismatches:
                     logging.getLogger("quantgate.backends").warning("%s backend differs from its stamp: %s",
                                                                     check.variant, check.mismatches)

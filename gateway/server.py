@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 
@@ -74,6 +75,28 @@ def _export_overrides(overrides: dict[str, object]) -> None:
             os.environ[f"QUANTGATE_{name.upper()}"] = str(value)
 
 
+def _masked(url: str) -> str:
+    """A store URL with its password replaced, fit to print."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def startup_banner(settings: GatewaySettings) -> str:
+    """One line: where the gateway listens, which backends it fronts under which names, which store it uses."""
+    public = f"http://{settings.host}:{settings.port}"
+    admin = (f"admin http://{settings.admin_bind_host()}:{settings.admin_port}" if settings.admin_port is not None
+             else "admin on the same port")
+    workers = f"{settings.workers} worker{'s' if settings.workers > 1 else ''}"
+    arms = " · ".join(f"{variant} {backend.name} → {backend.base_url} (model {backend.served_model_name})"
+                      for variant, backend in (("baseline", settings.baseline), ("candidate", settings.candidate)))
+    return (f"quantgate listening on {public} ({workers}, {admin}) · public model {settings.public_model_name} · "
+            f"{arms} · store {_masked(settings.flag_store_url)} · guard {'on' if settings.guard.enabled else 'off'}"
+            f" · access log {'on' if settings.access_log else 'off'}")
+
+
 def serve(config_file: Path | None, **overrides: object) -> None:
     """Start the gateway in the foreground until SIGINT/SIGTERM."""
     if config_file is not None:
@@ -98,6 +121,7 @@ def serve(config_file: Path | None, **overrides: object) -> None:
             target=_run_guard, args=(os.environ.get(CONFIG_FILE_ENV),), daemon=True)
         guard.start()
     os.environ[SURFACE_ENV] = public_surface.value
+    print(startup_banner(settings), flush=True)
     try:
         uvicorn.run("gateway.server:app_from_environment", host=settings.host, port=settings.port,
                     workers=settings.workers, **_uvicorn_options(settings))

@@ -15,7 +15,7 @@ from pydantic_settings import (
 )
 
 from flags.deadlines import StoreTimeouts
-from monitors.analysis.guard import GuardSettings
+from monitors.analysis.guard_settings import GuardSettings
 from monitors.quality.detectors.answer import DetectorSettings
 from shadow.settings import ComparisonStoreSettings, ShadowSettings
 from wire.backends import BackendSettings, ProvenanceStamp
@@ -66,6 +66,8 @@ class GatewaySettings(BaseSettings):
     admin_host: str | None = None
     admin_port: int | None = Field(default=None, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)
+    # One JSON line per request on stdout (method, path, status, variant, request id, timings); off by default.
+    access_log: bool = False
     # The pre-ship gate: more candidate traffic only after a passing `quantgate validate` of the deployed stack.
     # Disabling it is visible in /readyz and as quantgate_validation_gate_enabled 0.
     validation_gate: bool = True

@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 ASSET = Path(__file__).parent / "assets" / "grafana-dashboard.json"
+# The chart ships copies of monitors/assets/ (Helm reads only files inside the chart): derived, never edited there.
+CHART_FILES = Path(__file__).resolve().parents[1] / "helm" / "quantgate" / "files"
+SYNCED_ASSETS = ("grafana-dashboard.json", "prometheus-rules.yaml")
 DS = {"type": "prometheus", "uid": "${datasource}"}
 CAT = 'category=~"$category"'
 RATE = "$__rate_interval"
@@ -123,9 +126,12 @@ def build_dashboard() -> dict[str, Any]:
 
 
 def main() -> None:
-    """Write the committed JSON asset."""
+    """Write the committed JSON asset, then copy the monitoring assets into the chart."""
     ASSET.write_text(json.dumps(build_dashboard(), indent=2) + "\n", encoding="utf-8")
     print(f"wrote {ASSET}")
+    for name in SYNCED_ASSETS:
+        (CHART_FILES / name).write_bytes((ASSET.parent / name).read_bytes())
+        print(f"copied {name} to {CHART_FILES}")
 
 
 if __name__ == "__main__":

@@ -168,6 +168,25 @@ class GatewayMetrics:
             if record.output_tokens and record.output_tokens > 1:
                 itl.observe((record.total_s - record.ttft_s) / (record.output_tokens - 1))  # type: ignore[attr-defined]
 
+    def upstream_failed(self, variant: str, reason: str) -> None:
+        """One upstream failure of this variant (connect, timeout, status, mid_stream, ...)."""
+        self.upstream_errors.labels(variant, reason).inc()
+
+    def failed_over(self, category: str, reason: str) -> None:
+        """One request retried on the baseline after the candidate failed before the first byte."""
+        self.failovers.labels(category, reason).inc()
+
+    def observe_validation(self, gate_enabled: bool, valid: dict[str, bool]) -> None:
+        """The pre-ship gate's state as this worker sees it."""
+        self.validation_gate_enabled.set(1 if gate_enabled else 0)
+        for variant, ok in valid.items():
+            self.validation_valid.labels(variant).set(1 if ok else 0)
+
+    def observe_stamp_check(self, variant: str, checked: tuple[str, ...], mismatched: set[str]) -> None:
+        """Which of a backend's checked fields differ from its configured stamp."""
+        for name in checked:
+            self.stamp_mismatch.labels(variant, name).set(1 if name in mismatched else 0)
+
     def collecting_registry(self) -> CollectorRegistry:
         """The registry to read from: this worker's, or all workers' in multiprocess mode."""
         if multiprocess_dir():

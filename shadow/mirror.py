@@ -101,7 +101,7 @@ class ShadowMirror:
     def _circuit_reporter(self, variant: Variant) -> Callable[[BreakerState], None]:
         def report(state: BreakerState) -> None:
             log.warning("shadow circuit to %s is %s", variant.value, state.value)
-            self.ctx.metrics.circuit_open.labels(variant.value).set(0 if state is BreakerState.CLOSED else 1)
+            self.ctx.metrics.circuit(variant.value, state is not BreakerState.CLOSED)
         return report
 
     def submit(self, job: ShadowJob, primaries_in_flight: int) -> bool:
@@ -119,7 +119,7 @@ class ShadowMirror:
         return True
 
     def _drop(self, reason: str) -> bool:
-        self.ctx.metrics.drops.labels(reason).inc()
+        self.ctx.metrics.shadow_dropped(reason)
         return False
 
     async def _worker(self) -> None:
@@ -163,7 +163,7 @@ class ShadowMirror:
             if outcome in ("timeout", "abandoned") and (primary := await self._primary(job)) is not None:
                 self._record_censored(job, primary.parse(), target, clock)
             return outcome
-        self.ctx.metrics.shadow_requests.labels(target.value, "ok").inc()
+        self.ctx.metrics.shadow_sent(target.value, "ok")
         primary = await self._primary(job)
         if primary is None:
             self._drop("primary_incomplete")
@@ -178,7 +178,7 @@ class ShadowMirror:
     async def _attempt(self, job: ShadowJob, target: Variant, span: Span | None,
                        clock: AttemptClock) -> tuple[str, CapturedAnswer | None]:
         """One shadow request under the target's breaker: (outcome, answer or None)."""
-        breaker, counter = self.breakers[target], self.ctx.metrics.shadow_requests
+        breaker, metrics = self.breakers[target], self.ctx.metrics
         first_byte_s = breaker.admit()
         if first_byte_s is None:
             return "circuit_open", None
@@ -190,16 +190,16 @@ class ShadowMirror:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise  # the gateway is stopping, not the breaker abandoning a hung attempt
-            counter.labels(target.value, "abandoned").inc()
+            metrics.shadow_sent(target.value, "abandoned")
             return "abandoned", None
         except TimeoutError:
             breaker.finished(attempt, ok=False)
-            counter.labels(target.value, "timeout").inc()
+            metrics.shadow_sent(target.value, "timeout")
             return "timeout", None
         except (ShadowFailed, UpstreamFailure) as exc:
             # A 4xx is the request's fault, not the target's: it still shows the target is answering.
             breaker.finished(attempt, ok=isinstance(exc, ShadowFailed) and exc.status < 500)
-            counter.labels(target.value, "error").inc()
+            metrics.shadow_sent(target.value, "error")
             log.info("shadow to %s failed: %s", target.value, exc)
             return "shadow_error", None
         breaker.finished(attempt, ok=True)
@@ -269,20 +269,11 @@ class ShadowMirror:
                                        waited, stamps))
 
     def _observe(self, comparison: ShadowComparison) -> None:
-        m, category, f = self.ctx.metrics, comparison.category, comparison.figures
-        m.comparisons.labels(category).inc()
-        if f.exact_match:
-            m.exact_matches.labels(category).inc()
-        m.similarity.labels(category, "all").observe(f.similarity)
-        m.similarity.labels(category, "head").observe(f.similarity_head)
-        if f.similarity_tail is not None:
-            m.similarity.labels(category, "tail").observe(f.similarity_tail)
-        if f.length_ratio is not None:
-            m.length_ratio.labels(category).observe(f.length_ratio)
-        for kind, flip in (("refusal", comparison.refusal_flip), ("format", comparison.format_flip),
-                           ("repetition", comparison.repetition_flip), ("language", comparison.language_flip)):
-            if flip:
-                m.flips.labels(category, kind, flip).inc()
+        f = comparison.figures
+        self.ctx.metrics.observe_pair(
+            comparison.category, f.exact_match, f.similarity, f.similarity_head, f.similarity_tail, f.length_ratio,
+            {"refusal": comparison.refusal_flip, "format": comparison.format_flip,
+             "repetition": comparison.repetition_flip, "language": comparison.language_flip})
 
     def start(self) -> None:
         """Start the shadow workers."""

@@ -1,9 +1,14 @@
-"""Helpers for reading OpenAI responses in tests."""
+"""Helpers for reading OpenAI responses in tests, and for running `quantgate validate` against a test gateway."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
 from typing import Any
+
+import yaml
+from typer.testing import CliRunner
 
 
 def sse_events(raw: str) -> list[Any]:
@@ -43,3 +48,25 @@ def metric_value(text: str, name: str, **labels: str) -> float:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 total += sample.value
     return total
+
+
+def gateway_config(settings: Any, tmp_path: Path) -> Path:
+    """A gateway's own settings as a YAML file, as an operator would pass it to `quantgate validate`."""
+    data = {"flag_store_url": settings.flag_store_url, "policy_file": settings.policy_file,
+            **{v: {"name": b.name, "base_url": b.base_url, "served_model_name": b.served_model_name,
+                   "stamp": b.stamp.model_dump()} for v, b in (("baseline", settings.baseline),
+                                                                ("candidate", settings.candidate))}}
+    path = tmp_path / "gateway.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+async def run_validate(settings: Any, tmp_path: Path, per_category: int, *extra: str) -> tuple[int, str]:
+    """`quantgate validate` on the gateway's backends (exit code, output); its record lands in the gateway's store."""
+    from gateway.cli.main import app
+
+    args = ["validate", "--config", str(gateway_config(settings, tmp_path)), "--per-category", str(per_category),
+            "--concurrency", "8", "--cache-dir", str(tmp_path / "answers"), "--card-dir", str(tmp_path / "cards"),
+            "--actor", "ml-carol", *extra]
+    result = await asyncio.to_thread(CliRunner().invoke, app, args, env={"COLUMNS": "100"})
+    return result.exit_code, result.output

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from urllib.parse import urlsplit
 
+import yaml
 from typer.testing import CliRunner
 
 from gateway.cli.main import app
@@ -39,3 +42,16 @@ async def test_cli_reports_refusals_without_traceback(gateway: Gateway) -> None:
     assert code == 1 and "401" in out
     code, out = await _quantgate("flags", "show", "--url", "http://127.0.0.1:9")
     assert code == 1 and "cannot reach" in out
+
+
+async def test_admin_commands_find_the_gateway_from_its_settings_file(gateway: Gateway, tmp_path: Path) -> None:
+    port = urlsplit(gateway.url).port
+    config = tmp_path / "gateway.yaml"
+    # A wildcard bind is reached on loopback; the token comes from the file, nothing is exported.
+    config.write_text(yaml.safe_dump({"host": "0.0.0.0", "port": port, "admin_token": ADMIN_TOKEN}))
+    code, out = await _quantgate("rollback", "--reason", "from the settings file", "--config", str(config))
+    assert code == 0 and "rollback active" in out, out
+    code, out = await _quantgate("audit", "--config", str(config), "--flag", "rollback")
+    assert code == 0 and "from the settings file" in out
+    code, out = await _quantgate("flags", "show", "--config", str(tmp_path / "missing.yaml"))
+    assert code == 1 and "cannot read --config" in out and "Traceback" not in out

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
+import json as _json
 from typing import Any
-
-import httpx
+from urllib.parse import urlencode, urlsplit
 
 
 class AdminApiError(RuntimeError):
@@ -27,29 +28,61 @@ class AdminApiError(RuntimeError):
 
 
 class AdminClient:
-    """Thin synchronous client of /admin/*."""
+    """Thin synchronous client of /admin/*, on the standard library's `http.client`.
+
+    An operator types `quantgate rollback` during an incident: one request needs no connection pool, and httpx
+    alone took longer to import than the whole call may take.
+    """
 
     def __init__(self, url: str, token: str | None, timeout_s: float = 10.0) -> None:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout_s)
+        self.base_url = url.rstrip("/")
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise AdminApiError(f"admin URL must be http(s)://host[:port], got {url!r}")
+        self._parts = parts
+        self._timeout_s = timeout_s
+        self._headers = {"accept": "application/json", "user-agent": "quantgate-cli"}
+        if token:
+            self._headers["authorization"] = f"Bearer {token}"
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def _connection(self) -> http.client.HTTPConnection:
+        kind = http.client.HTTPSConnection if self._parts.scheme == "https" else http.client.HTTPConnection
+        return kind(self._parts.hostname or "", self._parts.port, timeout=self._timeout_s)
+
+    def _call(self, method: str, path: str, json: Any = None, params: dict[str, Any] | None = None,
+              ) -> dict[str, Any]:
+        target = self._parts.path + path + (f"?{urlencode(params)}" if params else "")
+        headers = dict(self._headers)
+        body = None
+        if json is not None:
+            body = _json.dumps(json).encode()
+            headers["content-type"] = "application/json"
+        connection = self._connection()
         try:
-            response = self._http.request(method, path, **kwargs)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise AdminApiError(f"cannot reach admin API at {self._http.base_url}: {exc}") from exc
-        except httpx.HTTPError as exc:
-            # Sent, and no answer: a write may still be in flight on the gateway.
-            raise AdminApiError(f"no answer from admin API at {self._http.base_url}: {exc!r}",
-                                applied=None if method != "GET" else False) from exc
+            try:
+                connection.connect()
+            except OSError as exc:
+                raise AdminApiError(f"cannot reach admin API at {self.base_url}: {exc}") from exc
+            try:
+                connection.request(method, target, body=body, headers=headers)
+                response = connection.getresponse()
+                raw = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                # Sent, and no answer: a write may still be in flight on the gateway.
+                raise AdminApiError(f"no answer from admin API at {self.base_url}: {exc!r}",
+                                    applied=None if method != "GET" else False) from exc
+        finally:
+            connection.close()
+        text = raw.decode("utf-8", errors="replace")
         try:
-            body = response.json()
+            decoded = _json.loads(text)
         except ValueError:
-            body = {"error": {"message": response.text}}
-        if response.status_code >= 400:
-            message = (body.get("error") or {}).get("message", response.text)
-            raise AdminApiError(f"{response.status_code}: {message}")
-        return body
+            decoded = None
+        answer = decoded if isinstance(decoded, dict) else {"error": {"message": text[:500]}}
+        if response.status >= 400:
+            message = (answer.get("error") or {}).get("message", text[:500])
+            raise AdminApiError(f"{response.status}: {message}")
+        return answer
 
     def flags(self) -> dict[str, Any]:
         """Current flags."""
@@ -93,7 +126,3 @@ class AdminClient:
     def validation(self, validation_id: int) -> dict[str, Any]:
         """One validation with its card."""
         return self._call("GET", f"/admin/validations/{validation_id}")
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 
-from gateway.cli.admin_client import AdminApiError, AdminClient
+from gateway.cli.admin_client import AdminApiError
+from gateway.cli.admin_target import AdminConfig, AdminToken, AdminUrl, admin_client
 from gateway.cli.report_cmd import report
 from gateway.cli.shadow_cmd import shadow_app
 from gateway.cli.tables import audit_table, flags_table
@@ -25,13 +26,6 @@ app.command("validate")(validate)
 app.add_typer(validations_app, name="validations")
 console = Console()
 
-AdminUrl = Annotated[str, typer.Option("--url", envvar="QUANTGATE_ADMIN_URL", help="Admin API base URL.")]
-AdminToken = Annotated[Optional[str], typer.Option("--token", envvar="QUANTGATE_ADMIN_TOKEN", help="Bearer token.")]
-DEFAULT_ADMIN_URL = "http://127.0.0.1:8080"
-
-
-def _admin(url: str, token: str | None) -> AdminClient:
-    return AdminClient(url, token)
 
 
 def _fail(message: str) -> None:
@@ -47,13 +41,16 @@ def serve(
     workers: Annotated[Optional[int], typer.Option(help="uvicorn worker processes.")] = None,
     admin_port: Annotated[Optional[int], typer.Option(help="Serve /admin on this port instead.")] = None,
     admin_host: Annotated[Optional[str], typer.Option(help="Bind address of the admin port.")] = None,
+    access_log: Annotated[Optional[bool], typer.Option("--access-log/--no-access-log",
+                                                       help="One JSON line per request on stdout.")] = None,
 ) -> None:
     """Run the gateway (uvicorn with uvloop and httptools)."""
     from gateway.app import AdminTokenRequired
     from gateway.server import serve as run_server
 
     try:
-        run_server(config, host=host, port=port, workers=workers, admin_port=admin_port, admin_host=admin_host)
+        run_server(config, host=host, port=port, workers=workers, admin_port=admin_port, admin_host=admin_host,
+                   access_log=access_log)
     except (AdminTokenRequired, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
 
@@ -83,7 +80,10 @@ def simulate(
         settings["faults"] = {k: v.model_dump() for k, v in candidate_profile().items()}
     if config is not None:
         settings.update(yaml.safe_load(config.read_text()) or {})
-    sim = create_simulator_app(SimulatorConfig.model_validate(settings))
+    sim_config = SimulatorConfig.model_validate(settings)
+    sim = create_simulator_app(sim_config)
+    print(f"quantgate simulator listening on http://{host}:{port} · model {sim_config.served_model_name} · profile "
+          f"{profile} · TTFT {sim_config.latency.ttft_ms:g} ms, ITL {sim_config.latency.itl_ms:g} ms", flush=True)
     uvicorn.run(sim, host=host, port=port, loop="uvloop", http="httptools", access_log=False, log_level="warning")
 
 
@@ -213,10 +213,11 @@ def backends_check(
 
 
 @flags_app.command("show")
-def flags_show(url: AdminUrl = DEFAULT_ADMIN_URL, token: AdminToken = None) -> None:
+def flags_show(url: AdminUrl = None, token: AdminToken = None,
+               config: AdminConfig = None) -> None:
     """Print the current flags."""
     try:
-        console.print(flags_table(_admin(url, token).flags()))
+        console.print(flags_table(admin_client(url, token, config).flags()))
     except AdminApiError as exc:
         _fail(str(exc))
 
@@ -245,8 +246,9 @@ def flags_set(
     expected_version: Annotated[Optional[int], typer.Option(help="Refuse if the flags moved past this.")] = None,
     override_gate: Annotated[bool, typer.Option(help="Land a change the pre-ship gate refuses (audited with the "
                                                      "reason as an override).")] = False,
-    url: AdminUrl = DEFAULT_ADMIN_URL,
+    url: AdminUrl = None,
     token: AdminToken = None,
+    config: AdminConfig = None,
 ) -> None:
     """Change flags (partial update)."""
     changes: dict[str, Any] = {"reason": reason, "rollout_percent": rollout, "shadow_percent": shadow,
@@ -254,7 +256,7 @@ def flags_set(
                                "salt": salt, "expected_version": expected_version,
                                "override_gate": override_gate or None}
     try:
-        flags = _admin(url, token).update({k: v for k, v in changes.items() if v is not None})
+        flags = admin_client(url, token, config).update({k: v for k, v in changes.items() if v is not None})
     except AdminApiError as exc:
         _fail(exc.outcome())
         return
@@ -264,12 +266,13 @@ def flags_set(
 @app.command("rollback")
 def rollback_command(
     reason: Annotated[str, typer.Option(help="Why (required, stored in the audit log).")],
-    url: AdminUrl = DEFAULT_ADMIN_URL,
+    url: AdminUrl = None,
     token: AdminToken = None,
+    config: AdminConfig = None,
 ) -> None:
     """Send all traffic back to the baseline now."""
     try:
-        flags = _admin(url, token).rollback(reason)
+        flags = admin_client(url, token, config).rollback(reason)
     except AdminApiError as exc:
         _fail(exc.outcome())
         return
@@ -280,12 +283,13 @@ def rollback_command(
 def audit(
     limit: Annotated[int, typer.Option(help="How many entries.")] = 50,
     flag: Annotated[Optional[str], typer.Option(help="Only this flag.")] = None,
-    url: AdminUrl = DEFAULT_ADMIN_URL,
+    url: AdminUrl = None,
     token: AdminToken = None,
+    config: AdminConfig = None,
 ) -> None:
     """Print the flag audit trail."""
     try:
-        console.print(audit_table(_admin(url, token).audit(limit, flag)))
+        console.print(audit_table(admin_client(url, token, config).audit(limit, flag)))
     except AdminApiError as exc:
         _fail(str(exc))
 

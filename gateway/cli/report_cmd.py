@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway.cli.admin_client import AdminApiError, AdminClient
+from gateway.cli.admin_target import AdminConfig, AdminToken, AdminUrl, admin_client
 
 console = Console()
 _STYLE = {"regression": "bold red", "inconclusive": "yellow", "ok": "white", "improvement": "green",
@@ -53,14 +54,15 @@ def _plotted_pairs(client: AdminClient, since: str, cap: int = 20_000) -> tuple[
 def report(
     since: Annotated[str, typer.Option(help="ISO time or duration back (24h, 7d).")] = "24h",
     html: Annotated[Optional[Path], typer.Option(help="Write the HTML report here.")] = Path("quantgate-report.html"),
-    url: Annotated[str, typer.Option("--url", envvar="QUANTGATE_ADMIN_URL")] = "http://127.0.0.1:8080",
-    token: Annotated[Optional[str], typer.Option("--token", envvar="QUANTGATE_ADMIN_TOKEN")] = None,
+    url: AdminUrl = None,
+    token: AdminToken = None,
+    config: AdminConfig = None,
 ) -> None:
     """Regression verdicts per category and metric, with an HTML report of the evidence."""
     from monitors.analysis.report_html import render_html
 
-    client = AdminClient(url, token)
     try:
+        client = admin_client(url, token, config)
         data = client.verdicts(since)
         pairs, window_pairs = _plotted_pairs(client, since) if html else ([], 0)
     except AdminApiError as exc:

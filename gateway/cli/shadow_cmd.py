@@ -9,13 +9,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gateway.cli.admin_client import AdminApiError, AdminClient
+from gateway.cli.admin_client import AdminApiError
+from gateway.cli.admin_target import AdminConfig, AdminToken, AdminUrl, admin_client
 
 shadow_app = typer.Typer(help="Browse stored shadow comparisons.", no_args_is_help=True)
 console = Console()
 
-AdminUrl = Annotated[str, typer.Option("--url", envvar="QUANTGATE_ADMIN_URL", help="Admin API base URL.")]
-AdminToken = Annotated[Optional[str], typer.Option("--token", envvar="QUANTGATE_ADMIN_TOKEN", help="Bearer token.")]
 
 
 def _fmt(value: Any) -> str:
@@ -33,13 +32,14 @@ def shadow_ls(
     flips_only: Annotated[bool, typer.Option("--flips-only", help="Only pairs whose detectors disagree.")] = False,
     limit: Annotated[int, typer.Option(help="Page size.")] = 30,
     offset: Annotated[int, typer.Option(help="Skip this many.")] = 0,
-    url: AdminUrl = "http://127.0.0.1:8080",
+    url: AdminUrl = None,
     token: AdminToken = None,
+    config: AdminConfig = None,
 ) -> None:
     """List comparisons, newest first."""
     try:
-        page = AdminClient(url, token).comparisons(since=since, category=category, flips_only=str(flips_only).lower(),
-                                                   limit=limit, offset=offset)
+        page = admin_client(url, token, config).comparisons(
+            since=since, category=category, flips_only=str(flips_only).lower(), limit=limit, offset=offset)
     except AdminApiError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
@@ -55,10 +55,11 @@ def shadow_ls(
 
 
 @shadow_app.command("show")
-def shadow_show(record_id: int, url: AdminUrl = "http://127.0.0.1:8080", token: AdminToken = None) -> None:
+def shadow_show(record_id: int, url: AdminUrl = None, token: AdminToken = None,
+                   config: AdminConfig = None) -> None:
     """Everything about one comparison."""
     try:
-        record = AdminClient(url, token).comparison(record_id)
+        record = admin_client(url, token, config).comparison(record_id)
     except AdminApiError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc

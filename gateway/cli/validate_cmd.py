@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import getpass
 import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.table import Table
 
-from gateway.cli.admin_client import AdminApiError, AdminClient
+from gateway.cli.admin_client import AdminApiError
+from gateway.cli.admin_target import AdminConfig, AdminToken, AdminUrl, admin_client
 
 console = Console()
 validations_app = typer.Typer(help="Validation records of the pre-ship gate (through the admin API).",
@@ -29,6 +27,8 @@ def _fail(message: str) -> None:
 
 async def _answer_both(suite: Any, settings: Any, cache_dir: Path, concurrency: int, sampling: Any,
                        identity: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    import asyncio
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from evals.runner import answer_suite, cache_path
@@ -46,6 +46,8 @@ async def _answer_both(suite: Any, settings: Any, cache_dir: Path, concurrency: 
 
 
 async def _identities(settings: Any) -> dict[str, Any]:
+    import asyncio
+
     import aiohttp
 
     from gateway.backend_check import check_backend_settings
@@ -86,6 +88,9 @@ def validate(
 
     Exit status: 0 pass, 3 fail (a category regressed), 4 inconclusive, 1 error.
     """
+    import asyncio
+    import getpass
+
     from evals.runner import BackendAnswerError, Sampling
     from evals.suite import SuiteFileError, builtin_suite, load_suite
     from evals.validation import RunFacts, evaluate, record_of
@@ -164,16 +169,15 @@ def _pin(store: Any, pins: dict[str, str], validation_id: int, actor: str) -> No
     console.print(f"pinned to the baseline: {', '.join(pins)} (flag-set version {flags.version})")
 
 
-AdminUrl = Annotated[str, typer.Option("--url", envvar="QUANTGATE_ADMIN_URL", help="Admin API base URL.")]
-AdminToken = Annotated[Optional[str], typer.Option("--token", envvar="QUANTGATE_ADMIN_TOKEN", help="Bearer token.")]
 
 
 @validations_app.command("ls")
 def validations_ls(limit: Annotated[int, typer.Option(help="How many.", min=1, max=1000)] = 20,
-                   url: AdminUrl = "http://127.0.0.1:8080", token: AdminToken = None) -> None:
+                   url: AdminUrl = None, token: AdminToken = None,
+                   config: AdminConfig = None) -> None:
     """List validation records, newest first."""
     try:
-        body = AdminClient(url, token).validations(limit)
+        body = admin_client(url, token, config).validations(limit)
     except AdminApiError as exc:
         _fail(str(exc))
         return
@@ -189,11 +193,14 @@ def validations_ls(limit: Annotated[int, typer.Option(help="How many.", min=1, m
 
 
 @validations_app.command("show")
-def validations_show(validation_id: int, url: AdminUrl = "http://127.0.0.1:8080", token: AdminToken = None) -> None:
+def validations_show(validation_id: int, url: AdminUrl = None, token: AdminToken = None,
+                   config: AdminConfig = None) -> None:
     """Print one validation's disclosure card."""
     try:
-        body = AdminClient(url, token).validation(validation_id)
+        body = admin_client(url, token, config).validation(validation_id)
     except AdminApiError as exc:
         _fail(str(exc))
         return
+    from rich.markdown import Markdown  # markdown-it: only for the command that shows a card
+
     console.print(Markdown(body["card_markdown"]))

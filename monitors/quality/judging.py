@@ -85,7 +85,7 @@ class AnswerJudging:
         if not self._running:
             return
         if len(self._backlog) >= self._limit:
-            self.metrics.drops.labels("judging_queue_full").inc()
+            self.metrics.shadow_dropped("judging_queue_full")
             return
         self._backlog.append(answer)
         if self._timer is None:

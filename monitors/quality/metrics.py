@@ -122,3 +122,32 @@ class QualityMetrics:
         if judgement.output_tokens is not None:
             series.answer_tokens.observe(judgement.output_tokens)
         series.answer_chars.observe(judgement.output_chars)
+
+    def shadow_dropped(self, reason: str) -> None:
+        """Shadow work given up (queue full, load, circuit open, timeout, failover, ...)."""
+        self.drops.labels(reason).inc()
+
+    def shadow_sent(self, variant: str, outcome: str) -> None:
+        """One shadow request to `variant` and how it ended (ok, timeout, error, abandoned)."""
+        self.shadow_requests.labels(variant, outcome).inc()
+
+    def circuit(self, variant: str, open_: bool) -> None:
+        """The shadow circuit breaker of one target opened (shedding) or closed."""
+        self.circuit_open.labels(variant).set(1 if open_ else 0)
+
+    def observe_pair(self, category: str, exact_match: bool, similarity: float, similarity_head: float,
+                     similarity_tail: float | None, length_ratio: float | None,
+                     flips: dict[str, str | None]) -> None:
+        """One compared shadow pair: similarity per segment, length ratio, and each detector flip's direction."""
+        self.comparisons.labels(category).inc()
+        if exact_match:
+            self.exact_matches.labels(category).inc()
+        self.similarity.labels(category, "all").observe(similarity)
+        self.similarity.labels(category, "head").observe(similarity_head)
+        if similarity_tail is not None:
+            self.similarity.labels(category, "tail").observe(similarity_tail)
+        if length_ratio is not None:
+            self.length_ratio.labels(category).observe(length_ratio)
+        for kind, direction in flips.items():
+            if direction:
+                self.flips.labels(category, kind, direction).inc()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 
+from gateway.routing import CategoryLabels
 from tests.conftest import Gateway, chat_body
 
 
@@ -73,3 +74,9 @@ async def test_category_override_pins_a_slice(gateway: Gateway) -> None:
     assert set((await _variants(gateway, keys, category="chat")).values()) == {"baseline"}
     await gateway.set_flags(rollout_percent=100, category_overrides={"code": "baseline"})
     assert set((await _variants(gateway, keys, category="code")).values()) == {"baseline"}
+
+
+def test_a_category_with_a_trailing_newline_gets_no_label_of_its_own() -> None:
+    overflows: list[int] = []
+    labels = CategoryLabels([], limit=10, on_overflow=lambda: overflows.append(1))
+    assert labels.label("json\n") == "other" and labels.label("json") == "json" and overflows == [1]

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from gateway.cli.main import app
 from tests.conftest import ADMIN_TOKEN, Gateway, GatewayFactory, Simulator
-from tests.helpers import metric_value
+from tests.helpers import metric_value, run_validate
 
 # Tolerances a 40-item-per-category run can show (Bonferroni over ~50 tests): a team's pre-ship policy.
 POLICY = {"name": "preship-test", "min_paired_samples": 30, "defaults": {
@@ -21,7 +21,7 @@ POLICY = {"name": "preship-test", "min_paired_samples": 30, "defaults": {
     "repetition_rate": {"max_increase_pp": 30}, "language_mismatch_rate": {"max_increase_pp": 30},
     "task_failure_rate": {"max_increase_pp": 30}, "length_ratio": {"min": 0.5, "max": 2.0},
     "similarity": {"min_median": 0.5}}}
-PER_CATEGORY = "40"
+PER_CATEGORY = 40
 
 
 @pytest.fixture
@@ -38,23 +38,8 @@ async def gated(make_gateway: GatewayFactory, policy_file: Path) -> Gateway:
     return gateway
 
 
-def _config(gateway: Gateway, tmp_path: Path) -> Path:
-    """The gateway's own settings as a YAML file, as an operator would pass it to `quantgate validate`."""
-    s = gateway.settings
-    data = {"flag_store_url": s.flag_store_url, "policy_file": s.policy_file,
-            **{v: {"name": b.name, "base_url": b.base_url, "served_model_name": b.served_model_name,
-                   "stamp": b.stamp.model_dump()} for v, b in (("baseline", s.baseline), ("candidate", s.candidate))}}
-    path = tmp_path / "gateway.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
 async def _validate(gateway: Gateway, tmp_path: Path, *extra: str) -> tuple[int, str]:
-    args = ["validate", "--config", str(_config(gateway, tmp_path)), "--per-category", PER_CATEGORY,
-            "--concurrency", "8", "--cache-dir", str(tmp_path / "answers"), "--card-dir", str(tmp_path / "cards"),
-            "--actor", "ml-carol", *extra]
-    result = await asyncio.to_thread(CliRunner().invoke, app, args, env={"COLUMNS": "100"})
-    return result.exit_code, result.output
+    return await run_validate(gateway.settings, tmp_path, PER_CATEGORY, *extra)
 
 
 async def _put(gateway: Gateway, **changes: Any) -> Any:

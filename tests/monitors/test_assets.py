@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitors.dashboard import ASSET, build_dashboard
+from monitors.dashboard import ASSET, CHART_FILES, SYNCED_ASSETS, build_dashboard
 
 ASSETS = Path(__file__).resolve().parents[2] / "monitors" / "assets"
 
@@ -69,3 +69,9 @@ def test_dashboard_queries_are_valid_promql(promtool: str, tmp_path: Path) -> No
     path.write_text(yaml.safe_dump(rules))
     result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", SYNCED_ASSETS)
+def test_the_chart_ships_the_monitoring_assets_unchanged(name: str) -> None:
+    """One source (monitors/assets/); the chart's copy is derived: `python -m monitors.dashboard` rewrites it."""
+    assert (CHART_FILES / name).read_bytes() == (ASSETS / name).read_bytes(), "run: python -m monitors.dashboard"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Gateway, chat_body
@@ -46,3 +48,13 @@ async def test_category_label_cardinality_is_bounded(make_gateway) -> None:  # t
     categories = {s.labels["category"] for f in text_string_to_metric_families(text)
                   if f.name == "quantgate_requests" for s in f.samples}
     assert categories == {"cat0", "cat1", "cat2", "other"}
+
+
+def test_every_prometheus_label_is_set_by_a_recorder_verb() -> None:
+    """Label values are chosen in one place per recorder: no other module calls `.labels(` on a metric."""
+    root = Path(__file__).resolve().parents[2]
+    recorders = {root / "monitors" / "metrics.py", root / "monitors" / "quality" / "metrics.py"}
+    offenders = [str(path.relative_to(root)) for package in ("gateway", "shadow", "monitors", "flags", "wire", "evals")
+                 for path in (root / package).rglob("*.py")
+                 if path not in recorders and ".labels(" in path.read_text(encoding="utf-8")]
+    assert offenders == []

@@ -1,0 +1,54 @@
+"""/admin/comparisons: hunt which prompts flipped, in which category, and read one comparison whole."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from flags.comparisons import ComparisonQuery, ComparisonStoreError, row_detail, row_summary, safe
+from gateway.admin.dependencies import Runtime, require_admin
+from gateway.admin.schemas import ComparisonDetail, ComparisonPage, error_responses
+from gateway.admin.time_params import TIME_HELP, parse_record_id, parse_time
+from wire.errors import RouteError, StoreUnavailable
+
+router = APIRouter(prefix="/admin", tags=["comparisons"], dependencies=[Depends(require_admin)])
+RECORD_ID = Path(alias="id", pattern=r"^[0-9]{1,19}$", description="a stored comparison's id")
+
+
+@router.get("/comparisons", response_model=ComparisonPage, operation_id="list_comparisons",
+            responses={**error_responses(400, 503), 200: {"links": {"ShowFirst": {
+                "operationId": "show_comparison", "parameters": {"id": "$response.body#/comparisons/0/id"}}}}})
+async def list_comparisons(
+    runtime: Runtime,
+    since: Annotated[str | None, Query(max_length=64, description=TIME_HELP)] = None,
+    until: Annotated[str | None, Query(max_length=64, description=TIME_HELP)] = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    flips_only: Annotated[bool, Query(description="only pairs where a refusal, format or repetition flipped")] = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> dict[str, Any]:
+    """Stored shadow comparisons, newest first."""
+    query = ComparisonQuery(since=parse_time(since, "since"), until=parse_time(until, "until"),
+                            category=category or None, flips_only=flips_only, limit=limit, offset=offset)
+    try:
+        total, rows = await asyncio.to_thread(safe, runtime.comparisons.query, query)
+    except ComparisonStoreError as exc:
+        raise StoreUnavailable(str(exc)) from exc
+    return {"total": total, "limit": query.limit, "offset": query.offset,
+            "comparisons": [row_summary(row) for row in rows]}
+
+
+@router.get("/comparisons/{id}", response_model=ComparisonDetail, operation_id="show_comparison",
+            responses=error_responses(400, 404, 503))
+async def show_comparison(runtime: Runtime, record_id: Annotated[str, RECORD_ID]) -> dict[str, Any]:
+    """One comparison with both judgements, stamps and (when stored) texts."""
+    number = parse_record_id(record_id)
+    try:
+        row = await asyncio.to_thread(safe, runtime.comparisons.get, number)
+    except ComparisonStoreError as exc:
+        raise StoreUnavailable(str(exc)) from exc
+    if row is None:
+        raise RouteError(404, f"no comparison with id {number}")
+    return row_detail(row)
