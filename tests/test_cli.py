@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,9 +14,9 @@ from gateway.cli.main import app
 from tests.conftest import ADMIN_TOKEN, Gateway
 
 
-async def _quantgate(*args: str) -> tuple[int, str]:
+async def _quantgate(*args: str, columns: int = 200) -> tuple[int, str]:
     # The gateway serves from this event loop, so the synchronous CLI runs in a thread.
-    result = await asyncio.to_thread(CliRunner().invoke, app, list(args), env={"COLUMNS": "200"})
+    result = await asyncio.to_thread(CliRunner().invoke, app, list(args), env={"COLUMNS": str(columns)})
     return result.exit_code, result.output
 
 
@@ -55,3 +56,13 @@ async def test_admin_commands_find_the_gateway_from_its_settings_file(gateway: G
     assert code == 0 and "from the settings file" in out
     code, out = await _quantgate("flags", "show", "--config", str(tmp_path / "missing.yaml"))
     assert code == 1 and "cannot read --config" in out and "Traceback" not in out
+
+
+async def test_the_audit_trail_reads_at_80_columns(gateway: Gateway) -> None:
+    auth = ["--url", gateway.url, "--token", ADMIN_TOKEN]
+    reason = "candidate refusals up 4 points in benign-sensitive after the w4a16 calibration change; rolling back"
+    await _quantgate("flags", "set", "--pin", "benign-sensitive=baseline", "--reason", reason, *auth)
+    code, out = await _quantgate("audit", *auth, columns=80)
+    assert code == 0 and max(len(line) for line in out.splitlines()) <= 80
+    stamp = re.compile(r"\d\d-\d\d \d\d:\d\d:\d\d")  # month-day and clock, never split over two lines
+    assert len(stamp.findall(out)) >= 1 and "pins" in out and "rolling" in out

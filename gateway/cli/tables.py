@@ -21,13 +21,25 @@ def flags_table(flags: dict[str, Any]) -> Table:
     return table
 
 
+# The audit's flag names, short enough for a narrow column (`quantgate audit --flag` takes the long ones).
+SHORT_FLAG_NAMES = {"rollout_percent": "rollout %", "shadow_percent": "shadow %", "category_overrides": "pins"}
+
+
 def audit_table(entries: list[dict[str, Any]], title: str = "Flag audit trail") -> Table:
     """Audit entries, oldest first (as they happened)."""
     table = Table(title=title)
-    for column in ("version", "at", "flag", "old", "new", "actor", "reason"):
-        table.add_column(column)
+    # Readable at 80 columns: the version and the time (month-day and clock; the year is the title's business)
+    # never wrap; values fold, the reason takes what is left.
+    table.add_column("v", no_wrap=True, justify="right")
+    table.add_column("at (UTC)", no_wrap=True)
+    table.add_column("flag", overflow="fold")
+    table.add_column("old", overflow="fold", max_width=18)
+    table.add_column("new", overflow="fold", max_width=18)
+    table.add_column("actor", overflow="fold", max_width=14)
+    table.add_column("reason", ratio=1, overflow="fold")
     for entry in sorted(entries, key=lambda e: e["id"]):
-        table.add_row(str(entry["version"]), entry["at"][:19].replace("T", " "), entry["flag"],
+        table.add_row(str(entry["version"]), entry["at"][5:19].replace("T", " "),
+                      SHORT_FLAG_NAMES.get(entry["flag"], entry["flag"]),
                       _compact(entry["old_value"]), _compact(entry["new_value"]), entry["actor"], entry["reason"])
     return table
 
