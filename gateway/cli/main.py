@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 
 from gateway.cli.admin_client import AdminApiError
 from gateway.cli.admin_target import AdminConfig, AdminToken, AdminUrl, admin_client
+from gateway.cli.console import console
 from gateway.cli.report_cmd import report
 from gateway.cli.shadow_cmd import shadow_app
 from gateway.cli.tables import audit_table, flags_table
@@ -24,7 +24,6 @@ app.add_typer(db_app, name="db")
 app.command("report")(report)
 app.command("validate")(validate)
 app.add_typer(validations_app, name="validations")
-console = Console()
 
 
 
@@ -184,8 +183,6 @@ def backends_check(
     """Compare each backend's /v1/models and /version with its configured provenance stamp."""
     import asyncio
 
-    from rich.table import Table
-
     from flags.model import Variant
     from gateway.backend_check import check_backends
     from gateway.settings import load_settings
@@ -199,6 +196,8 @@ def backends_check(
     backends = [UpstreamBackend(Variant.BASELINE, settings.baseline), UpstreamBackend(Variant.CANDIDATE,
                                                                                       settings.candidate)]
     checks = asyncio.run(check_backends(backends))
+    from rich.table import Table
+
     table = Table(title="Backends against their provenance stamps")
     for column in ("variant", "url", "served models", "max context", "runtime", "stamp runtime", "mismatches"):
         table.add_column(column)
@@ -276,7 +275,7 @@ def rollback_command(
     except AdminApiError as exc:
         _fail(exc.outcome())
         return
-    console.print(f"[bold red]rollback active[/bold red] (flag-set version {flags['version']})")
+    typer.secho(f"rollback active (flag-set version {flags['version']})", fg="red", bold=True)
 
 
 @app.command()

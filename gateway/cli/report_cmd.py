@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 from gateway.cli.admin_client import AdminApiError, AdminClient
 from gateway.cli.admin_target import AdminConfig, AdminToken, AdminUrl, admin_client
+from gateway.cli.console import console
 
-console = Console()
 _STYLE = {"regression": "bold red", "inconclusive": "yellow", "ok": "white", "improvement": "green",
           "insufficient data": "dim"}
 
@@ -24,6 +25,8 @@ def _num(value: Any, scale: float = 1.0, fmt: str = "{:.3g}") -> str:
 def verdict_table(report: dict[str, Any], key: str = "verdicts", title: str = "Paired shadow verdicts") -> Table:
     """One row per (category, metric)."""
     kind = report[key][0].get("interval_kind", "") if report[key] else ""
+    from rich.table import Table
+
     table = Table(title=f"{title} under {report['policy']} (alpha {report['significance']}, family-wise; "
                         f"each verdict tests the tolerance; intervals: {kind or 'none'})")
     for column in ("category", "metric", "verdict", "effect", "interval", "n", "baseline", "candidate", "p adj.",

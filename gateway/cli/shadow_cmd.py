@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:
+    pass
 
 from gateway.cli.admin_client import AdminApiError
 from gateway.cli.admin_target import AdminConfig, AdminToken, AdminUrl, admin_client
+from gateway.cli.console import console
 
 shadow_app = typer.Typer(help="Browse stored shadow comparisons.", no_args_is_help=True)
-console = Console()
 
 
 
@@ -43,6 +44,8 @@ def shadow_ls(
     except AdminApiError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
+    from rich.table import Table
+
     table = Table(title=f"Shadow comparisons ({page['total']} matching)")
     for column in ("id", "time", "category", "primary", "similarity", "tail sim", "len ratio", "flips"):
         table.add_column(column)
@@ -63,6 +66,8 @@ def shadow_show(record_id: int, url: AdminUrl = None, token: AdminToken = None,
     except AdminApiError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
+    from rich.table import Table
+
     table = Table(title=f"Comparison {record_id} ({record['category']}, request {record['request_id']})")
     table.add_column("field")
     table.add_column("baseline")

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.table import Table
+
+
 
 
 def flags_table(flags: dict[str, Any]) -> Table:
     """The flag set as a two-column table."""
+    from rich.table import Table
+
     table = Table(title=f"Flags (version {flags.get('version')})", show_header=True)
     table.add_column("flag")
     table.add_column("value")
@@ -27,6 +32,8 @@ SHORT_FLAG_NAMES = {"rollout_percent": "rollout %", "shadow_percent": "shadow %"
 
 def audit_table(entries: list[dict[str, Any]], title: str = "Flag audit trail") -> Table:
     """Audit entries, oldest first (as they happened)."""
+    from rich.table import Table
+
     table = Table(title=title)
     # Readable at 80 columns: the version and the time (month-day and clock; the year is the title's business)
     # never wrap; values fold, the reason takes what is left.

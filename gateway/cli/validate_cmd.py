@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:
+    pass
 
 from gateway.cli.admin_client import AdminApiError
 from gateway.cli.admin_target import AdminConfig, AdminToken, AdminUrl, admin_client
+from gateway.cli.console import console
 
-console = Console()
 validations_app = typer.Typer(help="Validation records of the pre-ship gate (through the admin API).",
                               no_args_is_help=True)
 EXIT_FAIL, EXIT_INCONCLUSIVE = 3, 4
@@ -34,7 +35,7 @@ async def _answer_both(suite: Any, settings: Any, cache_dir: Path, concurrency: 
     from evals.runner import answer_suite, cache_path
 
     with Progress(TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as progress:
+                  console=console.rich()) as progress:
         runs = []
         for variant, backend in (("baseline", settings.baseline), ("candidate", settings.candidate)):
             task = progress.add_task(variant, total=len(suite.items))
@@ -60,6 +61,8 @@ async def _identities(settings: Any) -> dict[str, Any]:
 
 def _print_result(summary: dict[str, Any], result: dict[str, Any]) -> None:
     """One line per category (80 columns); the card has every test."""
+    from rich.table import Table
+
     table = Table(title=f"validation #{summary['id']}: {summary['outcome']}")
     for column in ("category", "outcome", "not shown within tolerance"):
         table.add_column(column, overflow="fold")
@@ -181,6 +184,8 @@ def validations_ls(limit: Annotated[int, typer.Option(help="How many.", min=1, m
     except AdminApiError as exc:
         _fail(str(exc))
         return
+    from rich.table import Table
+
     table = Table(title="validations")
     for column in ("id", "when", "outcome", "suite", "candidate", "not passed"):
         table.add_column(column, overflow="fold")
