@@ -200,6 +200,19 @@ async def gateway(make_gateway: GatewayFactory) -> Gateway:
     return await make_gateway()
 
 
+@pytest.fixture
+def process_env(tmp_path: Path, baseline_sim: Simulator, candidate_sim: Simulator) -> dict[str, str]:
+    """Environment of a `quantgate serve` process in front of the two simulators, on a per-test SQLite store."""
+    from gateway.demo.stack import gateway_env
+
+    env = gateway_env(tmp_path / "flags.db", 0, 0, token=ADMIN_TOKEN, validation_gate=False)
+    env.update({"QUANTGATE_BASELINE__BASE_URL": baseline_sim.url,
+                "QUANTGATE_BASELINE__SERVED_MODEL_NAME": baseline_sim.name,
+                "QUANTGATE_CANDIDATE__BASE_URL": candidate_sim.url,
+                "QUANTGATE_CANDIDATE__SERVED_MODEL_NAME": candidate_sim.name})
+    return env
+
+
 def chat_body(prompt: str = "hello there", **extra: Any) -> dict[str, Any]:
     """A chat completion request body."""
     return {"model": "quantgate", "messages": [{"role": "user", "content": prompt}], "max_tokens": 16, **extra}

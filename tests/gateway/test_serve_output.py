@@ -8,21 +8,17 @@ from pathlib import Path
 
 import httpx
 
-from gateway.demo.stack import LocalStack, free_port, gateway_env, quantgate_argv
+from gateway.demo.stack import LocalStack, free_port, quantgate_argv
 from gateway.server import startup_banner
 from gateway.settings import load_settings
-from tests.conftest import ADMIN_TOKEN, Simulator, chat_body
+from tests.conftest import Simulator, chat_body
 
 
-async def test_banner_and_json_access_log(tmp_path: Path, baseline_sim: Simulator, candidate_sim: Simulator) -> None:
+async def test_banner_and_json_access_log(tmp_path: Path, process_env: dict[str, str], baseline_sim: Simulator,
+                                          candidate_sim: Simulator) -> None:
     port = free_port()
     stack = LocalStack(tmp_path)
-    env = gateway_env(tmp_path / "flags.db", 0, 0, token=ADMIN_TOKEN, validation_gate=False)
-    env.update({"QUANTGATE_BASELINE__BASE_URL": baseline_sim.url,
-                "QUANTGATE_BASELINE__SERVED_MODEL_NAME": baseline_sim.name,
-                "QUANTGATE_CANDIDATE__BASE_URL": candidate_sim.url,
-                "QUANTGATE_CANDIDATE__SERVED_MODEL_NAME": candidate_sim.name})
-    proc = stack.start("gateway", quantgate_argv("serve", "--port", str(port), "--access-log"), env)
+    proc = stack.start("gateway", quantgate_argv("serve", "--port", str(port), "--access-log"), process_env)
     try:
         await asyncio.to_thread(proc.wait_ready, f"http://127.0.0.1:{port}/readyz", 60)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:

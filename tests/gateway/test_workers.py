@@ -10,21 +10,17 @@ import httpx
 import pytest
 
 from bench.replicas import Replica, wait_for_workers, wait_until_all
-from gateway.demo.stack import LocalStack, free_port, gateway_env, quantgate_argv
-from tests.conftest import ADMIN_TOKEN, Simulator, chat_body
+from gateway.demo.stack import LocalStack, free_port, quantgate_argv
+from tests.conftest import ADMIN_TOKEN, chat_body
 from tests.helpers import metric_value
 
 
 @pytest.fixture
-async def two_worker_gateway(tmp_path: Path, baseline_sim: Simulator, candidate_sim: Simulator) -> AsyncIterator[str]:
+async def two_worker_gateway(tmp_path: Path, process_env: dict[str, str]) -> AsyncIterator[str]:
     port = free_port()
     stack = LocalStack(tmp_path)
-    env = gateway_env(tmp_path / "flags.db", 0, 0, token=ADMIN_TOKEN, validation_gate=False)
-    env.update({"QUANTGATE_BASELINE__BASE_URL": baseline_sim.url,
-                "QUANTGATE_BASELINE__SERVED_MODEL_NAME": baseline_sim.name,
-                "QUANTGATE_CANDIDATE__BASE_URL": candidate_sim.url,
-                "QUANTGATE_CANDIDATE__SERVED_MODEL_NAME": candidate_sim.name,
-                "QUANTGATE_FLAG_POLL_INTERVAL_S": "0.1", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")})
+    env = {**process_env, "QUANTGATE_FLAG_POLL_INTERVAL_S": "0.1",
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
     (tmp_path / "metrics").mkdir()
     proc = stack.start("gateway", quantgate_argv("serve", "--port", str(port), "--workers", "2"), env)
     try:
