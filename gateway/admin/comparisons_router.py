@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Path, Query
 from flags.comparisons import ComparisonQuery, ComparisonStoreError, row_detail, row_summary, safe
 from gateway.admin.dependencies import Runtime, require_admin
 from gateway.admin.schemas import ComparisonDetail, ComparisonPage, error_responses
-from gateway.admin.time_params import TIME_HELP, parse_record_id, parse_time
+from gateway.admin.time_params import RECORD_ID_PATTERN, TIME_HELP, parse_record_id, parse_time
 from wire.errors import RouteError, StoreUnavailable
 
 router = APIRouter(prefix="/admin", tags=["comparisons"], dependencies=[Depends(require_admin)])
-RECORD_ID = Path(alias="id", pattern=r"^[0-9]{1,19}$", description="a stored comparison's id")
+RECORD_ID = Path(alias="id", pattern=RECORD_ID_PATTERN, description="a stored comparison's id")
 
 
 @router.get("/comparisons", response_model=ComparisonPage, operation_id="list_comparisons",

@@ -10,7 +10,9 @@ from wire.errors import InvalidRequest
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _MAX_LOOKBACK = timedelta(days=3660)
-_RECORD_ID = re.compile(r"^[0-9]{1,19}$")
+# Also the path parameters' pattern in the OpenAPI document: one definition of a record id.
+RECORD_ID_PATTERN = r"^[0-9]{1,19}$"
+_RECORD_ID = re.compile(RECORD_ID_PATTERN)
 _MAX_RECORD_ID = 2**63 - 1
 TIME_HELP = "ISO-8601, or a duration back from now such as 30m, 24h, 7d (at most 10 years)"
 

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Path, Query
 from flags.store import FlagStoreUnavailable
 from gateway.admin.dependencies import Runtime, require_admin
 from gateway.admin.schemas import ValidationDetail, ValidationList, error_responses
-from gateway.admin.time_params import parse_record_id
+from gateway.admin.time_params import RECORD_ID_PATTERN, parse_record_id
 from wire.errors import RouteError, StoreUnavailable
 
 router = APIRouter(prefix="/admin", tags=["validations"], dependencies=[Depends(require_admin)])
-VALIDATION_ID = Path(pattern=r"^[0-9]{1,19}$", description="a validation record's id")
+VALIDATION_ID = Path(pattern=RECORD_ID_PATTERN, description="a validation record's id")
 
 
 @router.get("/validations", response_model=ValidationList, operation_id="list_validations",
