@@ -10,10 +10,11 @@ import html
 import math
 from typing import Any
 
+from monitors.analysis.metric_definitions import RATES
+
 MODEL_FIELDS = ("model", "revision", "quantization", "method", "scheme", "bits", "group_size", "tool",
                 "runtime_version", "hardware", "source_package")
-PERCENT_METRICS = ("refusal_rate", "format_break_rate", "repetition_rate", "language_mismatch_rate",
-                   "task_failure_rate")
+PERCENT_METRICS = tuple(metric.name for metric in RATES)
 
 
 def _pct(value: Any) -> str:

@@ -16,18 +16,19 @@ from typing import Any
 from evals.scoring import ArmAnswer, score_pair
 from evals.suite import EvalSuite
 from flags.validations import FAIL, INCONCLUSIVE, PASS, ValidationRow, stamp_sha256
+from monitors.analysis.metric_definitions import METRICS, RATES
 from monitors.analysis.policy import RegressionPolicy
 from monitors.analysis.samples import PairSample
 from monitors.analysis.verdicts import IMPROVEMENT, OK, REGRESSION, SINGLE, VerdictReport, build_report
-from monitors.analysis.window_data import CHECKED_BY, RATE_FIELDS, window_from_samples
+from monitors.analysis.window_data import window_from_samples
 from monitors.quality.detectors.answer import AnswerJudge
 
-LATENCY_METRICS = ("ttft_p95", "total_p95")
-# Per arm and category, what the card shows as each arm's own score (the share of answers with the flag).
-ARM_SCORES = {"task_failed": "task failure", "refused": "refusal", "format_broken": "format break",
-              "repetitive": "repetition loop", "language_mismatch": "language mismatch"}
+LATENCY_METRICS = tuple(metric.name for metric in METRICS if metric.kind == "latency")
+# Per arm and category, what the card shows as each arm's own score (the share of answers with the flag); the
+# item's own reference check (task failure) first.
+ARM_SCORES = {str(m.flag): m.label for m in sorted(RATES, key=lambda m: m.name != "task_failure_rate")}
 # Each flag's "was it checked" field, as the verdicts count it.
-CHECKED = {RATE_FIELDS[metric]: checked for metric, checked in CHECKED_BY.items()}
+CHECKED = {str(metric.flag): metric.checked_by for metric in RATES if metric.checked_by}
 
 
 def without_latency(policy: RegressionPolicy) -> RegressionPolicy:

@@ -25,9 +25,9 @@ from flags.store import FlagStore
 from flags.updates import FlagUpdate
 from monitors.analysis import confidence_sequences as cs
 from monitors.analysis.guard_settings import GuardSettings, RampSettings
+from monitors.analysis.metric_definitions import GUARD_TESTS, definition
 from monitors.analysis.policy import RateTolerance, RatioTolerance, RegressionPolicy, SimilarityTolerance
 from monitors.analysis.samples import PairSample, samples_from_rows
-from monitors.analysis.window_data import RATE_FIELDS
 
 __all__ = ["GuardSettings", "RampSettings"]  # handed on: callers configure the guard where they build it
 
@@ -46,24 +46,25 @@ class GuardDecision:
     reason: str = ""
 
 
-# Guarded metrics: the length ratio is two sign tests, one per bound (median inside [min, max] needs both).
-GUARDED = ("refusal_rate", "format_break_rate", "repetition_rate", "length_ratio_below", "length_ratio_above",
-           "similarity")
+# Guarded tests: every metric stored with each pair (the length ratio is two sign tests, one per bound: a median
+# inside [min, max] needs both).
+GUARDED = tuple(GUARD_TESTS)
 
 
-def _observation(sample: PairSample, metric: str, tol: object) -> float | None:
+def _observation(sample: PairSample, test: str, tol: object) -> float | None:
     """Map one pair to x in [-1, 1] whose mean exceeds the test's m exactly when the policy is violated."""
-    if metric in RATE_FIELDS:
-        if metric == "format_break_rate" and not (sample.baseline.get("format_checked")
-                                                  and sample.candidate.get("format_checked")):
+    metric = definition(test)
+    if metric.is_rate:
+        checked = metric.checked_by
+        if checked and not (sample.baseline.get(checked) and sample.candidate.get(checked)):
             return None
-        key = RATE_FIELDS[metric]
+        key = str(metric.flag)
         return float(bool(sample.candidate.get(key))) - float(bool(sample.baseline.get(key)))
     if isinstance(tol, RatioTolerance):
         if sample.length_ratio is None:
             return None
         # An empty candidate answer has ratio 0: below the minimum, never dropped.
-        beyond = sample.length_ratio < tol.min if metric == "length_ratio_below" else sample.length_ratio > tol.max
+        beyond = sample.length_ratio < tol.min if test.endswith("_below") else sample.length_ratio > tol.max
         return 1.0 if beyond else -1.0
     if isinstance(tol, SimilarityTolerance):
         return 1.0 if sample.similarity < tol.min_median else -1.0
@@ -109,7 +110,7 @@ class GuardEvidence:
 def margin(policy: RegressionPolicy, category: str, metric: str) -> float:
     """The mean a guarded test's observations may reach: the tolerated rise for rates, 0 for sign tests
     ("at most half the pairs beyond the bound")."""
-    tol = policy.tolerance(category, metric.removesuffix("_below").removesuffix("_above"))
+    tol = policy.tolerance(category, definition(metric).name)
     return tol.max_increase_pp / 100 if isinstance(tol, RateTolerance) else 0.0
 
 
@@ -193,7 +194,7 @@ class RolloutGuard:
         for sample in samples:
             category = self._category(sample.category)
             for metric in GUARDED:
-                tol = self.policy.tolerance(sample.category, metric.removesuffix("_below").removesuffix("_above"))
+                tol = self.policy.tolerance(sample.category, definition(metric).name)
                 x = None if tol is None else _observation(sample, metric, tol)
                 if x is not None:
                     cell = counts.setdefault((category, metric), {})
@@ -216,7 +217,7 @@ class RolloutGuard:
     def _describe(self, category: str, metric: str) -> str:
         tally, alpha = self._evidence().tally((category, metric)), self._alpha()
         bound = cs.lower_bound(tally, alpha)
-        if metric in RATE_FIELDS:
+        if definition(metric).is_rate:
             return (f"{metric} regression in {category}: {tally.mean * 100:+.2f} pp, anytime-valid lower bound "
                     f"{bound * 100:+.2f} pp > tolerance {self._margin(category, metric) * 100:+.2f} pp "
                     f"(alpha {alpha:.2g}, n={tally.n})")

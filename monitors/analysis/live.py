@@ -25,15 +25,15 @@ from prometheus_client import CollectorRegistry
 from scipy import stats as sps
 
 from monitors.analysis import confidence_sequences as cs
+from monitors.analysis.metric_definitions import METRICS
 from monitors.analysis.policy import LatencyTolerance, RateTolerance, RegressionPolicy
 from monitors.analysis.stats import Estimate
 from monitors.analysis.stratified import RateStratum, stratified_rates
 from monitors.analysis.verdicts import ANYTIME, INSUFFICIENT, INTERVAL_KINDS, SINGLE, Verdict, judge
 from monitors.strata_labels import OVERFLOW
 
-_RATES = {"refusal_rate": ("refused", "judged"), "format_break_rate": ("format_broken", "format_checked"),
-          "repetition_rate": ("repetitive", "judged"),
-          "language_mismatch_rate": ("language_mismatch", "language_checked")}
+# What live traffic measures: the counted rates, and TTFT from its histogram (the only latency recorded per answer).
+_LIVE = tuple(metric for metric in METRICS if metric.live)
 _Key = tuple[str, str, str]  # variant, category, stratum
 _RATE_METHODS = {
     ANYTIME: "unpaired, within routing strata: Mantel-Haenszel estimate; interval and p-value from betting on "
@@ -184,19 +184,19 @@ def _live_plan(live: LiveCounts, policy: RegressionPolicy, looks: str = ANYTIME)
     """Every live metric the policy judges, with its size known before any estimate is computed."""
     plan: list[_LiveTest] = []
     for category in sorted({c for (_, c, _) in (*live.counts, *live.ttft)}):
-        for metric, (hits, total) in _RATES.items():
-            tol = policy.tolerance(category, metric)
-            if isinstance(tol, RateTolerance):
-                strata = _rate_strata(live, category, hits, total)
+        for metric in _LIVE:
+            tol = policy.tolerance(category, metric.name)
+            if metric.is_rate and isinstance(tol, RateTolerance):
+                strata = _rate_strata(live, category, *metric.live_outcomes)
                 shares = [float(label) / 100 for label in live.strata(category)]
-                plan.append(_LiveTest(category, metric, tol, _rate_n(strata),
+                plan.append(_LiveTest(category, metric.name, tol, _rate_n(strata),
                                       _rate_estimator(strata, shares, tol.max_increase_pp / 100, looks)))
-        tol = policy.tolerance(category, "ttft_p95")
-        if isinstance(tol, LatencyTolerance):
-            base, cand = _busiest_histograms(live, category)
-            # Cumulative buckets: the largest count is the +Inf bucket, the arm's total.
-            n = int(min(max(base.values(), default=0.0), max(cand.values(), default=0.0)))
-            plan.append(_LiveTest(category, "ttft_p95", tol, n, lambda a, b=base, c=cand: _p95_change(b, c, a, looks)))
+            elif metric.times == "ttft" and isinstance(tol, LatencyTolerance):
+                base, cand = _busiest_histograms(live, category)
+                # Cumulative buckets: the largest count is the +Inf bucket, the arm's total.
+                n = int(min(max(base.values(), default=0.0), max(cand.values(), default=0.0)))
+                plan.append(_LiveTest(category, metric.name, tol, n,
+                                      lambda a, b=base, c=cand: _p95_change(b, c, a, looks)))
     return plan
 
 

@@ -9,9 +9,6 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-METRICS = ("refusal_rate", "format_break_rate", "repetition_rate", "language_mismatch_rate", "task_failure_rate",
-           "length_ratio", "similarity", "ttft_p95", "total_p95")
-
 
 class RateTolerance(BaseModel):
     """A rate may rise by at most this many percentage points, candidate minus baseline."""
@@ -49,7 +46,7 @@ class LatencyTolerance(BaseModel):
 
 
 class MetricTolerances(BaseModel):
-    """Tolerances for every metric; a metric left out is not judged."""
+    """Tolerances for every metric of `monitors.analysis.metric_definitions`; a metric left out is not judged."""
 
     model_config = ConfigDict(extra="forbid")
     refusal_rate: RateTolerance | None = None

@@ -13,7 +13,10 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
-_RATE_METRICS = ("refusal_rate", "format_break_rate", "repetition_rate")
+from monitors.analysis.metric_definitions import RATES  # noqa: E402
+
+# The rates every stored pair carries (the others are only judged where their checks ran).
+_RATE_METRICS = tuple(metric.name for metric in RATES if metric.stored)
 _COLORS = {"regression": "#c0392b", "inconclusive": "#e67e22", "ok": "#7f8c8d", "improvement": "#27ae60",
            "insufficient data": "#bdc3c7"}
 

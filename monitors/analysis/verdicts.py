@@ -22,20 +22,17 @@ from typing import Any
 import numpy as np
 
 from monitors.analysis import confidence_sequences as cs
+from monitors.analysis.metric_definitions import METRICS, MetricDefinition
 from monitors.analysis.paired_rates import PairedCounts, p_above, tango_interval
 from monitors.analysis.policy import LatencyTolerance, RateTolerance, RatioTolerance, RegressionPolicy
 from monitors.analysis.samples import PairSample
 from monitors.analysis.sign_tests import share_interval
 from monitors.analysis.stats import Estimate, paired_p95_change, quantile_interval, wilson
-from monitors.analysis.window_data import RATE_FIELDS, CategoryWindow, ShareCount, WindowData, window_from_samples
+from monitors.analysis.window_data import CategoryWindow, ShareCount, WindowData, window_from_samples
 
 REGRESSION, OK, IMPROVEMENT, INSUFFICIENT = "regression", "ok", "improvement", "insufficient data"
 # Neither beyond the tolerance nor shown within it: the data cannot tell yet ("no evidence" is not "ok").
 INCONCLUSIVE = "inconclusive"
-METRIC_ORDER = ("refusal_rate", "format_break_rate", "repetition_rate", "language_mismatch_rate", "task_failure_rate",
-                "length_ratio", "similarity", "ttft_p95", "total_p95")
-# Latency metrics: which sampled times each compares.
-LATENCY_TIMES = {"ttft_p95": "ttft", "total_p95": "total"}
 ANYTIME, SINGLE = "anytime", "single"
 INTERVAL_KINDS = {ANYTIME: "anytime-valid confidence sequence (valid however often it is read)",
                   SINGLE: "fixed-sample interval (valid for one planned look)"}
@@ -208,39 +205,38 @@ _METHODS = {
              SINGLE: "Tango score interval of the paired difference; one-sided score test at the tolerance"},
     "length_ratio": "sign tests: share of pairs below min and share above max (empty answers kept), against one half",
     "similarity": "sign test: share of pairs below the minimum, against one half",
-    "ttft_p95": "each arm's p95 from order statistics (ranks from {kind}; timed-out shadows censored at the time "
-                "waited), combined into an interval of the change",
-    "total_p95": "each arm's whole-answer p95 from order statistics (ranks from {kind}; timed-out shadows censored "
-                 "at the time waited), combined into an interval of the change",
+    "latency": "each arm's {label} from order statistics (ranks from {kind}; timed-out shadows censored at the time "
+               "waited), combined into an interval of the change",
 }
 
 
-def _method(metric: str, looks: str) -> str:
-    if metric in RATE_FIELDS:
+def _method(metric: MetricDefinition, looks: str) -> str:
+    if metric.is_rate:
         return _METHODS["rate"][looks]
-    text = _METHODS[metric]
-    return text.format(kind="a confidence sequence" if looks == ANYTIME else "the binomial")
+    text = _METHODS[metric.kind]
+    return text.format(label=metric.label, kind="a confidence sequence" if looks == ANYTIME else "the binomial")
 
 
-def _evaluate(window: CategoryWindow, metric: str, tol: Any, side: float, looks: str, plan: bool) -> _Bounds:
-    if metric in RATE_FIELDS:
-        return _rate(window.rates[metric], tol, side, looks, plan)
-    if metric == "length_ratio":
+def _evaluate(window: CategoryWindow, metric: MetricDefinition, tol: Any, side: float, looks: str,
+              plan: bool) -> _Bounds:
+    if metric.is_rate:
+        return _rate(window.rates[metric.name], tol, side, looks, plan)
+    if metric.kind == "length_ratio":
         return _length(window, tol, side, looks, plan)
-    if metric == "similarity":
+    if metric.kind == "similarity":
         return _similarity(window, tol, side, looks, plan)
-    return _latency(window, side, looks, LATENCY_TIMES[metric])
+    return _latency(window, side, looks, str(metric.times))
 
 
-def sample_size(window: CategoryWindow, metric: str) -> int:
+def sample_size(window: CategoryWindow, metric: MetricDefinition) -> int:
     """How many pairs a metric's test would use (before running it)."""
-    if metric in RATE_FIELDS:
-        return window.rates[metric].n
-    if metric == "length_ratio":
+    if metric.is_rate:
+        return window.rates[metric.name].n
+    if metric.kind == "length_ratio":
         return window.length_below.n
-    if metric == "similarity":
+    if metric.kind == "similarity":
         return window.similarity_below.n
-    times = LATENCY_TIMES[metric]
+    times = metric.times
     return int(np.sum((getattr(window, f"baseline_{times}") > 0) & (getattr(window, f"candidate_{times}") > 0)))
 
 
@@ -260,15 +256,15 @@ def judge(est: Estimate, tol: Any) -> str:
     return OK if high < 0.5 else INCONCLUSIVE
 
 
-def _verdict(window: CategoryWindow, metric: str, tol: Any, enough: bool, side: float, family: int,
+def _verdict(window: CategoryWindow, metric: MetricDefinition, tol: Any, enough: bool, side: float, family: int,
              looks: str, plan: bool) -> Verdict:
     bounds = _evaluate(window, metric, tol, side, looks, plan)
     est = bounds.estimate
-    verdict = Verdict(window.category, metric, judge(est, tol) if enough else INSUFFICIENT, est.effect,
+    verdict = Verdict(window.category, metric.name, judge(est, tol) if enough else INSUFFICIENT, est.effect,
                       (est.low, est.high), est.n, est.baseline, est.candidate, tol.model_dump(),
-                      est.p_value if metric in RATE_FIELDS else None, method=_method(metric, looks),
+                      est.p_value if metric.is_rate else None, method=_method(metric, looks),
                       interval_level=1 - 2 * side, interval_kind=INTERVAL_KINDS[looks], sample_n=bounds.sample_n)
-    if metric in RATE_FIELDS:
+    if metric.is_rate:
         verdict.p_adjusted = min(1.0, est.p_value * family) if enough else None
         verdict.baseline_interval = wilson(round(est.baseline * est.n), est.n, 2 * side)
         verdict.candidate_interval = wilson(round(est.candidate * est.n), est.n, 2 * side)
@@ -294,8 +290,8 @@ def build_report(window: WindowData, policy: RegressionPolicy, baseline_stamp: d
                            sample_exhaustive=window.exhaustive, censored_shadows=window.censored)
     # A rate the window has no counts for (one that is only scored offline) is not a test here.
     tests = [(cw, metric, tol) for _, cw in sorted(window.categories.items())
-             for metric in METRIC_ORDER if (tol := policy.tolerance(cw.category, metric)) is not None
-             and (metric not in RATE_FIELDS or metric in cw.rates)]
+             for metric in METRICS if (tol := policy.tolerance(cw.category, metric.name)) is not None
+             and (not metric.is_rate or metric.name in cw.rates)]
     tested = [sample_size(cw, metric) >= policy.min_samples(cw.category) for cw, metric, _ in tests]
     family = max(1, sum(tested) + other_tests)
     for (cw, metric, tol), enough in zip(tests, tested, strict=True):

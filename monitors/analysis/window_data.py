@@ -15,18 +15,17 @@ import numpy as np
 
 from flags.comparisons import ComparisonStore
 from flags.window_queries import CategoryTally, SampledPair, WindowSample, sample_window, tally_window
+from monitors.analysis.metric_definitions import RATES
 from monitors.analysis.paired_rates import PairedCounts
 from monitors.analysis.policy import RatioTolerance, RegressionPolicy, SimilarityTolerance
 from monitors.analysis.samples import PairSample
 
 # Paired rate metrics and the judgement field each one counts.
-RATE_FIELDS = {"refusal_rate": "refused", "format_break_rate": "format_broken", "repetition_rate": "repetitive",
-               "language_mismatch_rate": "language_mismatch", "task_failure_rate": "task_failed"}
-# Rates counted only over pairs whose both answers were checked (key: the flag saying so). The last two are not
-# stored per comparison row, so a window read from the database has no counts for them and does not judge them.
-CHECKED_BY = {"format_break_rate": "format_checked", "language_mismatch_rate": "language_checked",
-              "task_failure_rate": "task_checked"}
-SAMPLE_ONLY_RATES = ("language_mismatch_rate", "task_failure_rate")
+RATE_FIELDS = {metric.name: str(metric.flag) for metric in RATES}
+# Rates counted only over pairs whose both answers were checked (value: the field saying so).
+CHECKED_BY = {metric.name: metric.checked_by for metric in RATES if metric.checked_by}
+# Rates not stored per comparison row: a window read from the database has no counts for them and does not judge them.
+SAMPLE_ONLY_RATES = tuple(metric.name for metric in RATES if not metric.stored)
 # Pairs drawn for quantiles and medians when the window holds more.
 DEFAULT_SAMPLE_SIZE = 20_000
 
