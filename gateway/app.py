@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Match, Route
 from flags.model import Variant
 from gateway.access_log import configure_access_log, logged
 from gateway.admin.app import create_control_plane
-from gateway.proxy import CompletionProxy
+from gateway.proxy.endpoint import CompletionProxy
 from gateway.runtime import GatewayRuntime
 from gateway.settings import GatewaySettings
 from wire.errors import GatewayError, RouteError, error_response_parts
