@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import helm_python
 import pytest
 import yaml
 
-CHART = Path(__file__).resolve().parents[2] / "helm" / "quantgate"
-MINIMAL = {"secrets": {"adminToken": "a-token-of-24-characters", "databaseUrl": "sqlite:////var/lib/quantgate/q.db"}}
+from tests.helm.rendering import CHART, MINIMAL, production_values, render
 
 
-def _production() -> dict[str, Any]:
-    return yaml.safe_load((CHART / "ci" / "production-values.yaml").read_text())
-
-
-def _render(values: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    chart = helm_python.Chart.load(str(CHART))
-    chart.validate_schema(values)
-    rendered = chart.render(values, name="quantgate", namespace="llm", is_install=True)
-    docs: dict[str, list[dict[str, Any]]] = {}
-    for path, text in rendered.items():
-        if path.endswith(".yaml"):
-            for doc in yaml.safe_load_all(text):
-                if doc:
-                    docs.setdefault(doc["kind"], []).append(doc)
-    return docs
-
-
-@pytest.mark.parametrize("values", [MINIMAL, _production()], ids=["defaults", "production"])
+@pytest.mark.parametrize("values", [MINIMAL, production_values()], ids=["defaults", "production"])
 def test_chart_lints_clean(values: dict[str, Any]) -> None:
     report = helm_python.lint(str(CHART), values, strict=True)
     assert report["errors"] == []
@@ -39,7 +20,7 @@ def test_chart_lints_clean(values: dict[str, Any]) -> None:
 
 
 def test_default_render_is_the_gateway_only() -> None:
-    docs = _render(MINIMAL)
+    docs = render(MINIMAL)
     assert set(docs) == {"ConfigMap", "Secret", "Deployment", "Service", "PodDisruptionBudget", "Job"}
     deployment = docs["Deployment"][0]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
@@ -54,7 +35,7 @@ def test_default_render_is_the_gateway_only() -> None:
 
 
 def test_production_render_has_every_part() -> None:
-    docs = _render(_production())
+    docs = render(production_values())
     names = {d["metadata"]["name"] for d in docs["Deployment"]}
     assert names == {"quantgate", "quantgate-guard", "quantgate-vllm-baseline", "quantgate-vllm-candidate"}
     assert "HorizontalPodAutoscaler" in docs and "PersistentVolumeClaim" in docs
@@ -96,13 +77,13 @@ def test_schema_rejects_bad_values(bad: dict[str, Any]) -> None:
 
 
 def test_grace_period_must_cover_the_pre_stop_pause_and_the_drain() -> None:
-    docs = _render({**MINIMAL, "drainTimeoutSeconds": 45, "terminationGracePeriodSeconds": 60})
+    docs = render({**MINIMAL, "drainTimeoutSeconds": 45, "terminationGracePeriodSeconds": 60})
     container = docs["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]
     assert {"name": "QUANTGATE_DRAIN_TIMEOUT_S", "value": "45"} in container["env"]
     with pytest.raises(helm_python.HelmRenderError, match="terminationGracePeriodSeconds"):
-        _render({**MINIMAL, "drainTimeoutSeconds": 60, "terminationGracePeriodSeconds": 60})
+        render({**MINIMAL, "drainTimeoutSeconds": 60, "terminationGracePeriodSeconds": 60})
 
 
-def test_missing_secrets_fail_the_render() -> None:
+def test_missing_secrets_fail_therender() -> None:
     with pytest.raises(helm_python.HelmRenderError, match="adminToken"):
         helm_python.Chart.load(str(CHART)).render({}, name="quantgate", namespace="llm")
