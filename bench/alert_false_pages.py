@@ -34,6 +34,14 @@ class RateRule:
     min_answers: int
     for_min: int
 
+    def crossed(self, n: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """The condition per evaluation, from both arms' window counts (row 0 candidate, row 1 baseline)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            diff = k[0] / n[0] - k[1] / n[1]
+            pooled = (k[0] + k[1]) / (n[0] + n[1])
+            se = np.sqrt(pooled * (1 - pooled) * (1 / n[0] + 1 / n[1]))
+            return (diff - self.margin > self.z * se) & (n.min(axis=0) >= self.min_answers)
+
 
 @dataclass(frozen=True)
 class NaiveRateRule:
@@ -44,6 +52,11 @@ class NaiveRateRule:
     window_min: int
     min_candidate_answers: int
     for_min: int
+
+    def crossed(self, n: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """The condition per evaluation (row 0 candidate, row 1 baseline)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (k[0] / n[0] - k[1] / n[1] > self.margin) & (n[0] >= self.min_candidate_answers)
 
 
 def window_exceedance(rule: RateRule, p: float, n: int) -> float:
@@ -82,16 +95,7 @@ def simulate_rate_rule(rule: RateRule | NaiveRateRule, p: float, months: int, se
         events = rng.binomial(answers, p)
         n = _rolling(answers, rule.window_min).astype(float)
         k = _rolling(events, rule.window_min).astype(float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rate = k / n
-            diff = rate[0] - rate[1]
-            if isinstance(rule, NaiveRateRule):
-                condition = (diff > rule.margin) & (n[0] >= rule.min_candidate_answers)
-            else:
-                pooled = (k[0] + k[1]) / (n[0] + n[1])
-                se = np.sqrt(pooled * (1 - pooled) * (1 / n[0] + 1 / n[1]))
-                condition = (diff - rule.margin > rule.z * se) & (n.min(axis=0) >= rule.min_answers)
-        episodes += _episodes(np.nan_to_num(condition, nan=0).astype(bool), rule.for_min)
+        episodes += _episodes(rule.crossed(n, k), rule.for_min)
     return episodes / months
 
 
@@ -176,7 +180,8 @@ def main() -> None:
                   f"{simulate_rate_rule(rule, p, args.months):.3f} false pages per month")
     print(f"  {LENGTH_RULE.name} (CV 1): {simulate_length_rule(LENGTH_RULE, args.months):.3f} per month")
     months = max(1, args.months // 10)
-    print(f"  {TTFT_RULE.name} (lognormal σ 0.5): {simulate_p95_rule(TTFT_RULE, months, TTFT_BUCKETS):.3f} per month")
+    print(f"  {TTFT_RULE.name} (lognormal σ 0.5, {months} months): "
+          f"{simulate_p95_rule(TTFT_RULE, months, TTFT_BUCKETS):.3f} per month")
 
 
 if __name__ == "__main__":

@@ -59,7 +59,8 @@ def ratio_rule(name: str) -> RatioRule:
     match = _RATIO.search(" ".join(rules[name]["expr"].split()))
     assert match, f"{name} is not a ratio alert of the expected shape"
     ratio, low, high, volume, minimum = match.groups()
-    return RatioRule(name, float(low or 0), float(high), _window(rules, ratio), int(minimum), _minutes(rules[name]["for"]))
+    return RatioRule(name, float(low or 0), float(high), _window(rules, ratio), int(minimum),
+                     _minutes(rules[name]["for"]))
 
 
 RATE_RULES = tuple(rate_rule(name) for name in ("QuantgateCandidateRefusalRateUp", "QuantgateCandidateFormatBreaksUp",
