@@ -16,7 +16,7 @@ from pydantic_settings import (
 
 from flags.deadlines import StoreTimeouts
 from monitors.analysis.guard_settings import GuardSettings
-from monitors.quality.detectors.answer import DetectorSettings
+from monitors.quality.detectors.settings import DetectorSettings
 from shadow.settings import ComparisonStoreSettings, ShadowSettings
 from wire.backends import BackendSettings, ProvenanceStamp
 

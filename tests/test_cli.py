@@ -25,7 +25,7 @@ async def test_flags_set_show_rollback_audit(gateway: Gateway) -> None:
     code, out = await _quantgate("flags", "set", "--rollout", "25", "--pin", "json=baseline",
                                  "--reason", "canary start", *auth)
     assert code == 0, out
-    assert "25.0" in out and '"json": "baseline"' in out
+    assert "rollout 25%" in out and 'pins {"json": "baseline"}' in out
     code, out = await _quantgate("rollback", "--reason", "format breaks", *auth)
     assert code == 0 and "rollback active" in out
     assert gateway.runtime.flags.flags.rollback is True

@@ -12,7 +12,7 @@ from gateway.cli.admin_target import AdminConfig, AdminToken, AdminUrl, admin_cl
 from gateway.cli.console import console
 from gateway.cli.report_cmd import report
 from gateway.cli.shadow_cmd import shadow_app
-from gateway.cli.tables import audit_table, flags_table
+from gateway.cli.tables import audit_table, flags_summary, flags_table
 from gateway.cli.validate_cmd import validate, validations_app
 
 app = typer.Typer(help="quantgate: roll a quantized LLM out next to its full-precision twin.", no_args_is_help=True)
@@ -259,7 +259,7 @@ def flags_set(
     except AdminApiError as exc:
         _fail(exc.outcome())
         return
-    console.print(flags_table(flags))
+    typer.echo(flags_summary(flags))
 
 
 @app.command("rollback")

@@ -26,6 +26,15 @@ def flags_table(flags: dict[str, Any]) -> Table:
     return table
 
 
+def flags_summary(flags: dict[str, Any]) -> str:
+    """The flag set on one line (what `flags set` confirms: plain text, so the command never loads Rich)."""
+    pins = flags.get("category_overrides") or {}
+    parts = [f"rollout {flags.get('rollout_percent'):g}%", f"shadow {flags.get('shadow_percent'):g}%",
+             "ROLLBACK ACTIVE" if flags.get("rollback") else "rollback off",
+             f"pins {json.dumps(pins, sort_keys=True)}" if pins else "no pins"]
+    return f"flags version {flags.get('version')}: " + ", ".join(parts)
+
+
 # The audit's flag names, short enough for a narrow column (`quantgate audit --flag` takes the long ones).
 SHORT_FLAG_NAMES = {"rollout_percent": "rollout %", "shadow_percent": "shadow %", "category_overrides": "pins"}
 

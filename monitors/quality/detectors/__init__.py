@@ -1,8 +1,4 @@
-"""Quality detectors applied to every answer: refusal, format break, degeneration, length."""
+"""Quality detectors applied to every answer: refusal, format break, degeneration, language (`answer` runs them all).
 
-from __future__ import annotations
-
-from monitors.quality.detectors.answer import AnswerJudge, AnswerJudgement
-from monitors.quality.detectors.refusal import PatternRefusalDetector, RefusalDetector, RefusalVerdict
-
-__all__ = ["AnswerJudge", "AnswerJudgement", "PatternRefusalDetector", "RefusalDetector", "RefusalVerdict"]
+Imports nothing: the gateway's settings read `settings` here without loading the detectors themselves.
+"""

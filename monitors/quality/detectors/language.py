@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-DEFAULT_LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "nl")
+from monitors.quality.detectors.settings import DEFAULT_LANGUAGES
+
 # Below this many letters langid's guesses are noise (a number, a name, a code fragment).
 MIN_LETTERS = 24
 MIN_PROBABILITY = 0.9
