@@ -115,6 +115,11 @@ def row_detail(row: ShadowComparisonRow) -> dict[str, Any]:
     return out
 
 
+# Flip kinds a comparison can be filtered by, and the column each one sets.
+FLIP_COLUMNS = {"refusal": ShadowComparisonRow.refusal_flip, "format": ShadowComparisonRow.format_flip,
+                "repetition": ShadowComparisonRow.repetition_flip}
+
+
 @dataclass(frozen=True)
 class ComparisonQuery:
     """Filters of GET /admin/comparisons."""
@@ -123,6 +128,10 @@ class ComparisonQuery:
     until: datetime | None = None
     category: str | None = None
     flips_only: bool = False
+    # One kind of flip only: the column of that detector's flip is set.
+    flip: str | None = None
+    similarity_min: float | None = None
+    similarity_max: float | None = None
     limit: int = 50
     offset: int = 0
 
@@ -171,6 +180,12 @@ class ComparisonStore:
             conditions.append(ShadowComparisonRow.category == q.category)
         if q.flips_only:
             conditions.append(col(ShadowComparisonRow.any_flip).is_(True))
+        if q.flip is not None:
+            conditions.append(col(FLIP_COLUMNS[q.flip]).is_not(None))
+        if q.similarity_min is not None:
+            conditions.append(col(ShadowComparisonRow.similarity) >= q.similarity_min)
+        if q.similarity_max is not None:
+            conditions.append(col(ShadowComparisonRow.similarity) <= q.similarity_max)
         with Session(self.engine) as session:
             total = session.exec(select(func.count()).select_from(ShadowComparisonRow).where(*conditions)).one()
             rows = session.exec(select(ShadowComparisonRow).where(*conditions)

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, create_engine, select
 from flags.deadlines import WRITE_DEADLINE_SETTING, SocketDeadline, StoreTimeouts
 from flags.gate import Exposure, GateContext, GateDecision, RolloutGated, decide, overrides_after
 from flags.model import AuditEntry, FlagAuditRow, FlagSet, FlagStateRow, GuardStateRow, Variant, utcnow
+from flags.read_audit import ReadEntry, add_read, newest_reads
 from flags.updates import FlagUpdate
 from flags.validations import ValidationRow, ValidationSummary, latest_matching, newest
 
@@ -352,6 +353,16 @@ class FlagStore:
                 return False
             session.merge(GuardStateRow(id=1, state_json=state_json, reset_at=reset_at, updated_at=utcnow()))
             return True
+
+    def record_read(self, actor: str, resource: str, record_id: int, surface: str) -> None:
+        """Audit one read of stored texts (raises FlagStoreUnavailable: then the texts are not shown)."""
+        with self._session(write=True) as session:
+            add_read(session, utcnow(), actor, resource, record_id, surface)
+
+    def reads(self, limit: int = 100) -> list[ReadEntry]:
+        """Newest reads of stored texts first."""
+        with self._session(write=False) as session:
+            return newest_reads(session, limit)
 
     def audit(self, limit: int = 100, flag: str | None = None) -> list[AuditEntry]:
         """Newest audit rows first."""

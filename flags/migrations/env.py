@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 
 import flags.comparisons  # noqa: F401 - registers the comparison table on the metadata
 import flags.model  # noqa: F401 - registers the flag tables on the metadata
+import flags.read_audit  # noqa: F401 - registers the read-audit table on the metadata
 import flags.validations  # noqa: F401 - registers the validation table on the metadata
 from flags.store import make_engine
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from flags.comparisons import ComparisonQuery, ComparisonStoreError, row_detail, row_summary, safe
-from gateway.admin.dependencies import Runtime, require_admin
+from flags.store import FlagStoreUnavailable
+from gateway.admin.dependencies import Runtime, actor_of, require_admin
 from gateway.admin.schemas import ComparisonDetail, ComparisonPage, error_responses
 from gateway.admin.time_params import RECORD_ID_PATTERN, TIME_HELP, parse_record_id, parse_time
 from wire.errors import RouteError, StoreUnavailable
@@ -42,8 +43,9 @@ async def list_comparisons(
 
 @router.get("/comparisons/{id}", response_model=ComparisonDetail, operation_id="show_comparison",
             responses=error_responses(400, 404, 503))
-async def show_comparison(runtime: Runtime, record_id: Annotated[str, RECORD_ID]) -> dict[str, Any]:
-    """One comparison with both judgements, stamps and (when stored) texts."""
+async def show_comparison(request: Request, runtime: Runtime,
+                          record_id: Annotated[str, RECORD_ID]) -> dict[str, Any]:
+    """One comparison with both judgements, stamps and (when stored) texts; a read of texts is audited first."""
     number = parse_record_id(record_id)
     try:
         row = await asyncio.to_thread(safe, runtime.comparisons.get, number)
@@ -51,4 +53,10 @@ async def show_comparison(runtime: Runtime, record_id: Annotated[str, RECORD_ID]
         raise StoreUnavailable(str(exc)) from exc
     if row is None:
         raise RouteError(404, f"no comparison with id {number}")
+    if row.baseline_text is not None or row.candidate_text is not None or row.prompt_text is not None:
+        try:
+            await asyncio.to_thread(runtime.store.record_read, actor_of(request, None), "comparison", number,
+                                    "admin-api")
+        except FlagStoreUnavailable as exc:
+            raise StoreUnavailable(f"this read cannot be audited, so the texts are not returned: {exc}") from exc
     return row_detail(row)

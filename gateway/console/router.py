@@ -1,0 +1,321 @@
+"""The console's pages: login, overview with rollback, comparisons and one pair, validations, audit, report."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from flags.comparisons import FLIP_COLUMNS, ComparisonQuery, ComparisonStoreError, row_detail, row_summary, safe
+from flags.store import FlagStoreUnavailable
+from flags.updates import FlagUpdate
+from gateway.admin.flags_router import apply_update
+from gateway.admin.time_params import parse_time
+from gateway.console.pair_view import divergence, word_diff
+from gateway.console.session import COOKIE, MAX_AGE_S, NAME, ConsoleSession, SessionSigner
+from gateway.console.verdict_view import category_views, stamp_rows
+from gateway.runtime import GatewayRuntime
+from wire.errors import GatewayError
+
+if TYPE_CHECKING:
+    from fastapi.templating import Jinja2Templates
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+HERE = Path(__file__).parent
+PAGE_SIZE = 50
+MAX_REASON = 500
+
+
+class ConsoleError(Exception):
+    """A page that cannot be shown, with the status and the reason a person reads."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+@lru_cache(maxsize=1)
+def templates() -> Jinja2Templates:
+    """Jinja loads with the first page, never in a worker that only proxies."""
+    from fastapi.templating import Jinja2Templates
+
+    return Jinja2Templates(directory=HERE / "templates")
+
+
+def _runtime(request: Request) -> GatewayRuntime:
+    runtime: GatewayRuntime = request.app.state.runtime
+    return runtime
+
+
+def signer_of(request: Request) -> SessionSigner:
+    """The worker's signer: keyed by the admin token (the same in every worker), else a per-process secret."""
+    state = request.app.state
+    if getattr(state, "console_signer", None) is None:
+        token = _runtime(request).settings.admin_token
+        state.console_signer = SessionSigner(token.get_secret_value().encode() if token else secrets.token_bytes(32))
+    signer: SessionSigner = state.console_signer
+    return signer
+
+
+def _session(request: Request) -> ConsoleSession | None:
+    return signer_of(request).read(request.cookies.get(COOKIE))
+
+
+def _page(request: Request, name: str, session: ConsoleSession | None, status: int = 200, **context: Any) -> Response:
+    csrf = signer_of(request).csrf_token(session) if session else ""
+    return templates().TemplateResponse(request, name, {"session": session, "csrf": csrf, **context},
+                                        status_code=status)
+
+
+def _login_redirect() -> Response:
+    return RedirectResponse("/console/login", status_code=303)
+
+
+async def _form(request: Request, session: ConsoleSession) -> dict[str, str]:
+    """The posted form, refused (403) unless it carries this session's CSRF token."""
+    form = await request.form()
+    fields = {key: str(value) for key, value in form.items() if isinstance(value, str)}
+    if not signer_of(request).csrf_ok(session, fields.get("csrf")):
+        raise ConsoleError(403, "this form is missing its CSRF token or it belongs to another session: reload the "
+                                "page and submit it again")
+    return fields
+
+
+@router.get("/login")
+async def login_page(request: Request) -> Response:
+    """The login form."""
+    return _page(request, "login.html", None, error=None)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    """Check the admin token; set the session cookie."""
+    form = await request.form()
+    name, token = str(form.get("name", "")).strip(), str(form.get("token", ""))
+    expected = _runtime(request).settings.admin_token
+    if not NAME.fullmatch(name):
+        return _page(request, "login.html", None, 400, error="your name: 1 to 64 letters, digits, . _ @ or -")
+    if expected is not None and not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
+        return _page(request, "login.html", None, 401, error="wrong admin token")
+    cookie, _ = signer_of(request).issue(name)
+    response = RedirectResponse("/console", status_code=303)
+    response.set_cookie(COOKIE, cookie, max_age=MAX_AGE_S, path="/console", httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    """Forget the session."""
+    session = _session(request)
+    if session is None:
+        return _login_redirect()
+    await _form(request, session)
+    response = _login_redirect()
+    response.delete_cookie(COOKIE, path="/console")
+    return response
+
+
+async def _verdicts(runtime: GatewayRuntime, hours: int = 24) -> dict[str, Any] | None:
+    from gateway.admin.verdicts_router import verdict_report
+
+    try:
+        report = await asyncio.to_thread(verdict_report, runtime, datetime.now(UTC) - timedelta(hours=hours))
+    except ComparisonStoreError:
+        return None
+    return report.as_dict()
+
+
+@router.get("")
+async def overview(request: Request) -> Response:
+    """Flags, the split, the validation state, the verdict per category, and the rollback form."""
+    session = _session(request)
+    if session is None:
+        return _login_redirect()
+    runtime = _runtime(request)
+    try:
+        flags, source = await asyncio.to_thread(runtime.store.snapshot), "store"
+    except FlagStoreUnavailable:
+        flags, source = runtime.flags.flags, "last known (the store is down)"
+    report = await _verdicts(runtime)
+    return _page(request, "overview.html", session, flags=flags.as_dict(), source=source,
+                 validation=runtime.validation.as_dict(), report=report,
+                 categories=category_views(report["verdicts"] + report["live_verdicts"]) if report else [],
+                 done=request.query_params.get("done"))
+
+
+@router.post("/rollback")
+async def rollback(request: Request) -> Response:
+    """Roll back after the person confirmed and gave a reason; audited under their name."""
+    session = _session(request)
+    if session is None:
+        return _login_redirect()
+    form = await _form(request, session)
+    reason = form.get("reason", "").strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise ConsoleError(400, f"a rollback needs a reason (1 to {MAX_REASON} characters): nothing was changed")
+    if form.get("confirm") != "yes":
+        raise ConsoleError(400, "tick the confirmation box to roll back: nothing was changed")
+    try:
+        await apply_update(_runtime(request), FlagUpdate(rollback=True, reason=reason), session.actor)
+    except GatewayError as exc:
+        raise ConsoleError(exc.status_code, exc.message) from exc
+    return RedirectResponse("/console?done=rollback", status_code=303)
+
+
+def _float(value: str | None, name: str) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConsoleError(400, f"{name} must be a number between 0 and 1") from None
+    if not 0 <= number <= 1:
+        raise ConsoleError(400, f"{name} must be a number between 0 and 1")
+    return number
+
+
+def _comparison_query(params: Any) -> ComparisonQuery:
+    flip = params.get("flip") or None
+    if flip is not None and flip not in FLIP_COLUMNS:
+        raise ConsoleError(400, f"flip is one of {', '.join(FLIP_COLUMNS)}")
+    try:
+        since = parse_time(params.get("since") or None, "since")
+        until = parse_time(params.get("until") or None, "until")
+        page = int(params.get("page") or 1)
+    except (GatewayError, ValueError) as exc:
+        raise ConsoleError(400, str(getattr(exc, "message", exc))) from exc
+    category = params.get("category") or None
+    if category is not None and len(category) > 64:
+        raise ConsoleError(400, "category is at most 64 characters")
+    if not 1 <= page <= 100_000:
+        raise ConsoleError(400, "page must be between 1 and 100000")
+    return ComparisonQuery(since=since, until=until, category=category, flip=flip,
+                           similarity_min=_float(params.get("sim_min"), "sim_min"),
+                           similarity_max=_float(params.get("sim_max"), "sim_max"),
+                           limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+
+
+@router.get("/comparisons")
+async def comparisons(request: Request) -> Response:
+    """Stored pairs, filtered by category, flip kind, similarity and time."""
+    session = _session(request)
+    if session is None:
+        return _login_redirect()
+    query = _comparison_query(request.query_params)
+    runtime = _runtime(request)
+    try:
+        total, rows = await asyncio.to_thread(safe, runtime.comparisons.query, query)
+    except ComparisonStoreError as exc:
+        raise ConsoleError(503, f"comparison store unavailable: {exc}") from exc
+    return _page(request, "comparisons.html", session, total=total, rows=[row_summary(r) for r in rows],
+                 filters=dict(request.query_params), page=query.offset // PAGE_SIZE + 1, page_size=PAGE_SIZE,
+                 flips=list(FLIP_COLUMNS))
+
+
+@router.get("/comparisons/{record_id}")
+async def pair(request: Request, record_id: int) -> Response:
+    """Both answers side by side; reading stored texts is audited before they are shown."""
+    session = _session(request)
+    if session is None:
+        return _login_redirect()
+    runtime = _runtime(request)
+    try:
+        row = await asyncio.to_thread(safe, runtime.comparisons.get, record_id)
+    except ComparisonStoreError as exc:
+        raise ConsoleError(503, f"comparison store unavailable: {exc}") from exc
+    if row is None:
+        raise ConsoleError(404, f"no comparison with id {record_id}")
+    detail = row_detail(row)
+    base, cand = detail["baseline_text"], detail["candidate_text"]
+    if base is not None or cand is not None or detail["prompt_text"] is not None:
+        try:
+            await asyncio.to_thread(runtime.store.record_read, session.actor, "comparison", record_id, "console")
+        except FlagStoreUnavailable as exc:
+            raise ConsoleError(503, f"this read cannot be audited, so the texts are not shown: {exc}") from exc
+    diff = word_diff(base or "", cand or "") if base is not None and cand is not None else None
+    return _page(request, "pair.html", session, c=detail, diff=diff, divergence=divergence(base or "", cand or ""),
+                 baseline_stamp=stamp_rows(detail["baseline_stamp"]),
+                 candidate_stamp=stamp_rows(detail["candidate_stamp"]))
+
+
+@router.get("/validations")
+async def validations(request: Request) -> Response:
+    """The pre-ship gate's records, newest first."""
+    session = _session(request)
+    if session is None:
+        return _login_redirect()
+    runtime = _runtime(request)
+    try:
+        rows = await asyncio.to_thread(runtime.store.validations, 50)
+    except FlagStoreUnavailable as exc:
+        raise ConsoleError(503, f"flag store unavailable: {exc}") from exc
+    return _page(request, "validations.html", session, rows=[r.as_dict() for r in rows],
+                 validation=runtime.validation.as_dict())
+
+
+@router.get("/validations/{validation_id}")
+async def validation(request: Request, validation_id: int) -> Response:
+    """One validation's disclosure card."""
+    session = _session(request)
+    if session is None:
+        return _login_redirect()
+    try:
+        found = await asyncio.to_thread(_runtime(request).store.validation, validation_id)
+    except FlagStoreUnavailable as exc:
+        raise ConsoleError(503, f"flag store unavailable: {exc}") from exc
+    if found is None:
+        raise ConsoleError(404, f"no validation {validation_id}")
+    from evals.card import card_html
+
+    return _page(request, "validation.html", session, card=card_html(found[0].as_dict(), found[1]),
+                 number=validation_id)
+
+
+@router.get("/audit")
+async def audit(request: Request) -> Response:
+    """Who changed the flags, and who read stored texts."""
+    session = _session(request)
+    if session is None:
+        return _login_redirect()
+    store = _runtime(request).store
+    try:
+        changes, reads = await asyncio.to_thread(store.audit, 200), await asyncio.to_thread(store.reads, 200)
+    except FlagStoreUnavailable as exc:
+        raise ConsoleError(503, f"flag store unavailable: {exc}") from exc
+    return _page(request, "audit.html", session, changes=[e.as_dict() for e in changes],
+                 reads=[r.as_dict() for r in reads])
+
+
+@router.get("/report")
+async def report(request: Request) -> Response:
+    """The printable report: the answer first, then each category's intervals against its tolerances."""
+    session = _session(request)
+    if session is None:
+        return _login_redirect()
+    data = await _verdicts(_runtime(request))
+    if data is None:
+        raise ConsoleError(503, "comparison store unavailable")
+    views = category_views(data["verdicts"] + data["live_verdicts"])
+    return _page(request, "report.html", session, report=data, categories=views,
+                 baseline_stamp=stamp_rows(data["baseline_stamp"]), candidate_stamp=stamp_rows(data["candidate_stamp"]))
+
+
+def console_error_page(request: Request, exc: ConsoleError) -> Response:
+    """A console error as a page with the reason (never a stack trace)."""
+    return _page(request, "error.html", _session(request), exc.status, message=exc.message)
+
+
+def static_files() -> Any:
+    """The console's stylesheet, served by the gateway itself."""
+    from starlette.staticfiles import StaticFiles
+
+    return StaticFiles(directory=HERE / "static")
+

@@ -1,0 +1,128 @@
+"""Verdicts as a person reads them: the answer per category first, then each metric's interval drawn against its
+tolerance, in words rather than dict reprs."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+# Worst first: a category reads as its worst verdict.
+SEVERITY = ("regression", "inconclusive", "insufficient data", "ok", "improvement")
+
+
+@dataclass(frozen=True)
+class Bar:
+    """Positions in percent of the drawing's width: the interval, the estimate, the tolerance and zero."""
+
+    low: float
+    high: float
+    effect: float
+    tolerance: float
+    zero: float
+
+
+@dataclass(frozen=True)
+class VerdictRow:
+    """One metric of one category, ready to print."""
+
+    metric: str
+    verdict: str
+    estimate: str
+    interval: str
+    tolerance: str
+    n: int
+    bar: Bar
+    pairs_needed: int | None
+    pairs_link: str
+
+
+@dataclass
+class CategoryView:
+    """One category: its worst verdict and every metric behind it."""
+
+    category: str
+    status: str
+    rows: list[VerdictRow] = field(default_factory=list)
+
+
+def tolerance_text(metric: str, tolerance: dict[str, Any]) -> str:
+    """The committed tolerance in words."""
+    if "max_increase_pp" in tolerance:
+        return f"may rise at most {tolerance['max_increase_pp']:g} pp"
+    if "max_increase_pct" in tolerance:
+        return f"p95 may rise at most {tolerance['max_increase_pct']:g} %"
+    if "min_median" in tolerance:
+        return f"median similarity at least {tolerance['min_median']:g}"
+    if "min" in tolerance and "max" in tolerance:
+        return f"median length ratio within {tolerance['min']:g}–{tolerance['max']:g}"
+    return ", ".join(f"{k} {v}" for k, v in tolerance.items())
+
+
+def _limit(tolerance: dict[str, Any]) -> float:
+    """The tolerance on the scale the verdict's interval is on (a difference, a change, or a share of pairs)."""
+    if "max_increase_pp" in tolerance:
+        return tolerance["max_increase_pp"] / 100
+    if "max_increase_pct" in tolerance:
+        return tolerance["max_increase_pct"] / 100
+    return 0.5  # sign tests: the share of pairs beyond the bound, against one half
+
+
+def bar(low: float | None, high: float | None, effect: float, limit: float, share: bool) -> Bar:
+    """Where to draw an interval against its tolerance (open-ended bounds run to the edge)."""
+    if share:
+        lo_edge, hi_edge = 0.0, 1.0
+    else:
+        finite = [abs(x) for x in (low, high, effect) if x is not None and math.isfinite(x)]
+        span = max([limit * 2, *finite]) * 1.1 or 1.0
+        lo_edge, hi_edge = -span, span
+
+    def pos(x: float | None, default: float) -> float:
+        value = default if x is None or not math.isfinite(x) else min(max(x, lo_edge), hi_edge)
+        return round(100 * (value - lo_edge) / (hi_edge - lo_edge), 2)
+
+    return Bar(pos(low, lo_edge), pos(high, hi_edge), pos(effect, effect), pos(limit, limit), pos(0.0, 0.0))
+
+
+def _pairs_link(category: str, metric: str, tolerance: dict[str, Any]) -> str:
+    link = f"/console/comparisons?category={category}"
+    flips = {"refusal_rate": "refusal", "format_break_rate": "format", "repetition_rate": "repetition"}
+    if metric in flips:
+        return f"{link}&flip={flips[metric]}"
+    if metric == "similarity" and "min_median" in tolerance:
+        return f"{link}&sim_max={tolerance['min_median']:g}"
+    return link
+
+
+def _row(v: dict[str, Any]) -> VerdictRow:
+    metric, tol = v["metric"], v["tolerance"]
+    share = not ("max_increase_pp" in tol or "max_increase_pct" in tol)
+    low, high = v["interval"]
+    if "max_increase_pp" in tol:
+        def fmt(x: Any) -> str:
+            return "?" if x is None else f"{x * 100:+.1f} pp"
+    elif "max_increase_pct" in tol:
+        def fmt(x: Any) -> str:
+            return "?" if x is None else f"{x * 100:+.0f} %"
+    else:
+        def fmt(x: Any) -> str:
+            return "?" if x is None else f"{x * 100:.0f} % of pairs"
+    return VerdictRow(metric, v["verdict"], fmt(v["effect"]), f"[{fmt(low)}, {fmt(high)}]", tolerance_text(metric, tol),
+                      int(v["n"]), bar(low, high, v["effect"] or 0.0, _limit(tol), share), v.get("pairs_needed"),
+                      _pairs_link(v["category"], metric, tol))
+
+
+def category_views(verdicts: list[dict[str, Any]]) -> list[CategoryView]:
+    """Categories worst first, each with its metrics."""
+    views: dict[str, CategoryView] = {}
+    for v in verdicts:
+        view = views.setdefault(v["category"], CategoryView(v["category"], "improvement"))
+        view.rows.append(_row(v))
+        if SEVERITY.index(v["verdict"]) < SEVERITY.index(view.status):
+            view.status = v["verdict"]
+    return sorted(views.values(), key=lambda c: (SEVERITY.index(c.status), c.category))
+
+
+def stamp_rows(stamp: dict[str, Any]) -> list[tuple[str, str]]:
+    """A provenance stamp as label/value rows, empty fields left out."""
+    return [(key.replace("_", " "), str(value)) for key, value in stamp.items() if value not in (None, "", {})]

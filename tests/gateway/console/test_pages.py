@@ -1,0 +1,106 @@
+"""The console over plain HTTP: login, the session cookie's attributes, CSRF, rollback, filters, audited reads."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+from tests.conftest import ADMIN_TOKEN, Gateway
+
+
+@asynccontextmanager
+async def _logged_in(gateway: Gateway, name: str = "alice") -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
+        response = await client.post("/console/login", data={"name": name, "token": ADMIN_TOKEN})
+        assert response.status_code == 303 and response.headers["location"] == "/console"
+        yield client
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+async def test_login_sets_a_strict_httponly_cookie_and_refuses_a_wrong_token(gateway: Gateway) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        assert (await client.get("/console")).status_code == 303  # not logged in: to the login page
+        wrong = await client.post("/console/login", data={"name": "mallory", "token": "nope"})
+        assert wrong.status_code == 401 and "wrong admin token" in wrong.text and not wrong.cookies
+        bad_name = await client.post("/console/login", data={"name": "x\ny", "token": ADMIN_TOKEN})
+        assert bad_name.status_code == 400
+        ok = await client.post("/console/login", data={"name": "alice", "token": ADMIN_TOKEN})
+    cookie = ok.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/console" in cookie
+    assert "secure" not in cookie  # plain HTTP here; `Secure` is set when the console is served over TLS
+
+
+async def test_a_post_without_the_session_csrf_token_is_refused_and_changes_nothing(gateway: Gateway) -> None:
+    async with _logged_in(gateway) as client:
+        refused = await client.post("/console/rollback", data={"reason": "forged", "confirm": "yes"})
+        assert refused.status_code == 403 and "CSRF" in refused.text
+        forged = await client.post("/console/rollback", data={"reason": "forged", "confirm": "yes", "csrf": "x" * 43})
+        assert forged.status_code == 403
+    assert gateway.runtime.store.snapshot().rollback is False
+    async with httpx.AsyncClient(base_url=gateway.url) as anonymous:
+        # No session at all: to the login page, nothing changed.
+        assert (await anonymous.post("/console/rollback", data={"reason": "x", "confirm": "yes"})).status_code == 303
+    assert gateway.runtime.store.snapshot().rollback is False
+
+
+async def test_rollback_needs_a_reason_and_a_confirmation_then_is_audited_under_the_person(gateway: Gateway) -> None:
+    async with _logged_in(gateway, "bob") as client:
+        csrf = _csrf((await client.get("/console")).text)
+        unconfirmed = await client.post("/console/rollback", data={"reason": "json breaks", "csrf": csrf})
+        assert unconfirmed.status_code == 400 and "nothing was changed" in unconfirmed.text
+        blank = await client.post("/console/rollback", data={"reason": "  ", "confirm": "yes", "csrf": csrf})
+        assert blank.status_code == 400
+        assert gateway.runtime.store.snapshot().rollback is False
+        done = await client.post("/console/rollback", data={"reason": "json breaks", "confirm": "yes", "csrf": csrf})
+        assert done.status_code == 303
+        page = (await client.get(done.headers["location"])).text
+    assert "ROLLBACK ACTIVE" in page
+    entry = gateway.runtime.store.audit(1)[0]
+    assert (entry.flag, entry.actor, entry.reason) == ("rollback", "console:bob", "json breaks")
+
+
+async def test_comparisons_filter_and_a_pair_read_is_audited(shadowed_gateway: Gateway) -> None:
+    async with _logged_in(shadowed_gateway, "carol") as client:
+        flips = await client.get("/console/comparisons", params={"category": "json", "flip": "refusal"})
+        assert flips.status_code == 200
+        ids = re.findall(r'href="/console/comparisons/(\d+)"', flips.text)
+        assert ids, "a refusal flip in json was expected"
+        chat = await client.get("/console/comparisons", params={"category": "chat", "flip": "refusal"})
+        assert "0 pairs match" in chat.text
+        assert (await client.get("/console/comparisons", params={"sim_min": "2"})).status_code == 400
+        assert (await client.get("/console/comparisons", params={"flip": "teleport"})).status_code == 400
+        pair = await client.get(f"/console/comparisons/{ids[0]}")
+        assert pair.status_code == 200 and 'id="baseline"' in pair.text and 'id="candidate"' in pair.text
+        assert "<mark>" in pair.text and "div-mark" in pair.text  # the differences and where they part
+        assert (await client.get("/console/comparisons/999999")).status_code == 404
+    read = shadowed_gateway.runtime.store.reads(1)[0]
+    assert (read.actor, read.resource, read.record_id, read.surface) == ("console:carol", "comparison", int(ids[0]),
+                                                                       "console")
+
+
+async def test_overview_and_report_answer_first_with_the_regressed_category(shadowed_gateway: Gateway) -> None:
+    async with _logged_in(shadowed_gateway) as client:
+        overview = (await client.get("/console")).text
+        report = (await client.get("/console/report")).text
+        audit = (await client.get("/console/audit")).text
+        assert (await client.get("/console/static/console.css")).status_code == 200
+    assert "Verdicts, last 24 hours" in overview and "json" in overview and "Roll back" in overview
+    assert "Did the candidate regress?" in report and "may rise at most" in report and "{'" not in report
+    assert "Flag changes" in audit and "shadow_percent" in audit
+
+
+async def test_reading_a_pair_through_the_admin_api_is_audited_too(shadowed_gateway: Gateway) -> None:
+    async with shadowed_gateway.admin() as admin:
+        first = (await admin.get("/admin/comparisons", params={"limit": 1})).json()["comparisons"][0]
+        shown = await admin.get(f"/admin/comparisons/{first['id']}", headers={"x-quantgate-actor": "dave"})
+    assert shown.status_code == 200 and shown.json()["baseline_text"]
+    read = shadowed_gateway.runtime.store.reads(1)[0]
+    assert (read.actor, read.record_id, read.surface) == ("dave", first["id"], "admin-api")
