@@ -147,7 +147,7 @@ async def overview(request: Request) -> Response:
     report = await _verdicts(runtime)
     return _page(request, "overview.html", session, flags=flags.as_dict(), source=source,
                  validation=runtime.validation.as_dict(), report=report,
-                 categories=category_views(report["verdicts"] + report["live_verdicts"]) if report else [],
+                 categories=category_views(report) if report else [],
                  done=request.query_params.get("done"))
 
 
@@ -303,7 +303,7 @@ async def report(request: Request) -> Response:
     data = await _verdicts(_runtime(request))
     if data is None:
         raise ConsoleError(503, "comparison store unavailable")
-    views = category_views(data["verdicts"] + data["live_verdicts"])
+    views = category_views(data)
     return _page(request, "report.html", session, report=data, categories=views,
                  baseline_stamp=stamp_rows(data["baseline_stamp"]), candidate_stamp=stamp_rows(data["candidate_stamp"]))
 

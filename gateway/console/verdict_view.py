@@ -27,6 +27,7 @@ class VerdictRow:
     """One metric of one category, ready to print."""
 
     metric: str
+    source: str  # "shadow pairs" (paired) or "live traffic" (unpaired, per routing stratum)
     verdict: str
     estimate: str
     interval: str
@@ -94,7 +95,7 @@ def _pairs_link(category: str, metric: str, tolerance: dict[str, Any]) -> str:
     return link
 
 
-def _row(v: dict[str, Any]) -> VerdictRow:
+def _row(v: dict[str, Any], source: str) -> VerdictRow:
     metric, tol = v["metric"], v["tolerance"]
     share = not ("max_increase_pp" in tol or "max_increase_pct" in tol)
     low, high = v["interval"]
@@ -107,17 +108,18 @@ def _row(v: dict[str, Any]) -> VerdictRow:
     else:
         def fmt(x: Any) -> str:
             return "?" if x is None else f"{x * 100:.0f} % of pairs"
-    return VerdictRow(metric, v["verdict"], fmt(v["effect"]), f"[{fmt(low)}, {fmt(high)}]", tolerance_text(metric, tol),
-                      int(v["n"]), bar(low, high, v["effect"] or 0.0, _limit(tol), share), v.get("pairs_needed"),
-                      _pairs_link(v["category"], metric, tol))
+    return VerdictRow(metric, source, v["verdict"], fmt(v["effect"]), f"[{fmt(low)}, {fmt(high)}]",
+                      tolerance_text(metric, tol), int(v["n"]), bar(low, high, v["effect"] or 0.0, _limit(tol), share),
+                      v.get("pairs_needed"), _pairs_link(v["category"], metric, tol))
 
 
-def category_views(verdicts: list[dict[str, Any]]) -> list[CategoryView]:
-    """Categories worst first, each with its metrics."""
+def category_views(report: dict[str, Any]) -> list[CategoryView]:
+    """Categories worst first, each with its metrics: the paired shadow verdicts, then the live ones."""
     views: dict[str, CategoryView] = {}
-    for v in verdicts:
+    tagged = [(v, "shadow pairs") for v in report["verdicts"]] + [(v, "live traffic") for v in report["live_verdicts"]]
+    for v, source in tagged:
         view = views.setdefault(v["category"], CategoryView(v["category"], "improvement"))
-        view.rows.append(_row(v))
+        view.rows.append(_row(v, source))
         if SEVERITY.index(v["verdict"]) < SEVERITY.index(view.status):
             view.status = v["verdict"]
     return sorted(views.values(), key=lambda c: (SEVERITY.index(c.status), c.category))
