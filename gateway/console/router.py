@@ -20,8 +20,8 @@ from gateway.admin.flags_router import apply_update
 from gateway.admin.time_params import parse_time
 from gateway.console.pair_view import divergence, word_diff
 from gateway.console.session import COOKIE, MAX_AGE_S, NAME, ConsoleSession, SessionSigner
-from gateway.console.verdict_view import category_views, stamp_rows
 from gateway.runtime import GatewayRuntime
+from monitors.analysis.verdict_reading import category_views, stamp_rows
 from wire.errors import GatewayError
 
 if TYPE_CHECKING:

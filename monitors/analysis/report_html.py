@@ -14,6 +14,7 @@ matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
 from monitors.analysis.metric_definitions import RATES  # noqa: E402
+from monitors.analysis.verdict_reading import CategoryView, VerdictRow, category_views, stamp_rows  # noqa: E402
 
 # The rates every stored pair carries (the others are only judged where their checks ran).
 _RATE_METRICS = tuple(metric.name for metric in RATES if metric.stored)
@@ -76,19 +77,50 @@ def _ttft_plot(pairs: list[dict[str, Any]]) -> str:
     return _png(fig)
 
 
-def _table(report: dict[str, Any]) -> str:
-    rows = []
-    for v in report["verdicts"]:
-        interval = ", ".join("-" if x is None else f"{x:.4g}" for x in v["interval"])
-        p_adj = "-" if v["p_adjusted"] is None else f"{v['p_adjusted']:.3g}"
-        rows.append(f"<tr><td>{html.escape(v['category'])}</td><td>{v['metric']}</td>"
-                    f"<td style='color:{_COLORS.get(v['verdict'], 'black')}'><b>{v['verdict']}</b></td>"
-                    f"<td>{(v['effect'] or 0):.4g}</td><td>[{interval}]</td><td>{v['n']}</td>"
-                    f"<td>{(v['baseline_value'] or 0):.4g}</td><td>{(v['candidate_value'] or 0):.4g}</td>"
-                    f"<td>{p_adj}</td><td>{html.escape(str(v['tolerance']))}</td></tr>")
-    return ("<table><tr><th>category</th><th>metric</th><th>verdict</th><th>effect</th><th>interval</th><th>n</th>"
-            "<th>baseline</th><th>candidate</th><th>adjusted p</th><th>tolerance</th></tr>" + "".join(rows)
-            + "</table>")
+def _bar_svg(row: VerdictRow) -> str:
+    b = row.bar
+    return (f"<svg class='bar' viewBox='0 0 100 12' preserveAspectRatio='none'><line x1='{b.zero}' x2='{b.zero}' "
+            f"y1='0' y2='12' stroke='#8c8f94' stroke-width='.4'/><line x1='{b.tolerance}' x2='{b.tolerance}' y1='0' "
+            f"y2='12' stroke='#b32d2e' stroke-width='.8' stroke-dasharray='1.5 1'/><rect x='{b.low}' y='4' "
+            f"width='{max(b.high - b.low, 0.6)}' height='4' fill='#2271b1'/><circle cx='{b.effect}' cy='6' r='1.6'/>"
+            "</svg>")
+
+
+def _answer(views: list[CategoryView]) -> str:
+    """The answer first: which categories regressed, which are undecided and what would settle them."""
+    regressed = [v.category for v in views if v.status == "regression"]
+    undecided = [v for v in views if v.status == "inconclusive"]
+    text = (f"<strong>Yes, in {html.escape(', '.join(regressed))}</strong>: an interval lies beyond its committed "
+            "tolerance." if regressed else "<strong>No regression shown.</strong>")
+    if undecided:
+        needs = "; ".join(f"{html.escape(v.category)} {r.metric} needs about {r.pairs_needed:,} pairs"
+                          for v in undecided for r in v.rows if r.verdict == "inconclusive" and r.pairs_needed)
+        text += (f" Not yet decided in {html.escape(', '.join(v.category for v in undecided))}"
+                 + (f" ({needs})" if needs else "") + ".")
+    return (f"<p class='answer'>{text} “No evidence of a regression” is not “within tolerance”: only <em>ok</em> "
+            "says the interval lies inside it.</p>")
+
+
+def _category_tables(views: list[CategoryView]) -> str:
+    parts = []
+    for view in views:
+        rows = "".join(f"<tr><td>{r.metric}</td><td>{r.source}</td><td style='color:{_COLORS.get(r.verdict, 'black')}'>"
+                       f"<b>{r.verdict}</b></td><td>{html.escape(r.estimate)}</td><td>{_bar_svg(r)}"
+                       f"<small>{html.escape(r.interval)}</small></td><td>{html.escape(r.tolerance)}</td>"
+                       f"<td>{r.n}</td></tr>" for r in view.rows)
+        parts.append(f"<h3>{html.escape(view.category)}: <span style='color:{_COLORS.get(view.status, 'black')}'>"
+                     f"{view.status}</span></h3><table><tr><th>metric</th><th>from</th><th>verdict</th>"
+                     f"<th>estimate</th><th>interval against the tolerance</th><th>tolerance</th><th>n</th></tr>"
+                     f"{rows}</table>")
+    return "".join(parts)
+
+
+def _stamps(report: dict[str, Any]) -> str:
+    def listing(stamp: dict[str, Any]) -> str:
+        return "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in stamp_rows(stamp))
+
+    return (f"<h2>Models</h2><div class='two'><section><h3>baseline</h3><dl>{listing(report['baseline_stamp'])}</dl>"
+            f"</section><section><h3>candidate</h3><dl>{listing(report['candidate_stamp'])}</dl></section></div>")
 
 
 def _coverage(report: dict[str, Any], plotted: int, window_pairs: int) -> str:
@@ -101,17 +133,23 @@ def _coverage(report: dict[str, Any], plotted: int, window_pairs: int) -> str:
 
 
 def render_html(report: dict[str, Any], pairs: list[dict[str, Any]], window_pairs: int | None = None) -> str:
-    """The whole report page (`pairs`: what the plots show, out of `window_pairs` in the window)."""
-    stamps = (f"<p><b>Baseline</b>: {html.escape(str(report['baseline_stamp']))}<br>"
-              f"<b>Candidate</b>: {html.escape(str(report['candidate_stamp']))}<br>"
-              f"<b>Calibration set</b>: {html.escape(report['calibration_set'] or 'not stated')}<br>"
-              f"<b>Policy</b>: {html.escape(report['policy'])} (significance {report['significance']}, Bonferroni "
-              f"across the categories x metrics tested) · generated {html.escape(report['generated_at'])}<br>"
-              f"<b>Paired samples per category</b>: {html.escape(str(report['strata']))}</p>"
-              + _coverage(report, len(pairs), len(pairs) if window_pairs is None else window_pairs))
+    """The whole report page, the answer first (`pairs`: what the plots show, out of `window_pairs` in the window)."""
+    views = category_views(report)
+    calibration = html.escape(report["calibration_set"] or "not stated")
+    facts = (f"<p class='muted'>Policy {html.escape(report['policy'])} (α {report['significance']}, Bonferroni across "
+             f"the categories × metrics tested) · calibration set {calibration}"
+             f" · generated {html.escape(report['generated_at'][:19].replace('T', ' '))} UTC · paired samples per "
+             f"category: {html.escape(', '.join(f'{k} {v}' for k, v in report['strata'].items()) or 'none')}</p>"
+             + _coverage(report, len(pairs), len(pairs) if window_pairs is None else window_pairs))
     plots = "".join(f"<img src='{src}'>" for src in (_delta_plot(report["verdicts"]), _length_plot(pairs),
                                                      _ttft_plot(pairs)))
     return ("<!doctype html><html><head><meta charset='utf-8'><title>quantgate regression report</title><style>"
-            "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-            "padding:3px 8px;font-size:13px}img{display:block;margin:1em 0;max-width:100%}</style></head><body>"
-            f"<h1>quantgate regression report</h1>{stamps}{_table(report)}{plots}</body></html>")
+            "body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:.4em 0 1em}"
+            "td,th{border-bottom:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left;vertical-align:top}"
+            "svg.bar{width:200px;height:12px;display:block;background:#f6f7f7}.answer{font-size:1.1em}"
+            ".muted{color:#555}dl{display:grid;grid-template-columns:max-content 1fr;gap:0 .8em}dd{margin:0}"
+            ".two{display:grid;grid-template-columns:1fr 1fr;gap:1em}img{display:block;margin:1em 0;max-width:100%}"
+            "@media print{body{margin:0}img{max-width:100%;page-break-inside:avoid}h3{page-break-after:avoid}}"
+            "</style></head><body><h1>Did the candidate regress?</h1>"
+            f"{_answer(views)}{facts}{_stamps(report)}<h2>Per category</h2>{_category_tables(views)}"
+            f"<h2>Plots</h2>{plots}</body></html>")

@@ -48,3 +48,6 @@ async def test_verdicts_and_report(shadow_gateway: Gateway, candidate_sim: Simul
     page = html.read_text()
     assert page.startswith("<!doctype html>") and page.count("data:image/png;base64,") == 3
     assert "40 pairs in the window" in page and "newest 40 of 40 pairs" in page
+    # The answer first, in words: no dict reprs of stamps or tolerances, and the question answered before any table.
+    assert page.index("Did the candidate regress?") < page.index("class='answer'") < page.index("<table")
+    assert "{'" not in page and "may rise at most 1 pp" in page and "quantization</dt><dd>w8a8" in page

@@ -1,5 +1,5 @@
-"""Verdicts as a person reads them: the answer per category first, then each metric's interval drawn against its
-tolerance, in words rather than dict reprs."""
+"""Verdicts as a person reads them (the console and the HTML report): the answer per category first, then each
+metric's interval drawn against its tolerance, in words rather than dict reprs."""
 
 from __future__ import annotations
 
@@ -86,6 +86,7 @@ def bar(low: float | None, high: float | None, effect: float, limit: float, shar
 
 
 def _pairs_link(category: str, metric: str, tolerance: dict[str, Any]) -> str:
+    """The console's list of the pairs behind a verdict (the flipped ones, or those below the similarity bound)."""
     link = f"/console/comparisons?category={category}"
     flips = {"refusal_rate": "refusal", "format_break_rate": "format", "repetition_rate": "repetition"}
     if metric in flips:

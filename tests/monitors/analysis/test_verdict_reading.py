@@ -7,7 +7,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.console.verdict_view import bar, category_views, tolerance_text
+from monitors.analysis.verdict_reading import bar, category_views, tolerance_text
 
 bounds = st.one_of(st.none(), st.floats(allow_nan=False), st.sampled_from([math.inf, -math.inf]))
 
