@@ -39,6 +39,8 @@ class ShadowComparisonRow(SQLModel, table=True):
     refusal_flip: str | None = None
     format_flip: str | None = None
     repetition_flip: str | None = None
+    # The answer's language differs from the prompt's on one side only (migration 0009; older rows: None).
+    language_flip: str | None = None
     any_flip: bool = Field(default=False, index=True)
     # Each arm's detector flags as columns, so verdicts count them in SQL (also in the judgement JSON).
     baseline_refused: bool = False
@@ -89,8 +91,8 @@ class ComparisonRollupRow(SQLModel, table=True):
 
 _SUMMARY_FIELDS = ("id", "request_id", "created_at", "category", "primary_variant", "exact_match", "similarity",
                    "similarity_head", "similarity_tail", "first_divergence", "length_ratio", "refusal_flip",
-                   "format_flip", "repetition_flip", "baseline_ttft_s", "candidate_ttft_s", "baseline_output_tokens",
-                   "candidate_output_tokens", "censored_arm", "ttft_censored")
+                   "format_flip", "repetition_flip", "language_flip", "baseline_ttft_s", "candidate_ttft_s",
+                   "baseline_output_tokens", "candidate_output_tokens", "censored_arm", "ttft_censored")
 
 
 def row_summary(row: ShadowComparisonRow) -> dict[str, Any]:
@@ -117,7 +119,7 @@ def row_detail(row: ShadowComparisonRow) -> dict[str, Any]:
 
 # Flip kinds a comparison can be filtered by, and the column each one sets.
 FLIP_COLUMNS = {"refusal": ShadowComparisonRow.refusal_flip, "format": ShadowComparisonRow.format_flip,
-                "repetition": ShadowComparisonRow.repetition_flip}
+                "repetition": ShadowComparisonRow.repetition_flip, "language": ShadowComparisonRow.language_flip}
 
 
 @dataclass(frozen=True)

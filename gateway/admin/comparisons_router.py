@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
@@ -26,13 +26,19 @@ async def list_comparisons(
     since: Annotated[str | None, Query(max_length=64, description=TIME_HELP)] = None,
     until: Annotated[str | None, Query(max_length=64, description=TIME_HELP)] = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
-    flips_only: Annotated[bool, Query(description="only pairs where a refusal, format or repetition flipped")] = False,
+    flips_only: Annotated[bool, Query(description="only pairs where a refusal, format, repetition or language "
+                                                  "flipped")] = False,
+    flip: Annotated[Literal["refusal", "format", "repetition", "language"] | None,
+                    Query(description="only pairs where this detector flipped")] = None,
+    similarity_min: Annotated[float | None, Query(ge=0, le=1)] = None,
+    similarity_max: Annotated[float | None, Query(ge=0, le=1)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> dict[str, Any]:
     """Stored shadow comparisons, newest first."""
     query = ComparisonQuery(since=parse_time(since, "since"), until=parse_time(until, "until"),
-                            category=category or None, flips_only=flips_only, limit=limit, offset=offset)
+                            category=category or None, flips_only=flips_only, flip=flip,
+                            similarity_min=similarity_min, similarity_max=similarity_max, limit=limit, offset=offset)
     try:
         total, rows = await asyncio.to_thread(safe, runtime.comparisons.query, query)
     except ComparisonStoreError as exc:

@@ -41,3 +41,19 @@ def test_flips_name_the_arm_that_got_worse() -> None:
     better = compare("r2", "chat", "baseline", refused, ok, j_refused, j_ok)
     assert worse.refusal_flip == CANDIDATE_WORSE and better.refusal_flip == CANDIDATE_BETTER
     assert worse.any_flip and worse.format_flip is None
+
+
+def test_a_language_flip_is_stored_with_the_pair_and_can_be_filtered_on() -> None:
+    from flags.comparisons import FLIP_COLUMNS
+    from shadow.settings import ComparisonStoreSettings
+    from shadow.writer import comparison_row
+
+    judge = AnswerJudge(DetectorSettings())
+    english = _answer("b", "The weather in Paris is mild in spring, with rain showers and cool evenings.")
+    french = _answer("c", "Le temps à Paris est doux au printemps, avec des averses et des soirées fraîches.")
+    j_en = judge.judge(english.text, "stop", 20, None, "chat", expected_language="en")
+    j_fr = judge.judge(french.text, "stop", 20, None, "chat", expected_language="en")
+    comparison = compare("r3", "chat", "baseline", english, french, j_en, j_fr)
+    assert comparison.language_flip == CANDIDATE_WORSE
+    row = comparison_row(comparison, "k", ({}, {}), "prompt", ComparisonStoreSettings(), lambda text: text)
+    assert row.language_flip == CANDIDATE_WORSE and row.any_flip and "language" in FLIP_COLUMNS

@@ -107,3 +107,13 @@ async def test_reading_a_pair_through_the_admin_api_is_audited_too(shadowed_gate
     assert shown.status_code == 200 and shown.json()["baseline_text"]
     read = shadowed_gateway.runtime.store.reads(1)[0]
     assert (read.actor, read.record_id, read.surface) == ("dave", first["id"], "admin-api")
+
+
+async def test_the_admin_api_filters_pairs_by_flip_kind_and_similarity(shadowed_gateway: Gateway) -> None:
+    async with shadowed_gateway.admin() as admin:
+        flipped = (await admin.get("/admin/comparisons", params={"category": "json", "flip": "refusal"})).json()
+        close = (await admin.get("/admin/comparisons", params={"similarity_min": 0.99})).json()
+        bad = await admin.get("/admin/comparisons", params={"flip": "teleport"})
+    assert flipped["total"] > 0 and all(c["refusal_flip"] for c in flipped["comparisons"])
+    assert all(c["similarity"] >= 0.99 for c in close["comparisons"])
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "flip"
