@@ -22,6 +22,9 @@ class ProxyExchange:
     """A thin coordinator: the upstream call decides where the request goes, the relay answers the client;
     this starts the shadow once the primary has started, and hands the answer on when it ends."""
 
+    # One of these per request: no per-instance __dict__ on the hot path.
+    __slots__ = ("runtime", "request", "plan", "span", "shadow_job", "call", "relay", "status_override", "_gauge")
+
     def __init__(self, runtime: GatewayRuntime, request: ProxyRequest, plan: RoutePlan, send: Any,
                  span: Span | None = None) -> None:
         self.runtime = runtime

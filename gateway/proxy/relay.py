@@ -23,6 +23,10 @@ class AnswerRelay:
     ends with an in-band error event, as vLLM's do.
     """
 
+    # One of these per request: no per-instance __dict__ on the hot path.
+    __slots__ = ("request", "send", "public_model", "metrics", "capture_max_bytes", "status", "response_started",
+                 "complete", "captured", "first_token_at", "output_tokens")
+
     def __init__(self, request: ProxyRequest, send: Any, public_model: PublicModelName, metrics: GatewayMetrics,
                  capture_max_bytes: int) -> None:
         self.request = request

@@ -21,6 +21,9 @@ class UpstreamCall:
     again on the baseline, once; the baseline failing is the client's error.
     """
 
+    # One of these per request: no per-instance __dict__ on the hot path.
+    __slots__ = ("backends", "metrics", "tracing", "request", "variant", "failed_over", "span", "upstream_span")
+
     def __init__(self, backends: dict[Variant, UpstreamBackend], metrics: GatewayMetrics, tracing: GatewayTracing,
                  request: ProxyRequest, variant: Variant, span: Span | None) -> None:
         self.backends = backends
