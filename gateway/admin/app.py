@@ -39,12 +39,13 @@ def create_control_plane(routes: Sequence[BaseRoute], lifespan: Any, error_handl
         for router in ROUTERS:
             app.include_router(router)
         # The console's pages (server-rendered, their own login) live beside the API on the admin surface.
-        from gateway.console.router import ConsoleError, console_error_page, static_files
+        from gateway.console.router import ConsoleError, LoginRequired, console_error_page, login_redirect, static_files
         from gateway.console.router import router as console_router
 
         app.include_router(console_router)
         app.mount("/console/static", static_files(), name="console-static")
         app.add_exception_handler(ConsoleError, console_error_page)  # type: ignore[arg-type]
+        app.add_exception_handler(LoginRequired, login_redirect)  # type: ignore[arg-type]
 
         def openapi() -> dict[str, Any]:
             return admin_openapi(app)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import hmac
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from flags.comparisons import FLIP_COLUMNS, ComparisonQuery, ComparisonStoreError, row_detail, row_summary, safe
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from fastapi.templating import Jinja2Templates
 
 router = APIRouter(prefix="/console", include_in_schema=False)
+T = TypeVar("T")
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
 MAX_REASON = 500
@@ -78,6 +80,29 @@ def _login_redirect() -> Response:
     return RedirectResponse("/console/login", status_code=303)
 
 
+class LoginRequired(Exception):
+    """No valid session: the page answers with the login form instead."""
+
+
+def require_session(request: Request) -> ConsoleSession:
+    """The one session check of every page (FastAPI dependency); without one, off to the login page."""
+    session = _session(request)
+    if session is None:
+        raise LoginRequired
+    return session
+
+
+Session = Annotated[ConsoleSession, Depends(require_session)]
+
+
+async def _read(call: Callable[..., T], *args: Any, what: str = "flag store") -> T:
+    """A store read off the event loop; the store being down is a 503 page saying so."""
+    try:
+        return await asyncio.to_thread(call, *args)
+    except (FlagStoreUnavailable, ComparisonStoreError) as exc:
+        raise ConsoleError(503, f"{what} unavailable: {exc}") from exc
+
+
 async def _form(request: Request, session: ConsoleSession) -> dict[str, str]:
     """The posted form, refused (403) unless it carries this session's CSRF token."""
     form = await request.form()
@@ -112,11 +137,8 @@ async def login(request: Request) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+async def logout(request: Request, session: Session) -> Response:
     """Forget the session."""
-    session = _session(request)
-    if session is None:
-        return _login_redirect()
     await _form(request, session)
     response = _login_redirect()
     response.delete_cookie(COOKIE, path="/console")
@@ -134,11 +156,8 @@ async def _verdicts(runtime: GatewayRuntime, hours: int = 24) -> dict[str, Any] 
 
 
 @router.get("")
-async def overview(request: Request) -> Response:
+async def overview(request: Request, session: Session) -> Response:
     """Flags, the split, the validation state, the verdict per category, and the rollback form."""
-    session = _session(request)
-    if session is None:
-        return _login_redirect()
     runtime = _runtime(request)
     try:
         flags, source = await asyncio.to_thread(runtime.store.snapshot), "store"
@@ -152,11 +171,8 @@ async def overview(request: Request) -> Response:
 
 
 @router.post("/rollback")
-async def rollback(request: Request) -> Response:
+async def rollback(request: Request, session: Session) -> Response:
     """Roll back after the person confirmed and gave a reason; audited under their name."""
-    session = _session(request)
-    if session is None:
-        return _login_redirect()
     form = await _form(request, session)
     reason = form.get("reason", "").strip()
     if not reason or len(reason) > MAX_REASON:
@@ -204,33 +220,21 @@ def _comparison_query(params: Any) -> ComparisonQuery:
 
 
 @router.get("/comparisons")
-async def comparisons(request: Request) -> Response:
+async def comparisons(request: Request, session: Session) -> Response:
     """Stored pairs, filtered by category, flip kind, similarity and time."""
-    session = _session(request)
-    if session is None:
-        return _login_redirect()
     query = _comparison_query(request.query_params)
     runtime = _runtime(request)
-    try:
-        total, rows = await asyncio.to_thread(safe, runtime.comparisons.query, query)
-    except ComparisonStoreError as exc:
-        raise ConsoleError(503, f"comparison store unavailable: {exc}") from exc
+    total, rows = await _read(safe, runtime.comparisons.query, query, what="comparison store")
     return _page(request, "comparisons.html", session, total=total, rows=[row_summary(r) for r in rows],
                  filters=dict(request.query_params), page=query.offset // PAGE_SIZE + 1, page_size=PAGE_SIZE,
                  flips=list(FLIP_COLUMNS))
 
 
 @router.get("/comparisons/{record_id}")
-async def pair(request: Request, record_id: int) -> Response:
+async def pair(request: Request, session: Session, record_id: int) -> Response:
     """Both answers side by side; reading stored texts is audited before they are shown."""
-    session = _session(request)
-    if session is None:
-        return _login_redirect()
     runtime = _runtime(request)
-    try:
-        row = await asyncio.to_thread(safe, runtime.comparisons.get, record_id)
-    except ComparisonStoreError as exc:
-        raise ConsoleError(503, f"comparison store unavailable: {exc}") from exc
+    row = await _read(safe, runtime.comparisons.get, record_id, what="comparison store")
     if row is None:
         raise ConsoleError(404, f"no comparison with id {record_id}")
     detail = row_detail(row)
@@ -247,30 +251,18 @@ async def pair(request: Request, record_id: int) -> Response:
 
 
 @router.get("/validations")
-async def validations(request: Request) -> Response:
+async def validations(request: Request, session: Session) -> Response:
     """The pre-ship gate's records, newest first."""
-    session = _session(request)
-    if session is None:
-        return _login_redirect()
     runtime = _runtime(request)
-    try:
-        rows = await asyncio.to_thread(runtime.store.validations, 50)
-    except FlagStoreUnavailable as exc:
-        raise ConsoleError(503, f"flag store unavailable: {exc}") from exc
+    rows = await _read(runtime.store.validations, 50)
     return _page(request, "validations.html", session, rows=[r.as_dict() for r in rows],
                  validation=runtime.validation.as_dict())
 
 
 @router.get("/validations/{validation_id}")
-async def validation(request: Request, validation_id: int) -> Response:
+async def validation(request: Request, session: Session, validation_id: int) -> Response:
     """One validation's disclosure card."""
-    session = _session(request)
-    if session is None:
-        return _login_redirect()
-    try:
-        found = await asyncio.to_thread(_runtime(request).store.validation, validation_id)
-    except FlagStoreUnavailable as exc:
-        raise ConsoleError(503, f"flag store unavailable: {exc}") from exc
+    found = await _read(_runtime(request).store.validation, validation_id)
     if found is None:
         raise ConsoleError(404, f"no validation {validation_id}")
     from evals.card import card_html
@@ -280,26 +272,17 @@ async def validation(request: Request, validation_id: int) -> Response:
 
 
 @router.get("/audit")
-async def audit(request: Request) -> Response:
+async def audit(request: Request, session: Session) -> Response:
     """Who changed the flags, and who read stored texts."""
-    session = _session(request)
-    if session is None:
-        return _login_redirect()
     store = _runtime(request).store
-    try:
-        changes, reads = await asyncio.to_thread(store.audit, 200), await asyncio.to_thread(store.reads, 200)
-    except FlagStoreUnavailable as exc:
-        raise ConsoleError(503, f"flag store unavailable: {exc}") from exc
+    changes, reads = await _read(store.audit, 200), await _read(store.reads, 200)
     return _page(request, "audit.html", session, changes=[e.as_dict() for e in changes],
                  reads=[r.as_dict() for r in reads])
 
 
 @router.get("/report")
-async def report(request: Request) -> Response:
+async def report(request: Request, session: Session) -> Response:
     """The printable report: the answer first, then each category's intervals against its tolerances."""
-    session = _session(request)
-    if session is None:
-        return _login_redirect()
     data = await _verdicts(_runtime(request))
     if data is None:
         raise ConsoleError(503, "comparison store unavailable")
@@ -311,6 +294,11 @@ async def report(request: Request) -> Response:
 def console_error_page(request: Request, exc: ConsoleError) -> Response:
     """A console error as a page with the reason (never a stack trace)."""
     return _page(request, "error.html", _session(request), exc.status, message=exc.message)
+
+
+def login_redirect(_: Request, __: LoginRequired) -> Response:
+    """A page asked for without a session."""
+    return _login_redirect()
 
 
 def static_files() -> Any:
