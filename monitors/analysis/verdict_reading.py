@@ -75,7 +75,9 @@ def bar(low: float | None, high: float | None, effect: float, limit: float, shar
         lo_edge, hi_edge = 0.0, 1.0
     else:
         finite = [abs(x) for x in (low, high, effect) if x is not None and math.isfinite(x)]
-        span = max([limit * 2, *finite]) * 1.1 or 1.0
+        # Capped: a bound a thousand times the tolerance (or 100 %) says no more drawn farther out, and a huge one
+        # would overflow the scale.
+        span = min(max([limit * 2, *finite]), max(limit * 1000, 1.0), 1e12) * 1.1 or 1.0
         lo_edge, hi_edge = -span, span
 
     def pos(x: float | None, default: float) -> float:

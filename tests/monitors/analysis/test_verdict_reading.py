@@ -12,12 +12,19 @@ from monitors.analysis.verdict_reading import bar, category_views, tolerance_tex
 bounds = st.one_of(st.none(), st.floats(allow_nan=False), st.sampled_from([math.inf, -math.inf]))
 
 
-@given(bounds, bounds, st.floats(min_value=-1, max_value=1), st.floats(min_value=0.001, max_value=1), st.booleans())
+@given(bounds, bounds, st.floats(allow_nan=False, allow_infinity=False),
+       st.floats(min_value=0, max_value=1e308, allow_nan=False), st.booleans())
 def test_every_mark_lands_inside_the_drawing(low: float | None, high: float | None, effect: float, limit: float,
                                              share: bool) -> None:
     drawn = bar(low, high, effect, limit, share)
     for x in (drawn.low, drawn.high, drawn.effect, drawn.tolerance, drawn.zero):
         assert 0 <= x <= 100
+    assert drawn.low <= drawn.high or low is None or high is None or low > high
+
+
+def test_an_interval_far_beyond_the_scale_runs_to_the_edge_instead_of_overflowing() -> None:
+    drawn = bar(None, 1.7e308, 0.0, 0.01, share=False)
+    assert (drawn.low, drawn.high, drawn.zero) == (0.0, 100.0, 50.0)
 
 
 def test_tolerances_read_as_words_not_dicts() -> None:
