@@ -14,6 +14,9 @@ from wire.variant import Variant
 
 __all__ = ["Variant"]  # handed on: the store's rows and flag sets speak in variants
 
+# Who did something, as the audit logs store it (a client may send it: bounded everywhere it enters).
+MAX_ACTOR_CHARS = 200
+
 
 def utcnow() -> datetime:
     """Timezone-aware now, the only clock the store uses."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import Field, Session, SQLModel, col, select
 
-MAX_ACTOR_CHARS = 200
+from flags.model import MAX_ACTOR_CHARS
 
 
 class ReadAuditRow(SQLModel, table=True):

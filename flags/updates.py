@@ -15,7 +15,7 @@ from pydantic import (
     field_validator,
 )
 
-from flags.model import Variant
+from flags.model import MAX_ACTOR_CHARS, Variant
 
 _CATEGORY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 # What the OpenAPI document promises for override keys; "$" alone would let a trailing newline through.
@@ -48,7 +48,7 @@ class FlagUpdate(BaseModel):
     category_overrides: Annotated[dict[str, Variant | None] | None, WithJsonSchema(_OVERRIDES_SCHEMA)] = None
     salt: str | None = Field(default=None, min_length=1, max_length=64)
     reason: Reason
-    actor: str | None = Field(default=None, min_length=1, max_length=200)
+    actor: str | None = Field(default=None, min_length=1, max_length=MAX_ACTOR_CHARS)
     expected_version: int | None = Field(default=None, ge=0, lt=2**63, strict=True)
     # Land a change the pre-ship gate refuses; audited as `gate_override` with what was missing and the reason.
     override_gate: StrictBool = False
@@ -82,5 +82,5 @@ class RollbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Reason
-    actor: str | None = Field(default=None, min_length=1, max_length=200)
+    actor: str | None = Field(default=None, min_length=1, max_length=MAX_ACTOR_CHARS)
 

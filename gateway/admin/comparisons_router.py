@@ -7,11 +7,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from flags.comparisons import ComparisonQuery, ComparisonStoreError, row_detail, row_summary, safe
+from flags.comparisons import (
+    ComparisonQuery,
+    ComparisonStoreError,
+    ShadowComparisonRow,
+    row_detail,
+    row_summary,
+    safe,
+)
 from flags.store import FlagStoreUnavailable
 from gateway.admin.dependencies import Runtime, actor_of, require_admin
 from gateway.admin.schemas import ComparisonDetail, ComparisonPage, error_responses
 from gateway.admin.time_params import RECORD_ID_PATTERN, TIME_HELP, parse_record_id, parse_time
+from gateway.runtime import GatewayRuntime
 from wire.errors import RouteError, StoreUnavailable
 
 router = APIRouter(prefix="/admin", tags=["comparisons"], dependencies=[Depends(require_admin)])
@@ -59,10 +67,17 @@ async def show_comparison(request: Request, runtime: Runtime,
         raise StoreUnavailable(str(exc)) from exc
     if row is None:
         raise RouteError(404, f"no comparison with id {number}")
-    if row.baseline_text is not None or row.candidate_text is not None or row.prompt_text is not None:
-        try:
-            await asyncio.to_thread(runtime.store.record_read, actor_of(request, None), "comparison", number,
-                                    "admin-api")
-        except FlagStoreUnavailable as exc:
-            raise StoreUnavailable(f"this read cannot be audited, so the texts are not returned: {exc}") from exc
+    await audit_text_read(runtime, row, actor_of(request, None), "admin-api")
     return row_detail(row)
+
+
+async def audit_text_read(runtime: GatewayRuntime, row: ShadowComparisonRow, actor: str, surface: str) -> None:
+    """Record who reads a pair's stored texts before they are shown (API and console); a read that cannot be
+    recorded is refused with a 503, so no text leaves unaudited."""
+    if row.prompt_text is None and row.baseline_text is None and row.candidate_text is None:
+        return
+    assert row.id is not None  # read from the store
+    try:
+        await asyncio.to_thread(runtime.store.record_read, actor, "comparison", row.id, surface)
+    except FlagStoreUnavailable as exc:
+        raise StoreUnavailable(f"this read cannot be audited, so the texts are withheld: {exc}") from exc

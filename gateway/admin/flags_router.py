@@ -41,6 +41,15 @@ async def apply_update(runtime: GatewayRuntime, update: FlagUpdate, actor: str) 
     return flags
 
 
+async def current_flags(runtime: GatewayRuntime) -> tuple[FlagSet, str]:
+    """The flags and where they came from: the store, else this worker's last known copy, else safe defaults."""
+    cache = runtime.flags
+    try:
+        return await asyncio.to_thread(runtime.store.snapshot), "store"
+    except FlagStoreUnavailable:
+        return cache.flags, "last_known" if cache.loaded else "safe_default"
+
+
 # Links let a stateful client (schemathesis) chain a read into a conditional write, and a write into a stale one.
 _CONDITIONAL_WRITE = {"operationId": "put_flags",
                       "requestBody": {"expected_version": "$response.body#/version", "reason": "conditional write"}}
@@ -50,12 +59,7 @@ _CONDITIONAL_WRITE = {"operationId": "put_flags",
             responses={**error_responses(), 200: {"links": {"UpdateAtThisVersion": _CONDITIONAL_WRITE}}})
 async def get_flags(runtime: Runtime) -> dict[str, Any]:
     """The flags in the store, or this worker's last known copy when the store is down."""
-    cache = runtime.flags
-    try:
-        flags = await asyncio.to_thread(runtime.store.snapshot)
-        source = "store"
-    except FlagStoreUnavailable:
-        flags, source = cache.flags, "last_known" if cache.loaded else "safe_default"
+    flags, source = await current_flags(runtime)
     return {**flags.as_dict(), "source": source}
 
 

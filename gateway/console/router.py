@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -17,12 +16,14 @@ from fastapi.responses import RedirectResponse, Response
 from flags.comparisons import FLIP_COLUMNS, ComparisonQuery, ComparisonStoreError, row_detail, row_summary, safe
 from flags.store import FlagStoreUnavailable
 from flags.updates import FlagUpdate
-from gateway.admin.flags_router import apply_update
+from gateway.admin.comparisons_router import audit_text_read
+from gateway.admin.dependencies import admin_token_ok
+from gateway.admin.flags_router import apply_update, current_flags
 from gateway.admin.time_params import parse_time
 from gateway.console.pair_view import divergence, word_diff
 from gateway.console.session import COOKIE, MAX_AGE_S, NAME, ConsoleSession, SessionSigner
 from gateway.runtime import GatewayRuntime
-from monitors.analysis.verdict_reading import category_views, stamp_rows
+from monitors.analysis.verdict_reading import bar_svg, category_views, stamp_rows
 from wire.errors import GatewayError
 
 if TYPE_CHECKING:
@@ -48,7 +49,9 @@ def templates() -> Jinja2Templates:
     """Jinja loads with the first page, never in a worker that only proxies."""
     from fastapi.templating import Jinja2Templates
 
-    return Jinja2Templates(directory=HERE / "templates")
+    loaded = Jinja2Templates(directory=HERE / "templates")
+    loaded.env.globals["bar_svg"] = bar_svg
+    return loaded
 
 
 def _runtime(request: Request) -> GatewayRuntime:
@@ -124,10 +127,9 @@ async def login(request: Request) -> Response:
     """Check the admin token; set the session cookie."""
     form = await request.form()
     name, token = str(form.get("name", "")).strip(), str(form.get("token", ""))
-    expected = _runtime(request).settings.admin_token
     if not NAME.fullmatch(name):
         return _page(request, "login.html", None, 400, error="your name: 1 to 64 letters, digits, . _ @ or -")
-    if expected is not None and not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
+    if not admin_token_ok(_runtime(request), token):
         return _page(request, "login.html", None, 401, error="wrong admin token")
     cookie, _ = signer_of(request).issue(name)
     response = RedirectResponse("/console", status_code=303)
@@ -159,10 +161,7 @@ async def _verdicts(runtime: GatewayRuntime, hours: int = 24) -> dict[str, Any] 
 async def overview(request: Request, session: Session) -> Response:
     """Flags, the split, the validation state, the verdict per category, and the rollback form."""
     runtime = _runtime(request)
-    try:
-        flags, source = await asyncio.to_thread(runtime.store.snapshot), "store"
-    except FlagStoreUnavailable:
-        flags, source = runtime.flags.flags, "last known (the store is down)"
+    flags, source = await current_flags(runtime)
     report = await _verdicts(runtime)
     return _page(request, "overview.html", session, flags=flags.as_dict(), source=source,
                  validation=runtime.validation.as_dict(), report=report,
@@ -237,13 +236,12 @@ async def pair(request: Request, session: Session, record_id: int) -> Response:
     row = await _read(safe, runtime.comparisons.get, record_id, what="comparison store")
     if row is None:
         raise ConsoleError(404, f"no comparison with id {record_id}")
+    try:
+        await audit_text_read(runtime, row, session.actor, "console")
+    except GatewayError as exc:
+        raise ConsoleError(exc.status_code, exc.message) from exc
     detail = row_detail(row)
     base, cand = detail["baseline_text"], detail["candidate_text"]
-    if base is not None or cand is not None or detail["prompt_text"] is not None:
-        try:
-            await asyncio.to_thread(runtime.store.record_read, session.actor, "comparison", record_id, "console")
-        except FlagStoreUnavailable as exc:
-            raise ConsoleError(503, f"this read cannot be audited, so the texts are not shown: {exc}") from exc
     diff = word_diff(base or "", cand or "") if base is not None and cand is not None else None
     return _page(request, "pair.html", session, c=detail, diff=diff, divergence=divergence(base or "", cand or ""),
                  baseline_stamp=stamp_rows(detail["baseline_stamp"]),

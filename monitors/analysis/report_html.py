@@ -14,7 +14,7 @@ matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
 from monitors.analysis.metric_definitions import RATES  # noqa: E402
-from monitors.analysis.verdict_reading import CategoryView, VerdictRow, category_views, stamp_rows  # noqa: E402
+from monitors.analysis.verdict_reading import CategoryView, bar_svg, category_views, stamp_rows  # noqa: E402
 
 # The rates every stored pair carries (the others are only judged where their checks ran).
 _RATE_METRICS = tuple(metric.name for metric in RATES if metric.stored)
@@ -77,15 +77,6 @@ def _ttft_plot(pairs: list[dict[str, Any]]) -> str:
     return _png(fig)
 
 
-def _bar_svg(row: VerdictRow) -> str:
-    b = row.bar
-    return (f"<svg class='bar' viewBox='0 0 100 12' preserveAspectRatio='none'><line x1='{b.zero}' x2='{b.zero}' "
-            f"y1='0' y2='12' stroke='#8c8f94' stroke-width='.4'/><line x1='{b.tolerance}' x2='{b.tolerance}' y1='0' "
-            f"y2='12' stroke='#b32d2e' stroke-width='.8' stroke-dasharray='1.5 1'/><rect x='{b.low}' y='4' "
-            f"width='{max(b.high - b.low, 0.6)}' height='4' fill='#2271b1'/><circle cx='{b.effect}' cy='6' r='1.6'/>"
-            "</svg>")
-
-
 def _answer(views: list[CategoryView]) -> str:
     """The answer first: which categories regressed, which are undecided and what would settle them."""
     regressed = [v.category for v in views if v.status == "regression"]
@@ -105,7 +96,7 @@ def _category_tables(views: list[CategoryView]) -> str:
     parts = []
     for view in views:
         rows = "".join(f"<tr><td>{r.metric}</td><td>{r.source}</td><td style='color:{_COLORS.get(r.verdict, 'black')}'>"
-                       f"<b>{r.verdict}</b></td><td>{html.escape(r.estimate)}</td><td>{_bar_svg(r)}"
+                       f"<b>{r.verdict}</b></td><td>{html.escape(r.estimate)}</td><td>{bar_svg(r)}"
                        f"<small>{html.escape(r.interval)}</small></td><td>{html.escape(r.tolerance)}</td>"
                        f"<td>{r.n}</td></tr>" for r in view.rows)
         parts.append(f"<h3>{html.escape(view.category)}: <span style='color:{_COLORS.get(view.status, 'black')}'>"

@@ -3,6 +3,7 @@ metric's interval drawn against its tolerance, in words rather than dict reprs."
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,6 +86,19 @@ def bar(low: float | None, high: float | None, effect: float, limit: float, shar
         return round(100 * (value - lo_edge) / (hi_edge - lo_edge), 2)
 
     return Bar(pos(low, lo_edge), pos(high, hi_edge), pos(effect, effect), pos(limit, limit), pos(0.0, 0.0))
+
+
+def bar_svg(row: VerdictRow) -> str:
+    """A verdict's bar as inline SVG (the console's page and the HTML report draw the same one): zero and the
+    tolerance as lines, the interval as a band, the estimate as a dot."""
+    drawn, label = row.bar, f"{row.interval} against {row.tolerance}"
+    return (f"<svg class='bar' viewBox='0 0 100 12' preserveAspectRatio='none' role='img' "
+            f"aria-label='{html.escape(label, quote=True)}'>"
+            f"<line class='zero' x1='{drawn.zero}' x2='{drawn.zero}' y1='0' y2='12' stroke='#8c8f94' "
+            f"stroke-width='.4'/><line class='tol' x1='{drawn.tolerance}' x2='{drawn.tolerance}' y1='0' y2='12' "
+            f"stroke='#b32d2e' stroke-width='.8' stroke-dasharray='1.5 1'/><rect class='ci' x='{drawn.low}' y='4' "
+            f"width='{max(drawn.high - drawn.low, 0.6)}' height='4' fill='#2271b1'/><circle class='est' "
+            f"cx='{drawn.effect}' cy='6' r='1.6'/></svg>")
 
 
 def _pairs_link(category: str, metric: str, tolerance: dict[str, Any]) -> str:
