@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from flags.comparisons import (
+    FLIP_COLUMNS,
     ComparisonQuery,
     ComparisonStoreError,
     ShadowComparisonRow,
@@ -23,6 +24,8 @@ from gateway.runtime import GatewayRuntime
 from wire.errors import RouteError, StoreUnavailable
 
 router = APIRouter(prefix="/admin", tags=["comparisons"], dependencies=[Depends(require_admin)])
+# The flip kinds the store can filter by, as the query parameter's enum.
+FLIP_KINDS = tuple(FLIP_COLUMNS)
 RECORD_ID = Path(alias="id", pattern=RECORD_ID_PATTERN, description="a stored comparison's id")
 
 
@@ -36,7 +39,7 @@ async def list_comparisons(
     category: Annotated[str | None, Query(max_length=64)] = None,
     flips_only: Annotated[bool, Query(description="only pairs where a refusal, format, repetition or language "
                                                   "flipped")] = False,
-    flip: Annotated[Literal["refusal", "format", "repetition", "language"] | None,
+    flip: Annotated[Literal[FLIP_KINDS] | None,
                     Query(description="only pairs where this detector flipped")] = None,
     similarity_min: Annotated[float | None, Query(ge=0, le=1)] = None,
     similarity_max: Annotated[float | None, Query(ge=0, le=1)] = None,
