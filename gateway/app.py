@@ -194,7 +194,7 @@ def create_app(settings: GatewaySettings, surface: Surface = Surface.ALL,
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        await runtime.start()
+        await runtime.start(serves_traffic=surface is not Surface.ADMIN)
         try:
             yield
         finally:

@@ -44,6 +44,10 @@ class CategoryLabels:
         self._seen.add(raw)
         return raw
 
+    def known(self) -> tuple[str, ...]:
+        """The labels that exist whatever clients send: the allow-list or reserved names, 'default', 'other'."""
+        return tuple(sorted(self._allowed | self._reserved | {OTHER_CATEGORY}))
+
     def _overflow(self) -> str:
         if self._on_overflow is not None:
             self._on_overflow()

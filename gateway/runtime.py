@@ -100,14 +100,20 @@ class GatewayRuntime:
             validation=ValidationState.of(settings, policy),
         )
 
-    async def start(self) -> None:
-        """Open upstream pools and start polling flags; never waits for the store."""
+    async def start(self, serves_traffic: bool = True) -> None:
+        """Open upstream pools and start polling flags; never waits for the store.
+
+        `serves_traffic` is False in the admin-port process: it shares the metrics view but is no serving worker.
+        """
         for variant, backend in self.backends.items():
             await backend.open()
             self.metrics.describe_backend(variant.value, backend.settings.name, backend.settings.served_model_name,
                                           backend.settings.stamp.as_labels(), backend.settings.hourly_cost_usd)
+        known = self.categories.known()
+        self.metrics.create_known_series(VARIANTS, known)
+        self.quality.create_known_series(VARIANTS, known)
         self.flags.start()
-        self.metrics.workers.set(1)
+        self.metrics.workers.set(1 if serves_traffic else 0)
         self._check_task = asyncio.create_task(self._check_backends_forever(), name="quantgate-backend-check")
         self.judging.start()
         self.writer.start()

@@ -20,9 +20,25 @@ ITL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05,
                0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
 TOKEN_BUCKETS = (1, 8, 16, 32, 64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 4096, 8192, 16384)
 
+# Statuses whose series exist from a worker's start, so `increase()` counts their first requests too.
+KNOWN_STATUSES = ("200", "400", "499", "500", "502", "503", "504")
+ENDPOINTS = ("chat", "completions")
+
 STAMP_LABELS = ("model", "revision", "quantization", "method", "scheme", "bits", "group_size", "calibration_set",
                 "calibration_sha256", "calibration_samples", "tool", "source_package", "source_sha256",
                 "runtime_version", "hardware")
+
+
+def share_between_processes(directory: str) -> None:
+    """Make every metric created from now on in this process (and its children) shared through `directory`.
+
+    prometheus_client picks its value class when it is first imported; a server that decides on a shared view
+    after that import (one worker beside the admin process) must pick again before the first metric exists.
+    """
+    from prometheus_client import values
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    values.ValueClass = values.get_value_class()
 
 
 def multiprocess_dir() -> str | None:
@@ -167,6 +183,21 @@ class GatewayMetrics:
                 self.live_ttft.labels(record.variant, record.category, stratum).observe(record.ttft_s)
             if record.output_tokens and record.output_tokens > 1:
                 itl.observe((record.total_s - record.ttft_s) / (record.output_tokens - 1))  # type: ignore[attr-defined]
+
+    def create_known_series(self, variants: tuple[str, ...], categories: tuple[str, ...]) -> None:
+        """Create every known (variant, category) label set at zero when a worker starts.
+
+        Prometheus's `increase()` and `rate()` cannot see what a series counted before its first scrape: a series
+        born with its first request hides that request (and a burst, many) from every alert rule.
+        """
+        for variant in variants:
+            for category in categories:
+                for endpoint in ENDPOINTS:
+                    self._series(variant, category, endpoint)
+                    for status in KNOWN_STATUSES:
+                        key = (variant, category, endpoint, status)
+                        if key not in self._request_counters:
+                            self._request_counters[key] = self.requests.labels(*key)
 
     def upstream_failed(self, variant: str, reason: str) -> None:
         """One upstream failure of this variant (connect, timeout, status, mid_stream, ...)."""

@@ -45,12 +45,13 @@ def serve(
 ) -> None:
     """Run the gateway (uvicorn with uvloop and httptools)."""
     from gateway.app import AdminTokenRequired
+    from gateway.server import PortInUse
     from gateway.server import serve as run_server
 
     try:
         run_server(config, host=host, port=port, workers=workers, admin_port=admin_port, admin_host=admin_host,
                    access_log=access_log)
-    except (AdminTokenRequired, FileNotFoundError, ValueError) as exc:
+    except (AdminTokenRequired, FileNotFoundError, ValueError, PortInUse) as exc:
         _fail(str(exc))
 
 

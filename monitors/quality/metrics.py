@@ -100,6 +100,20 @@ class QualityMetrics:
             self._answer_children[labels] = series
         return series
 
+    def create_known_series(self, variants: tuple[str, ...], categories: tuple[str, ...],
+                            arms: tuple[str, ...] = ("primary", "shadow")) -> None:
+        """Create every known (variant, category, arm) answer series at zero when a worker starts.
+
+        The alert rules' `increase()` cannot count what a series held before Prometheus first scraped it; series
+        that exist from the start lose nothing.
+        """
+        for variant in variants:
+            for category in categories:
+                for arm in arms:
+                    self._answer_series((variant, category, arm))
+                self.comparisons.labels(category)
+                self.exact_matches.labels(category)
+
     def observe_answer(self, variant: str, category: str, arm: str, judgement: AnswerJudgement,
                        candidate_share: float | None = None) -> None:
         """Count one judged answer (a primary answer with its routing share also in its live stratum)."""

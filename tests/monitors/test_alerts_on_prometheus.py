@@ -52,8 +52,10 @@ async def prometheus_over_gateway(tmp_path: Path, process_env: dict[str, str]) -
     }))
     stack = LocalStack(tmp_path)
     try:
+        # Declared categories: their series exist at zero from the start, so the first scrape sees every answer.
         gateway = stack.start("gateway", quantgate_argv("serve", "--port", str(gateway_port)),
-                              {**process_env, "QUANTGATE_FLAG_POLL_INTERVAL_S": "0.2"})
+                              {**process_env, "QUANTGATE_FLAG_POLL_INTERVAL_S": "0.2",
+                               "QUANTGATE_CATEGORIES": '["json", "chat"]'})
         prometheus = stack.start("prometheus", [binary, f"--config.file={config}",
                                                 f"--storage.tsdb.path={tmp_path / 'tsdb'}",
                                                 f"--web.listen-address=127.0.0.1:{prometheus_port}"])
@@ -83,6 +85,20 @@ async def _traffic(gateway: str, categories: list[str], per_category: int) -> No
         await asyncio.gather(*(worker(client) for _ in range(16)))
 
 
+async def _wait_for_first_scrape(prometheus: str, categories: list[str]) -> None:
+    """Until Prometheus holds the zero-valued answer series of every arm in `categories` (scraped before traffic)."""
+    query = f'count(quantgate_answers_judged_total{{arm="primary", category=~"{"|".join(categories)}"}})'
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    async with httpx.AsyncClient(base_url=prometheus, timeout=10) as client:
+        while loop.time() < deadline:
+            result = (await client.get("/api/v1/query", params={"query": query})).json()["data"]["result"]
+            if result and float(result[0]["value"][1]) == 2 * len(categories):
+                return
+            await asyncio.sleep(0.25)
+    raise AssertionError(f"Prometheus never scraped the zero-valued series of {categories}")
+
+
 async def _alerts(prometheus: str) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(base_url=prometheus, timeout=10) as client:
         body = (await client.get("/api/v1/alerts")).json()
@@ -97,6 +113,7 @@ async def test_a_refusal_rise_pages_in_its_category_and_identical_arms_stay_sile
     async with httpx.AsyncClient(base_url=gateway, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
         assert (await admin.put("/admin/flags", json={"rollout_percent": 50, "reason": "canary"})).status_code == 200
     await asyncio.sleep(0.5)  # every worker polls the new split
+    await _wait_for_first_scrape(prometheus, ["json", "chat"])
     # Watched from the first request on: the alert may go pending while traffic is still arriving.
     traffic = asyncio.create_task(_traffic(gateway, ["json", "chat"], per_category=700))
     states: list[str] = []

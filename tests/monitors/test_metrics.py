@@ -47,7 +47,31 @@ async def test_category_label_cardinality_is_bounded(make_gateway) -> None:  # t
         text = (await client.get("/metrics")).text
     categories = {s.labels["category"] for f in text_string_to_metric_families(text)
                   if f.name == "quantgate_requests" for s in f.samples}
-    assert categories == {"cat0", "cat1", "cat2", "other"}
+    # 'default' and 'other' exist from the start (at zero); three client names got their own label.
+    assert categories == {"cat0", "cat1", "cat2", "other", "default"}
+
+
+async def test_declared_categories_exist_at_zero_before_any_traffic(make_gateway) -> None:  # type: ignore[no-untyped-def]
+    """A series born with its first answer hides that answer from Prometheus's increase(): they start at zero."""
+    gateway = await make_gateway(categories=["json", "chat"])
+    async with gateway.client() as client:
+        text = (await client.get("/metrics")).text
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(text) for s in f.samples}
+
+    def value(name: str, **labels: str) -> float | None:
+        return samples.get((name, tuple(sorted(labels.items()))))
+
+    for variant in ("baseline", "candidate"):
+        for category in ("json", "chat", "default", "other"):
+            for arm in ("primary", "shadow"):
+                labels = {"variant": variant, "category": category, "arm": arm}
+                assert value("quantgate_answers_judged_total", **labels) == 0, labels
+                assert value("quantgate_refusals_total", **labels) == 0, labels
+                assert value("quantgate_format_checked_total", **labels) == 0, labels
+            for endpoint, status in (("chat", "200"), ("completions", "502")):
+                labels = {"variant": variant, "category": category, "endpoint": endpoint, "status": status}
+                assert value("quantgate_requests_total", **labels) == 0, labels
 
 
 def test_every_prometheus_label_is_set_by_a_recorder_verb() -> None:
