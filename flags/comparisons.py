@@ -11,8 +11,8 @@ from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
+from flags.engine import SchemaNotMigrated, ensure_migrated, make_engine
 from flags.model import utcnow
-from flags.store import SchemaNotMigrated, ensure_migrated, make_engine
 
 
 class ShadowComparisonRow(SQLModel, table=True):

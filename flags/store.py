@@ -5,26 +5,22 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlmodel import Session, col, create_engine, select
+from sqlmodel import Session, col, select
 
 from flags.deadlines import WRITE_DEADLINE_SETTING, SocketDeadline, StoreTimeouts
+from flags.engine import SchemaNotMigrated, ensure_migrated, make_engine
 from flags.gate import Exposure, GateContext, GateDecision, RolloutGated, decide, overrides_after
 from flags.model import AuditEntry, FlagAuditRow, FlagSet, FlagStateRow, GuardStateRow, Variant, utcnow
 from flags.read_audit import ReadEntry, add_read, newest_reads
 from flags.updates import FlagUpdate
 from flags.validations import ValidationRow, ValidationSummary, latest_matching, newest
-
-_SQLITE_BUSY_TIMEOUT_MS = 10_000
-# Pooled SQLite connections are reopened this often, so a replaced or vanished file is noticed within
-# seconds while the 4-per-second version poll skips the connect + PRAGMAs (~10x its own cost).
-_SQLITE_RECYCLE_S = 5
 
 
 class FlagStoreUnavailable(RuntimeError):
@@ -44,70 +40,8 @@ class StaleFlagVersion(RuntimeError):
         self.current = current
 
 
-def _configure_sqlite(engine: Engine) -> None:
-    """WAL + busy_timeout, and let us choose BEGIN IMMEDIATE for writes so workers never deadlock."""
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take transaction control from pysqlite so the "begin" hook below decides the locking mode.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
-
-
-def _in_memory(url: str) -> bool:
-    database = make_url(url).database
-    return not database or database == ":memory:" or "mode=memory" in url
-
-
-def make_engine(url: str, timeouts: StoreTimeouts | None = None) -> Engine:
-    """Engine for the flag store; SQLite gets the settings several worker processes need.
-
-    With `timeouts`, a PostgreSQL session gets server-side statement and lock timeouts (migrations run
-    without them: an index build may take longer than any flag read).
-    """
-    if url.startswith("sqlite"):
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000},
-            **({} if _in_memory(url) else {"pool_size": 2, "max_overflow": 4, "pool_recycle": _SQLITE_RECYCLE_S}),
-        )
-        _configure_sqlite(engine)
-        return engine
-    if make_url(url).get_backend_name() != "postgresql":
-        return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
-    limits = timeouts or StoreTimeouts()
-    connect_args = limits.postgres_connect_args() if timeouts else {"connect_timeout": 10}
-    # No pool_pre_ping: SQLAlchemy's ping cannot be bounded; FlagStore pings under its own deadline instead.
-    return create_engine(url, pool_size=2, max_overflow=2, pool_timeout=limits.read_deadline_s(),
-                         connect_args=connect_args)
-
-
-class SchemaNotMigrated(RuntimeError):
-    """A server database (PostgreSQL) is behind this version's schema: run `quantgate db upgrade`."""
-
-
-def ensure_migrated(engine: Engine) -> None:
-    """SQLite is migrated on the spot; a server database must already be at head (an explicit step)."""
-    from flags.migrate import current_revision, head_revision, upgrade
-
-    if engine.dialect.name == "sqlite":
-        if current_revision(engine) != head_revision():
-            upgrade(engine)
-        return
-    current, head = current_revision(engine), head_revision()
-    if current != head:
-        raise SchemaNotMigrated(f"database schema is at {current or 'nothing'}, this version needs {head}: "
-                                "run `quantgate db upgrade`")
-
+# The audit row of a request that changed nothing (every flag already had the asked-for value).
+NO_CHANGE = "no_change"
 
 _VERSION_QUERY = select(FlagStateRow.version).where(FlagStateRow.id == 1)
 
@@ -159,6 +93,10 @@ class FlagStore:
             deadline = SocketDeadline(seconds)
             deadline.arm(conn)
             if not self._networked:
+                # SQLite has no socket to watch: its lock wait is the deadline. On the driver's own connection,
+                # so SQLAlchemy does not begin a transaction for the pragma.
+                conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+                    f"PRAGMA busy_timeout = {max(1, int(seconds * 1000))}")
                 return conn, deadline
             try:
                 conn.exec_driver_sql("SELECT 1")
@@ -187,6 +125,8 @@ class FlagStore:
             if deadline is not None and deadline.fired:
                 raise StoreTimedOut(f"flag store did not answer within {seconds:g} s") from exc
             cause = getattr(exc, "orig", None) or exc
+            if not self._networked and "database is locked" in str(cause):
+                raise StoreTimedOut(f"flag store is locked by another writer: no lock within {seconds:g} s") from exc
             if type(cause).__name__ == "ConnectionTimeout":
                 raise StoreTimedOut(f"flag store did not accept a connection within "
                                     f"{self.timeouts.connect_timeout_s:g} s") from exc
@@ -195,10 +135,17 @@ class FlagStore:
             if deadline is not None:
                 deadline.disarm()
 
+    def transaction(self, *, write: bool) -> AbstractContextManager[Session]:
+        """One transaction under the store's deadlines (a write takes the write lock); for the store's companions."""
+        return self._session(write=write)
+
     @contextmanager
     def _session(self, *, write: bool) -> Iterator[Session]:
         # A write to a server database carries its deadline into the transaction (the COMMIT trigger checks it).
         at, wait_s = self.timeouts.write_deadline() if write and self._networked else (None, None)
+        if write and not self._networked:
+            # A local write either takes the lock within the deadline or never happens: no COMMIT trigger needed.
+            wait_s = self.timeouts.write_deadline_s
         try:
             with self._connection(write=write, seconds=wait_s) as conn, conn.begin(), Session(bind=conn) as session:
                 if at is not None:
@@ -269,6 +216,11 @@ class FlagStore:
                 raise StaleFlagVersion(update.expected_version, row.version)
             changes = _diff(row, update)
             if not changes:
+                # Asked for what is already in force (a second rollback): the request and its reason are audited
+                # all the same, at the unchanged version, so the trail shows who asked and why.
+                session.add(FlagAuditRow(
+                    at=utcnow(), flag=NO_CHANGE, old_value_json="null", new_value_json=json.dumps(update.changes()),
+                    actor=update.actor or actor, reason=update.reason, version=row.version))
                 return _row_to_flagset(row)
             refusal = self._gate(session, row, changes, gate)
             if refusal is not None and not update.override_gate:

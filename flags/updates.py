@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -16,6 +17,7 @@ from pydantic import (
 )
 
 from flags.model import MAX_ACTOR_CHARS, Variant
+from wire.terminal_text import NO_CONTROL_PATTERN, NOT_BLANK_NO_CONTROL_PATTERN, refuse_control_characters
 
 _CATEGORY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 # What the OpenAPI document promises for override keys; "$" alone would let a trailing newline through.
@@ -32,7 +34,15 @@ def _reason(value: str) -> str:
     return value.strip()
 
 
-Reason = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"\S"), AfterValidator(_reason)]
+# Reasons and actors are printed by `quantgate audit` and the console: no control characters. The check before
+# pydantic's names the characters in the 422; the pattern puts the same rule in the OpenAPI schema.
+# (Field first: a validator listed before it hides its pattern from the JSON schema.)
+Reason = Annotated[str, Field(min_length=1, max_length=2000, pattern=NOT_BLANK_NO_CONTROL_PATTERN),
+                   BeforeValidator(refuse_control_characters), AfterValidator(_reason)]
+Actor = Annotated[str, Field(min_length=1, max_length=MAX_ACTOR_CHARS, pattern=NOT_BLANK_NO_CONTROL_PATTERN),
+                  BeforeValidator(refuse_control_characters), AfterValidator(str.strip)]
+Salt = Annotated[str, Field(min_length=1, max_length=64, pattern=NO_CONTROL_PATTERN),
+                 BeforeValidator(refuse_control_characters)]
 
 
 class FlagUpdate(BaseModel):
@@ -46,9 +56,9 @@ class FlagUpdate(BaseModel):
     rollback: StrictBool | None = None
     # A category mapped to null drops its override.
     category_overrides: Annotated[dict[str, Variant | None] | None, WithJsonSchema(_OVERRIDES_SCHEMA)] = None
-    salt: str | None = Field(default=None, min_length=1, max_length=64)
+    salt: Salt | None = None
     reason: Reason
-    actor: str | None = Field(default=None, min_length=1, max_length=MAX_ACTOR_CHARS)
+    actor: Actor | None = None
     expected_version: int | None = Field(default=None, ge=0, lt=2**63, strict=True)
     # Land a change the pre-ship gate refuses; audited as `gate_override` with what was missing and the reason.
     override_gate: StrictBool = False
@@ -82,5 +92,5 @@ class RollbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Reason
-    actor: str | None = Field(default=None, min_length=1, max_length=MAX_ACTOR_CHARS)
+    actor: Actor | None = None
 

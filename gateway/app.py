@@ -21,6 +21,7 @@ from flags.model import Variant
 from gateway.access_log import configure_access_log, logged
 from gateway.admin.app import create_control_plane
 from gateway.proxy.endpoint import CompletionProxy
+from gateway.relative_redirects import RelativeRedirects
 from gateway.runtime import GatewayRuntime
 from gateway.settings import GatewaySettings
 from wire.errors import GatewayError, RouteError, error_response_parts
@@ -85,7 +86,7 @@ class GatewayAsgi:
     """
 
     def __init__(self, app: Starlette, proxies: dict[str, CompletionProxy], access_log: bool = False) -> None:
-        self.app = app
+        self.app = RelativeRedirects(app)
         self.proxies = proxies
         self.state = app.state
         self.access_log = access_log

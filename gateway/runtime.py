@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 
 from opentelemetry.sdk.trace import TracerProvider
 
+from flags.access_store import AccessStore
 from flags.cache import FlagCache
 from flags.comparisons import ComparisonStore
 from flags.model import FlagSet, Variant
 from flags.store import FlagStore
+from gateway.auth_throttle import LoginThrottle
 from gateway.backend_check import BackendCheck, check_backends
 from gateway.public_model import PublicModelName
 from gateway.routing import CategoryLabels
@@ -49,6 +51,8 @@ class GatewayRuntime:
     tracing: GatewayTracing
     public_model: PublicModelName
     validation: ValidationState
+    access: AccessStore
+    throttle: LoginThrottle
     primaries_in_flight: int = 0
     backend_checks: list[BackendCheck] = field(default_factory=list)
     _check_task: asyncio.Task[None] | None = None
@@ -81,9 +85,12 @@ class GatewayRuntime:
             judge=judge, metrics=quality, writer=writer, record_settings=settings.comparisons,
             redact=load_redactor(settings.comparisons.redaction), tracing=tracing,
         )
+        access = AccessStore(store)
         return cls(
             settings=settings,
             store=store,
+            access=access,
+            throttle=LoginThrottle(access, settings.auth_failure_limit, settings.auth_failure_window_s),
             flags=FlagCache(store, settings.flag_poll_interval_s, on_refresh=publish),
             metrics=metrics,
             backends=backends,

@@ -49,6 +49,7 @@ def app_from_environment() -> GatewayAsgi:
     """uvicorn factory for worker processes: settings are rebuilt once per worker from env and file."""
     settings = load_settings(os.environ.get(CONFIG_FILE_ENV) or None)
     GatewayHttpProtocol.header_timeout_s = settings.client_header_timeout_s
+    GatewayHttpProtocol.max_header_bytes = settings.client_max_header_bytes
     app = create_app(settings, Surface(os.environ.get(SURFACE_ENV, Surface.ALL.value)))
     tune_garbage_collector()
     return app

@@ -6,7 +6,7 @@ import ipaddress
 from pathlib import Path
 
 import yaml
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -41,6 +41,17 @@ def _default_candidate() -> BackendSettings:
     )
 
 
+class RequestBounds(BaseModel):
+    """What one completion request may ask of a backend; more is refused with a 400 before any backend sees it."""
+
+    model_config = ConfigDict(extra="forbid")
+    # Each choice is a full generation: `n: 1000000` would be a million answers from one request.
+    max_n: int = Field(default=16, ge=1, le=1024)
+    max_best_of: int = Field(default=16, ge=1, le=1024)
+    # max_tokens and max_completion_tokens (OpenAI's newer name) alike.
+    max_tokens: int = Field(default=32_768, ge=1, le=10_000_000)
+
+
 class GatewaySettings(BaseSettings):
     """Everything the gateway needs; env vars use the QUANTGATE_ prefix and `__` for nesting."""
 
@@ -52,6 +63,10 @@ class GatewaySettings(BaseSettings):
     )
 
     public_model_name: str = "quantgate"
+    # Further names clients may send for the same model (a migration's old name); backends' served names are not
+    # routable: a client naming one would be answered by whichever arm its key routes to, under the wrong name.
+    model_aliases: list[str] = Field(default_factory=list)
+    request_bounds: RequestBounds = Field(default_factory=RequestBounds)
     baseline: BackendSettings = Field(default_factory=_default_baseline)
     candidate: BackendSettings = Field(default_factory=_default_candidate)
 
@@ -80,10 +95,19 @@ class GatewaySettings(BaseSettings):
     max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     # Slow clients: the request head must arrive within this, and a body sent in several pieces within the other.
     client_header_timeout_s: float = Field(default=10.0, gt=0)
+    # The request line and headers together; a larger head is answered 431 (nginx allows 4 × 8 KiB by default).
+    client_max_header_bytes: int = Field(default=64 * 1024, ge=4096, le=16 * 1024 * 1024)
     client_body_timeout_s: float = Field(default=30.0, gt=0)
     # On SIGTERM: answers still running after this long are cut with an in-band error. Keep it below the pod's
     # terminationGracePeriodSeconds minus the preStop pause, or the kubelet's SIGKILL cuts them silently first.
     drain_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+
+    # Console sessions live in the store: logout and a new admin token end them; so does this much idleness.
+    console_idle_timeout_s: float = Field(default=30 * 60, ge=60, le=24 * 3600)
+    console_session_max_age_s: float = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
+    # Failed logins and bearer tokens per client address: past `limit` in the window, the address gets 429s.
+    auth_failure_limit: int = Field(default=10, ge=1, le=10_000)
+    auth_failure_window_s: float = Field(default=300.0, ge=1, le=24 * 3600)
 
     shadow: ShadowSettings = Field(default_factory=ShadowSettings)
     detectors: DetectorSettings = Field(default_factory=DetectorSettings)

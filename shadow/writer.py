@@ -12,8 +12,8 @@ from datetime import timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from flags.comparisons import ComparisonStore, ShadowComparisonRow
+from flags.engine import SchemaNotMigrated
 from flags.model import utcnow
-from flags.store import SchemaNotMigrated
 from monitors.quality.answer import CapturedAnswer
 from monitors.quality.detectors.answer import AnswerJudgement
 from shadow.compare import ShadowComparison

@@ -77,9 +77,9 @@ class UnsupportedMediaType(InvalidRequest):
 class ModelNotFound(GatewayError):
     """The client named a model this gateway does not serve."""
 
+    # As vLLM answers it: the integer status in `code`, like every other error of this gateway.
     status_code = 404
-    error_type = "invalid_request_error"
-    code = "model_not_found"
+    error_type = "NotFoundError"
 
 
 class Unauthorized(GatewayError):
@@ -87,6 +87,17 @@ class Unauthorized(GatewayError):
 
     status_code = 401
     error_type = "authentication_error"
+
+
+class TooManyAttempts(GatewayError):
+    """Too many failed logins or bearer tokens from one client address lately."""
+
+    status_code = 429
+    error_type = "rate_limit_error"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class ValidationFailed(GatewayError):
@@ -201,6 +212,8 @@ def error_response_parts(exc: Exception, request_id: str | None,
     if isinstance(exc, RequestTimeout):
         # The rest of a slow body may still be on its way: do not read it as the next request.
         headers.append((b"connection", b"close"))
+    if isinstance(exc, TooManyAttempts):
+        headers.append((b"retry-after", str(exc.retry_after_s).encode("latin-1")))
     if request_id:
         headers.append((b"x-request-id", request_id.encode("latin-1")))
     if variant:

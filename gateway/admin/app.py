@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.routing import BaseRoute
 
 from gateway.admin import comparisons_router, flags_router, validations_router, verdicts_router
+from gateway.admin.dependencies import single_valued_query
+from gateway.admin.docs import OPENAPI_URL, add_self_hosted_docs
 from gateway.admin.openapi import admin_openapi
 from wire.errors import InvalidRequest
 
-OPENAPI_URL = "/admin/openapi.json"
-DOCS_URL = "/admin/docs"
 ROUTERS = (flags_router.router, comparisons_router.router, verdicts_router.router, validations_router.router)
 
 
@@ -33,11 +33,12 @@ def create_control_plane(routes: Sequence[BaseRoute], lifespan: Any, error_handl
     app = FastAPI(title="quantgate admin API", version=version, routes=list(routes), lifespan=lifespan,
                   description="Rollout flags, one-call rollback, audit trail, shadow comparisons, regression "
                               "verdicts and pre-ship validations of a quantized model next to its baseline.",
-                  openapi_url=OPENAPI_URL if with_admin else None, docs_url=DOCS_URL if with_admin else None,
-                  redoc_url=None)
+                  openapi_url=OPENAPI_URL if with_admin else None, docs_url=None, redoc_url=None)
     if with_admin:
         for router in ROUTERS:
-            app.include_router(router)
+            # A repeated query parameter is refused, not read as its last value.
+            app.include_router(router, dependencies=[Depends(single_valued_query)])
+        add_self_hosted_docs(app)
         # The console's pages (server-rendered, their own login) live beside the API on the admin surface.
         from gateway.console.router import ConsoleError, LoginRequired, console_error_page, login_redirect, static_files
         from gateway.console.router import router as console_router

@@ -13,7 +13,7 @@ from flags.store import FlagStoreUnavailable, StaleFlagVersion
 from flags.updates import FlagUpdate, RollbackRequest
 from gateway.admin.body import body_schema, parse_body
 from gateway.admin.dependencies import Runtime, actor_of, require_admin
-from gateway.admin.schemas import AuditTrail, Flags, FlagsRead, error_responses
+from gateway.admin.schemas import AuditTrail, AuthFailures, Flags, FlagsRead, error_responses
 from gateway.runtime import GatewayRuntime
 from wire.errors import Conflict, RolloutRefused, StoreUnavailable
 
@@ -45,6 +45,8 @@ async def current_flags(runtime: GatewayRuntime) -> tuple[FlagSet, str]:
     """The flags and where they came from: the store, else this worker's last known copy, else safe defaults."""
     cache = runtime.flags
     try:
+        # A first read may come before any worker created the initial row: create it rather than report version 0.
+        await asyncio.to_thread(runtime.store.ensure_schema)
         return await asyncio.to_thread(runtime.store.snapshot), "store"
     except FlagStoreUnavailable:
         return cache.flags, "last_known" if cache.loaded else "safe_default"
@@ -91,3 +93,14 @@ async def audit(runtime: Runtime, limit: Annotated[int, Query(ge=1, le=10_000)] 
     except FlagStoreUnavailable as exc:
         raise StoreUnavailable(f"flag store unavailable: {exc}") from exc
     return {"entries": [entry.as_dict() for entry in entries]}
+
+
+@router.get("/audit/auth-failures", response_model=AuthFailures, operation_id="auth_failures",
+            responses=error_responses(400, 503))
+async def auth_failures(runtime: Runtime, limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> dict[str, Any]:
+    """Refused logins and bearer tokens (console and API), newest first: who tried, from where, when."""
+    try:
+        failures = await asyncio.to_thread(runtime.access.failures, limit)
+    except FlagStoreUnavailable as exc:
+        raise StoreUnavailable(f"flag store unavailable: {exc}") from exc
+    return {"failures": [failure.as_dict() for failure in failures]}

@@ -32,12 +32,13 @@ class ErrorBody(BaseModel):
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The `responses=` entry of an operation that can answer with these error statuses (and 401 always)."""
+    """The `responses=` entry of an operation that can answer with these error statuses (and 401 and 429 always)."""
     reasons = {400: "Bad parameter or body", 401: "Missing or wrong admin bearer token", 404: "No such record",
                409: "Stale expected_version, or refused by the pre-ship gate", 413: "Body over 64 KiB",
                415: "Body is not application/json", 422: "Body does not fit the model",
+               429: "Too many failed tokens from this address lately (Retry-After says when to try again)",
                503: "The store is unavailable: nothing was changed"}
-    return {status: {"model": ErrorBody, "description": reasons[status]} for status in sorted({401, *statuses})}
+    return {status: {"model": ErrorBody, "description": reasons[status]} for status in sorted({401, 429, *statuses})}
 
 
 class Flags(BaseModel):
@@ -75,6 +76,22 @@ class AuditTrail(BaseModel):
     """Newest first."""
 
     entries: list[AuditEntryOut]
+
+
+class AuthFailureOut(BaseModel):
+    """One refused login or bearer token."""
+
+    id: int
+    at: str
+    client: str
+    surface: str
+    detail: str
+
+
+class AuthFailures(BaseModel):
+    """Newest first."""
+
+    failures: list[AuthFailureOut]
 
 
 class ComparisonSummary(BaseModel):

@@ -24,7 +24,22 @@ class AdminApiError(RuntimeError):
         if self.applied is None:
             return (f"outcome unknown, the change may or may not have been applied: {self}; "
                     "check `quantgate flags show` and `quantgate audit` before retrying")
-        return f"not applied, nothing was changed: {self}"
+        text = str(self)
+        # The gateway's own refusals already say so; saying it twice reads like two failures.
+        return text if "nothing was changed" in text else f"not applied, nothing was changed: {text}"
+
+
+def _hint(status: int, error: dict[str, Any], path: str, base_url: str) -> str:
+    """What to do next, for the refusals an operator meets in the first week."""
+    if status == 409 and error.get("code") == "rollout_gated":
+        return ("a passing `quantgate validate` of the deployed stack lets it through; `--override-gate` lands it "
+                "anyway (audited as an override)")
+    if status == 404 and path.startswith("/admin/") and error.get("message") == "Not Found":
+        return (f"{base_url} has no admin API: is it the public port? With --admin-port the admin API listens on "
+                "its own port (pass it with --url, or --config with the gateway's settings)")
+    if status == 401:
+        return "pass the gateway's admin token with --token or QUANTGATE_ADMIN_TOKEN, or --config"
+    return ""
 
 
 class AdminClient:
@@ -80,8 +95,10 @@ class AdminClient:
             decoded = None
         answer = decoded if isinstance(decoded, dict) else {"error": {"message": text[:500]}}
         if response.status >= 400:
-            message = (answer.get("error") or {}).get("message", text[:500])
-            raise AdminApiError(f"{response.status}: {message}")
+            error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+            message = error.get("message", text[:500])
+            hint = _hint(response.status, error, path, self.base_url)
+            raise AdminApiError(f"{response.status}: {message}" + (f"; {hint}" if hint else ""))
         return answer
 
     def flags(self) -> dict[str, Any]:

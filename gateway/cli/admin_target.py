@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import socket
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -17,6 +19,9 @@ AdminToken = Annotated[Optional[str], typer.Option("--token", envvar="QUANTGATE_
                                                    help="Bearer token (default: from --config).")]
 AdminConfig = Annotated[Optional[Path], typer.Option(
     "--config", envvar="QUANTGATE_CONFIG_FILE", help="The gateway's YAML settings: admin host, port and token.")]
+ActorOption = Annotated[Optional[str], typer.Option(
+    "--actor", envvar="QUANTGATE_ACTOR", show_default=False,
+    help="Who acts, as the audit trail names it (default: login@host).")]
 # A wildcard bind is reached on loopback from the same machine.
 _WILDCARDS = {"0.0.0.0", "::", ""}
 
@@ -38,3 +43,12 @@ def admin_client(url: str | None, token: str | None, config: Path | None) -> Adm
         if token is None and settings.admin_token is not None:
             token = settings.admin_token.get_secret_value()
     return AdminClient(url or DEFAULT_ADMIN_URL, token)
+
+
+def default_actor() -> str:
+    """The person at this terminal as `login@host`, like the user a Kubernetes audit event names."""
+    try:
+        login = getpass.getuser()
+    except (OSError, KeyError):  # no LOGNAME/USER and no passwd entry (a bare container)
+        login = "unknown"
+    return f"{login}@{socket.gethostname()}"

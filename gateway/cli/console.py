@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
+
+import typer
 
 
 class LazyConsole:
@@ -20,3 +22,19 @@ class LazyConsole:
 
 
 console = LazyConsole()
+
+
+def command_group(help_text: str) -> typer.Typer:
+    """A Typer app with Click's plain help: it wraps at the terminal's width instead of cutting option help,
+    environment variable names and defaults to `…` in Rich's boxed panels (unreadable at 80 columns)."""
+    return typer.Typer(rich_markup_mode=None, help=help_text, no_args_is_help=True)
+
+
+def fail(message: str) -> NoReturn:
+    """Print `error: message` (escaped: it may quote what a client or the server said) and exit with status 1."""
+    from rich.text import Text
+
+    from wire.terminal_text import escape_controls
+
+    console.print(Text.assemble(("error: ", "red"), escape_controls(message)))
+    raise typer.Exit(1)

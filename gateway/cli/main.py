@@ -8,18 +8,18 @@ from typing import Annotated, Any, Optional
 import typer
 
 from gateway.cli.admin_client import AdminApiError
-from gateway.cli.admin_target import AdminConfig, AdminToken, AdminUrl, admin_client
-from gateway.cli.console import console
+from gateway.cli.admin_target import ActorOption, AdminConfig, AdminToken, AdminUrl, admin_client, default_actor
+from gateway.cli.console import command_group, console, fail
 from gateway.cli.report_cmd import report
 from gateway.cli.shadow_cmd import shadow_app
 from gateway.cli.tables import audit_table, flags_summary, flags_table
 from gateway.cli.validate_cmd import validate, validations_app
 
-app = typer.Typer(help="quantgate: roll a quantized LLM out next to its full-precision twin.", no_args_is_help=True)
-flags_app = typer.Typer(help="Show or change rollout flags through the admin API.", no_args_is_help=True)
+app = command_group("quantgate: roll a quantized LLM out next to its full-precision twin.")
+flags_app = command_group("Show or change rollout flags through the admin API.")
 app.add_typer(flags_app, name="flags")
 app.add_typer(shadow_app, name="shadow")
-db_app = typer.Typer(help="Flag-store database schema (Alembic migrations).", no_args_is_help=True)
+db_app = command_group("Flag-store database schema (Alembic migrations).")
 app.add_typer(db_app, name="db")
 app.command("report")(report)
 app.command("validate")(validate)
@@ -27,9 +27,6 @@ app.add_typer(validations_app, name="validations")
 
 
 
-def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(1)
 
 
 @app.command()
@@ -52,7 +49,7 @@ def serve(
         run_server(config, host=host, port=port, workers=workers, admin_port=admin_port, admin_host=admin_host,
                    access_log=access_log)
     except (AdminTokenRequired, FileNotFoundError, ValueError, PortInUse) as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @app.command()
@@ -73,7 +70,7 @@ def simulate(
     from simulator.profile import LatencyProfile, SimulatorConfig, candidate_profile
 
     if profile not in ("baseline", "candidate"):
-        _fail("--profile must be 'baseline' or 'candidate'")
+        fail("--profile must be 'baseline' or 'candidate'")
     settings: dict[str, Any] = {"served_model_name": served_model_name,
                                 "latency": LatencyProfile(ttft_ms=ttft_ms, itl_ms=itl_ms).model_dump()}
     if profile == "candidate":
@@ -108,7 +105,7 @@ def demo(
     from gateway.demo.vllm_backends import CANDIDATES
 
     if backends not in ("simulator", "vllm") or candidate not in CANDIDATES:
-        _fail(f"--backends is simulator or vllm; --candidate is one of {', '.join(CANDIDATES)}")
+        fail(f"--backends is simulator or vllm; --candidate is one of {', '.join(CANDIDATES)}")
     vllm = VllmChoice(vllm_python, models_dir, candidate, (baseline_port, candidate_port)) \
         if backends == "vllm" else None
     raise typer.Exit(run_demo(console, keep_running=keep_running, requests_per_phase=requests_per_phase,
@@ -147,15 +144,15 @@ def db_upgrade(
     """Migrate the database to this version's schema (run before rolling out a new version on PostgreSQL)."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from flags.engine import make_engine
     from flags.migrate import current_revision, head_revision, upgrade
-    from flags.store import make_engine
 
     engine = make_engine(_store_url(url, config))
     try:
         before = current_revision(engine)
         upgrade(engine)
     except SQLAlchemyError as exc:
-        _fail(f"migration failed: {exc}")
+        fail(f"migration failed: {exc}")
     console.print(f"schema {before or 'empty'} -> {head_revision()}")
 
 
@@ -165,14 +162,14 @@ def db_current(
     config: Annotated[Optional[Path], typer.Option(help="YAML settings file.")] = None,
 ) -> None:
     """Print the schema revision of the database and the one this version needs."""
+    from flags.engine import make_engine
     from flags.migrate import current_revision, head_revision
-    from flags.store import make_engine
 
     current = current_revision(make_engine(_store_url(url, config)))
     console.print(f"database: {current or 'not migrated'}   this version: {head_revision()}")
 
 
-backends_app = typer.Typer(help="Inspect the configured backends.", no_args_is_help=True)
+backends_app = command_group("Inspect the configured backends.")
 app.add_typer(backends_app, name="backends")
 
 
@@ -192,22 +189,21 @@ def backends_check(
     try:
         settings = load_settings(config)
     except (FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     backends = [UpstreamBackend(Variant.BASELINE, settings.baseline), UpstreamBackend(Variant.CANDIDATE,
                                                                                       settings.candidate)]
     checks = asyncio.run(check_backends(backends))
-    from rich.table import Table
+    from gateway.cli.fitted_table import Column, fitted_table
 
-    table = Table(title="Backends against their provenance stamps")
-    for column in ("variant", "url", "served models", "max context", "runtime", "stamp runtime", "mismatches"):
-        table.add_column(column)
-    for backend, check in zip(backends, checks, strict=True):
-        table.add_row(check.variant, backend.base_url, ", ".join(check.served_models) or "-",
-                      str(check.max_model_len or "-"), check.runtime_version or "-",
-                      backend.settings.stamp.runtime_version or "-",
-                      "; ".join(f"{k}: {v}" for k, v in check.mismatches.items()) or "[green]none[/green]")
-    console.print(table)
+    rows = [(check.variant, backend.base_url, ", ".join(check.served_models) or "-", str(check.max_model_len or "-"),
+             check.runtime_version or "-", backend.settings.stamp.runtime_version or "-",
+             "; ".join(f"{k}: {v}" for k, v in check.mismatches.items()) or "none")
+            for backend, check in zip(backends, checks, strict=True)]
+    columns = [Column(name) for name in ("variant", "url", "served models", "max context", "runtime",
+                                         "stamp runtime")] + [Column("mismatches", wraps=True)]
+    out = console.rich()
+    out.print(fitted_table(out, "Backends against their provenance stamps", columns, rows))
     if strict and any(check.mismatches for check in checks):
         raise typer.Exit(1)
 
@@ -217,9 +213,11 @@ def flags_show(url: AdminUrl = None, token: AdminToken = None,
                config: AdminConfig = None) -> None:
     """Print the current flags."""
     try:
-        console.print(flags_table(admin_client(url, token, config).flags()))
+        flags = admin_client(url, token, config).flags()
+        out = console.rich()
+        out.print(flags_table(out, flags))
     except AdminApiError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _parse_pins(pins: list[str], unpins: list[str]) -> dict[str, Optional[str]] | None:
@@ -227,7 +225,7 @@ def _parse_pins(pins: list[str], unpins: list[str]) -> dict[str, Optional[str]] 
     for pin in pins:
         category, sep, variant = pin.partition("=")
         if not sep:
-            _fail(f"--pin expects CATEGORY=baseline|candidate, got {pin!r}")
+            fail(f"--pin expects CATEGORY=baseline|candidate, got {pin!r}")
         overrides[category] = variant
     for category in unpins:
         overrides[category] = None
@@ -236,7 +234,7 @@ def _parse_pins(pins: list[str], unpins: list[str]) -> dict[str, Optional[str]] 
 
 @flags_app.command("set")
 def flags_set(
-    reason: Annotated[str, typer.Option(help="Why (required, stored in the audit log).")],
+    reason: Annotated[str, typer.Option(help="Why (required, stored in the audit log).", show_envvar=False)],
     rollout: Annotated[Optional[float], typer.Option(help="Percent of routing keys to the candidate.")] = None,
     shadow: Annotated[Optional[float], typer.Option(help="Percent of requests mirrored.")] = None,
     rollback: Annotated[Optional[bool], typer.Option("--rollback/--no-rollback", help="Kill switch.")] = None,
@@ -246,6 +244,7 @@ def flags_set(
     expected_version: Annotated[Optional[int], typer.Option(help="Refuse if the flags moved past this.")] = None,
     override_gate: Annotated[bool, typer.Option(help="Land a change the pre-ship gate refuses (audited with the "
                                                      "reason as an override).")] = False,
+    actor: ActorOption = None,
     url: AdminUrl = None,
     token: AdminToken = None,
     config: AdminConfig = None,
@@ -254,27 +253,28 @@ def flags_set(
     changes: dict[str, Any] = {"reason": reason, "rollout_percent": rollout, "shadow_percent": shadow,
                                "rollback": rollback, "category_overrides": _parse_pins(pin or [], unpin or []),
                                "salt": salt, "expected_version": expected_version,
-                               "override_gate": override_gate or None}
+                               "override_gate": override_gate or None, "actor": actor or default_actor()}
     try:
         flags = admin_client(url, token, config).update({k: v for k, v in changes.items() if v is not None})
     except AdminApiError as exc:
-        _fail(exc.outcome())
+        fail(exc.outcome())
         return
     typer.echo(flags_summary(flags))
 
 
 @app.command("rollback")
 def rollback_command(
-    reason: Annotated[str, typer.Option(help="Why (required, stored in the audit log).")],
+    reason: Annotated[str, typer.Option(help="Why (required, stored in the audit log).", show_envvar=False)],
+    actor: ActorOption = None,
     url: AdminUrl = None,
     token: AdminToken = None,
     config: AdminConfig = None,
 ) -> None:
     """Send all traffic back to the baseline now."""
     try:
-        flags = admin_client(url, token, config).rollback(reason)
+        flags = admin_client(url, token, config).rollback(reason, actor or default_actor())
     except AdminApiError as exc:
-        _fail(exc.outcome())
+        fail(exc.outcome())
         return
     typer.secho(f"rollback active (flag-set version {flags['version']})", fg="red", bold=True)
 
@@ -289,9 +289,11 @@ def audit(
 ) -> None:
     """Print the flag audit trail."""
     try:
-        console.print(audit_table(admin_client(url, token, config).audit(limit, flag)))
+        entries = admin_client(url, token, config).audit(limit, flag)
+        out = console.rich()
+        out.print(audit_table(out, entries))
     except AdminApiError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 if __name__ == "__main__":

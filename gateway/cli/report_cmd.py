@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 if TYPE_CHECKING:
-    from rich.table import Table
+    from rich.console import Console, RenderableType
 
 from gateway.cli.admin_client import AdminApiError, AdminClient
 from gateway.cli.admin_target import AdminConfig, AdminToken, AdminUrl, admin_client
-from gateway.cli.console import console
+from gateway.cli.console import console, fail
+from gateway.cli.fitted_table import Column, cell_text, fitted_table
+from gateway.cli.tables import key_values
 
 _STYLE = {"regression": "bold red", "inconclusive": "yellow", "ok": "white", "improvement": "green",
           "insufficient data": "dim"}
@@ -22,23 +24,26 @@ def _num(value: Any, scale: float = 1.0, fmt: str = "{:.3g}") -> str:
     return "-" if value is None else fmt.format(value * scale)
 
 
-def verdict_table(report: dict[str, Any], key: str = "verdicts", title: str = "Paired shadow verdicts") -> Table:
-    """One row per (category, metric)."""
-    kind = report[key][0].get("interval_kind", "") if report[key] else ""
-    from rich.table import Table
+_VERDICT_COLUMNS = (Column("category"), Column("metric"), Column("verdict"), Column("effect", justify="right"),
+                    Column("interval"), Column("n", justify="right"), Column("baseline", justify="right"),
+                    Column("candidate", justify="right"), Column("p adj.", justify="right"),
+                    Column("pairs to settle", justify="right"))
 
-    table = Table(title=f"{title} under {report['policy']} (alpha {report['significance']}, family-wise; "
-                        f"each verdict tests the tolerance; intervals: {kind or 'none'})")
-    for column in ("category", "metric", "verdict", "effect", "interval", "n", "baseline", "candidate", "p adj.",
-                   "pairs to settle"):
-        table.add_column(column)
+
+def verdict_table(console: Console, report: dict[str, Any], key: str = "verdicts",
+                  title: str = "Paired shadow verdicts") -> RenderableType:
+    """One row per (category, metric); one block per verdict when the terminal is narrow."""
+    kind = report[key][0].get("interval_kind", "") if report[key] else ""
+    rows = []
     for v in report[key]:
         low, high = v["interval"]
         needed = v.get("pairs_needed")
-        table.add_row(v["category"], v["metric"], f"[{_STYLE.get(v['verdict'], '')}]{v['verdict']}[/]",
-                      _num(v["effect"]), f"[{_num(low)}, {_num(high)}]", str(v["n"]), _num(v["baseline_value"]),
-                      _num(v["candidate_value"]), _num(v["p_adjusted"]), "-" if needed is None else str(needed))
-    return table
+        rows.append((v["category"], v["metric"], cell_text(v["verdict"], _STYLE.get(v["verdict"], "")),
+                     _num(v["effect"]), f"[{_num(low)}, {_num(high)}]", str(v["n"]), _num(v["baseline_value"]),
+                     _num(v["candidate_value"]), _num(v["p_adjusted"]), "-" if needed is None else str(needed)))
+    return fitted_table(console, f"{title} under {report['policy']} (alpha {report['significance']}, family-wise; "
+                                 f"each verdict tests the tolerance; intervals: {kind or 'none'})",
+                        _VERDICT_COLUMNS, rows, heading_columns=2)
 
 
 def _plotted_pairs(client: AdminClient, since: str, cap: int = 20_000) -> tuple[list[dict[str, Any]], int]:
@@ -69,15 +74,20 @@ def report(
         data = client.verdicts(since)
         pairs, window_pairs = _plotted_pairs(client, since) if html else ([], 0)
     except AdminApiError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    console.print(verdict_table(data))
+        fail(str(exc))
+    out = console.rich()
+    if not data["verdicts"] and not data.get("live_verdicts"):
+        out.print(f"No verdicts since {since}: no shadow pairs and no judged live answers in that window. Turn "
+                  "shadowing on (`quantgate flags set --shadow 5 --reason ...`) or widen --since.")
+        return
+    out.print(verdict_table(out, data))
     if data.get("live_verdicts"):
-        console.print(verdict_table(data, "live_verdicts", "Unpaired live-traffic verdicts (within routing strata)"))
+        out.print(verdict_table(out, data, "live_verdicts", "Unpaired live-traffic verdicts (within routing strata)"))
     baseline, candidate = data["baseline_stamp"], data["candidate_stamp"]
-    console.print(f"Models: baseline {baseline.get('model')} ({baseline.get('quantization')})"
-                  f" vs candidate {candidate.get('model')} ({candidate.get('quantization')}"
-                  f", calibration set {data['calibration_set'] or 'not stated'}); pairs per category {data['strata']}")
+    out.print(cell_text(f"Models: baseline {baseline.get('model')} ({baseline.get('quantization')})"
+                        f" vs candidate {candidate.get('model')} ({candidate.get('quantization')}"
+                        f", calibration set {data['calibration_set'] or 'not stated'}); pairs per category "
+                        f"{key_values(data['strata'])}"))
     if html:
         html.write_text(render_html(data, pairs, window_pairs), encoding="utf-8")
-        console.print(f"HTML report: {html.resolve()}")
+        out.print(f"HTML report: {html.resolve()}")

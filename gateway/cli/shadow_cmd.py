@@ -12,9 +12,13 @@ if TYPE_CHECKING:
 
 from gateway.cli.admin_client import AdminApiError
 from gateway.cli.admin_target import AdminConfig, AdminToken, AdminUrl, admin_client
-from gateway.cli.console import console
+from gateway.cli.console import command_group, console, fail
+from gateway.cli.fitted_table import Column, cell_text, fitted_table
 
-shadow_app = typer.Typer(help="Browse stored shadow comparisons.", no_args_is_help=True)
+_LIST_COLUMNS = (Column("id", justify="right"), Column("time"), Column("category"), Column("primary"),
+                 Column("similarity", justify="right"), Column("tail sim", justify="right"),
+                 Column("len ratio", justify="right"), Column("flips", wraps=True))
+shadow_app = command_group("Browse stored shadow comparisons.")
 
 
 
@@ -42,19 +46,16 @@ def shadow_ls(
         page = admin_client(url, token, config).comparisons(
             since=since, category=category, flips_only=str(flips_only).lower(), limit=limit, offset=offset)
     except AdminApiError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    from rich.table import Table
-
-    table = Table(title=f"Shadow comparisons ({page['total']} matching)")
-    for column in ("id", "time", "category", "primary", "similarity", "tail sim", "len ratio", "flips"):
-        table.add_column(column)
+        fail(str(exc))
+    rows = []
     for row in page["comparisons"]:
         flips = [f"{kind}:{row[kind + '_flip']}" for kind in ("refusal", "format", "repetition") if row[kind + "_flip"]]
-        table.add_row(str(row["id"]), row["created_at"][:19].replace("T", " "), row["category"],
-                      row["primary_variant"], _fmt(row["similarity"]), _fmt(row["similarity_tail"]),
-                      _fmt(row["length_ratio"]), ", ".join(flips) or "-")
-    console.print(table)
+        rows.append((str(row["id"]), row["created_at"][:19].replace("T", " "), row["category"],
+                     row["primary_variant"], _fmt(row["similarity"]), _fmt(row["similarity_tail"]),
+                     _fmt(row["length_ratio"]), ", ".join(flips) or "-"))
+    out = console.rich()
+    out.print(fitted_table(out, f"Shadow comparisons ({page['total']} matching)", _LIST_COLUMNS, rows,
+                           heading_columns=3))
 
 
 @shadow_app.command("show")
@@ -64,22 +65,18 @@ def shadow_show(record_id: int, url: AdminUrl = None, token: AdminToken = None,
     try:
         record = admin_client(url, token, config).comparison(record_id)
     except AdminApiError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    from rich.table import Table
-
-    table = Table(title=f"Comparison {record_id} ({record['category']}, request {record['request_id']})")
-    table.add_column("field")
-    table.add_column("baseline")
-    table.add_column("candidate")
-    for field in ("stamp", "judgement"):
-        table.add_row(field, json.dumps(record[f"baseline_{field}"], indent=1),
-                      json.dumps(record[f"candidate_{field}"], indent=1))
-    for field in ("ttft_s", "total_s", "output_tokens", "text"):
-        table.add_row(field, _fmt(record.get(f"baseline_{field}")), _fmt(record.get(f"candidate_{field}")))
-    console.print(table)
+        fail(str(exc))
+    rows = [(field, json.dumps(record[f"baseline_{field}"], indent=1), json.dumps(record[f"candidate_{field}"],
+                                                                                    indent=1))
+            for field in ("stamp", "judgement")]
+    rows += [(field, _fmt(record.get(f"baseline_{field}")), _fmt(record.get(f"candidate_{field}")))
+             for field in ("ttft_s", "total_s", "output_tokens", "text")]
+    out = console.rich()
+    # Answers and prompts are model and client text: escaped like every other cell.
+    out.print(fitted_table(out, f"Comparison {record_id} ({record['category']}, request {record['request_id']})",
+                           (Column("field"), Column("baseline", wraps=True), Column("candidate", wraps=True)), rows))
     for field in ("similarity", "similarity_head", "similarity_tail", "first_divergence", "length_ratio",
                   "refusal_flip", "format_flip", "repetition_flip"):
-        console.print(f"{field}: {_fmt(record[field])}")
+        out.print(cell_text(f"{field}: {_fmt(record[field])}"))
     if record.get("prompt_text"):
-        console.print(f"prompt: {record['prompt_text']}")
+        out.print(cell_text(f"prompt: {record['prompt_text']}"))

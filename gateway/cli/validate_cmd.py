@@ -12,18 +12,17 @@ if TYPE_CHECKING:
     pass
 
 from gateway.cli.admin_client import AdminApiError
-from gateway.cli.admin_target import AdminConfig, AdminToken, AdminUrl, admin_client
-from gateway.cli.console import console
+from gateway.cli.admin_target import ActorOption, AdminConfig, AdminToken, AdminUrl, admin_client, default_actor
+from gateway.cli.console import command_group, console, fail
+from gateway.cli.fitted_table import Column, fitted_table
+from gateway.cli.tables import validation_table
+from wire.terminal_text import control_characters_in
 
-validations_app = typer.Typer(help="Validation records of the pre-ship gate (through the admin API).",
-                              no_args_is_help=True)
+validations_app = command_group("Validation records of the pre-ship gate (through the admin API).")
 EXIT_FAIL, EXIT_INCONCLUSIVE = 3, 4
 DEFAULT_CACHE = Path.home() / ".cache" / "quantgate" / "validation-answers"
 
 
-def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(1)
 
 
 async def _answer_both(suite: Any, settings: Any, cache_dir: Path, concurrency: int, sampling: Any,
@@ -61,17 +60,8 @@ async def _identities(settings: Any) -> dict[str, Any]:
 
 def _print_result(summary: dict[str, Any], result: dict[str, Any]) -> None:
     """One line per category (80 columns); the card has every test."""
-    from rich.table import Table
-
-    table = Table(title=f"validation #{summary['id']}: {summary['outcome']}")
-    for column in ("category", "outcome", "not shown within tolerance"):
-        table.add_column(column, overflow="fold")
-    for category, outcome in sorted(result["categories"].items()):
-        open_tests = [f"{v['metric']} ({v['verdict']})" for v in result["report"]["verdicts"]
-                      if v["category"] == category and v["verdict"] not in ("ok", "improvement")]
-        gated = "" if category in result["gated"] else " (reported)"
-        table.add_row(category, outcome + gated, ", ".join(open_tests) or "-")
-    console.print(table)
+    out = console.rich()
+    out.print(validation_table(out, summary, result))
 
 
 def validate(
@@ -83,7 +73,7 @@ def validate(
     concurrency: Annotated[int, typer.Option(help="Requests in flight per backend.", min=1, max=256)] = 4,
     cache_dir: Annotated[Path, typer.Option(help="Where answers are kept (a rerun resumes).")] = DEFAULT_CACHE,
     card_dir: Annotated[Path, typer.Option(help="Where the disclosure card is written.")] = Path("validations"),
-    actor: Annotated[Optional[str], typer.Option(help="Who runs it (default: the login name).")] = None,
+    actor: ActorOption = None,
     apply_pins: Annotated[bool, typer.Option(help="Pin categories that did not pass to the baseline (audited).")]
     = False,
 ) -> None:
@@ -92,7 +82,6 @@ def validate(
     Exit status: 0 pass, 3 fail (a category regressed), 4 inconclusive, 1 error.
     """
     import asyncio
-    import getpass
 
     from evals.runner import BackendAnswerError, Sampling
     from evals.suite import SuiteFileError, builtin_suite, load_suite
@@ -102,19 +91,22 @@ def validate(
     from monitors.analysis.policy import load_policy
     from monitors.quality.detectors.answer import AnswerJudge
 
+    actor = actor or default_actor()
+    if control_characters_in(actor):
+        fail(f"--actor holds control characters ({', '.join(control_characters_in(actor))})")
     try:
         settings = load_settings(config)
         policy = load_policy(settings.policy_file)
         suite = load_suite(suite_file) if suite_file else builtin_suite()
     except (FileNotFoundError, ValueError, SuiteFileError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     if per_category:
         suite = suite.reduced(per_category)
     identity = asyncio.run(_identities(settings))
     unreachable = [variant for variant, found in identity.items() if found is None]
     if unreachable:
-        _fail(f"cannot reach the {' and '.join(unreachable)} backend (GET /v1/models)")
+        fail(f"cannot reach the {' and '.join(unreachable)} backend (GET /v1/models)")
     sampling = Sampling()
     console.print(f"validating {settings.candidate.stamp.model} ({settings.candidate.stamp.quantization}) against "
                   f"{settings.baseline.stamp.model} on {suite.version}, {len(suite.items)} items, policy "
@@ -123,11 +115,11 @@ def validate(
     try:
         baseline, candidate = asyncio.run(_answer_both(suite, settings, cache_dir, concurrency, sampling, identity))
     except BackendAnswerError as exc:
-        _fail(f"{exc} (answers so far are kept; run again to resume)")
+        fail(f"{exc} (answers so far are kept; run again to resume)")
         return
     stamps = (settings.baseline.stamp.as_labels(), settings.candidate.stamp.as_labels())
     result = evaluate(suite, baseline, candidate, policy, stamps, AnswerJudge(settings.detectors))
-    facts = RunFacts(actor or getpass.getuser(), policy, suite, stamps, identity,
+    facts = RunFacts(actor, policy, suite, stamps, identity,
                      {v: {"base_url": b.base_url, "served_model_name": b.served_model_name}
                       for v, b in (("baseline", settings.baseline), ("candidate", settings.candidate))},
                      time.perf_counter() - started, concurrency,
@@ -138,7 +130,7 @@ def validate(
         validation_id = store.add_validation(record_of(result, facts))
         summary, body = store.validation(validation_id) or (None, {})
     except FlagStoreUnavailable as exc:
-        _fail(f"the validation ran but could not be stored: {exc}")
+        fail(f"the validation ran but could not be stored: {exc}")
         return
     assert summary is not None
     _write_card(card_dir, summary.as_dict(), body)
@@ -167,7 +159,7 @@ def _pin(store: Any, pins: dict[str, str], validation_id: int, actor: str) -> No
     try:
         flags = store.apply(update, actor)
     except FlagStoreUnavailable as exc:
-        _fail(f"pins not applied, nothing was changed: {exc}")
+        fail(f"pins not applied, nothing was changed: {exc}")
         return
     console.print(f"pinned to the baseline: {', '.join(pins)} (flag-set version {flags.version})")
 
@@ -182,17 +174,15 @@ def validations_ls(limit: Annotated[int, typer.Option(help="How many.", min=1, m
     try:
         body = admin_client(url, token, config).validations(limit)
     except AdminApiError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
-    from rich.table import Table
-
-    table = Table(title="validations")
-    for column in ("id", "when", "outcome", "suite", "candidate", "not passed"):
-        table.add_column(column, overflow="fold")
-    for row in body["validations"]:
-        table.add_row(str(row["id"]), row["created_at"][:16], row["outcome"], row["suite"],
-                      row["candidate_stamp_sha256"][:12], ", ".join(row["failing"] + row["inconclusive"]) or "-")
-    console.print(table)
+    rows = [(str(row["id"]), row["created_at"][:16].replace("T", " "), row["outcome"], row["suite"],
+             row["candidate_stamp_sha256"][:12], ", ".join(row["failing"] + row["inconclusive"]) or "-")
+            for row in body["validations"]]
+    out = console.rich()
+    out.print(fitted_table(out, "validations", (Column("id", justify="right"), Column("when"), Column("outcome"),
+                                                Column("suite"), Column("candidate"),
+                                                Column("not passed", wraps=True)), rows, heading_columns=3))
     if body.get("in_force"):
         console.print(f"in force for this deployment: #{body['in_force']['id']} ({body['in_force']['outcome']})")
 
@@ -204,7 +194,7 @@ def validations_show(validation_id: int, url: AdminUrl = None, token: AdminToken
     try:
         body = admin_client(url, token, config).validation(validation_id)
     except AdminApiError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     from rich.markdown import Markdown  # markdown-it: only for the command that shows a card
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -12,19 +11,20 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 
 from flags.comparisons import FLIP_COLUMNS, ComparisonQuery, ComparisonStoreError, row_detail, row_summary, safe
 from flags.store import FlagStoreUnavailable
 from flags.updates import FlagUpdate
 from gateway.admin.comparisons_router import audit_text_read
-from gateway.admin.dependencies import admin_token_ok
+from gateway.admin.dependencies import admin_token_ok, client_address
 from gateway.admin.flags_router import apply_update, current_flags
 from gateway.admin.time_params import parse_time
 from gateway.console.pair_view import divergence, word_diff
-from gateway.console.session import COOKIE, MAX_AGE_S, NAME, ConsoleSession, SessionSigner
+from gateway.console.session import COOKIE, NAME, ConsoleSession, token_fingerprint
 from gateway.runtime import GatewayRuntime
 from monitors.analysis.verdict_reading import bar_svg, category_views, stamp_rows
-from wire.errors import GatewayError
+from wire.errors import GatewayError, TooManyAttempts, validation_message
 
 if TYPE_CHECKING:
     from fastapi.templating import Jinja2Templates
@@ -59,24 +59,32 @@ def _runtime(request: Request) -> GatewayRuntime:
     return runtime
 
 
-def signer_of(request: Request) -> SessionSigner:
-    """The worker's signer: keyed by the admin token (the same in every worker), else a per-process secret."""
-    state = request.app.state
-    if getattr(state, "console_signer", None) is None:
-        token = _runtime(request).settings.admin_token
-        state.console_signer = SessionSigner(token.get_secret_value().encode() if token else secrets.token_bytes(32))
-    signer: SessionSigner = state.console_signer
-    return signer
+async def _session(request: Request) -> ConsoleSession | None:
+    """The session the request's cookie names, read once per request (the error page reuses it)."""
+    if getattr(request.state, "console_session_read", False):
+        cached: ConsoleSession | None = request.state.console_session
+        return cached
+    request.state.console_session_read = True
+    request.state.console_session = None
+    cookie = request.cookies.get(COOKIE)
+    if not cookie:
+        return None
+    runtime = _runtime(request)
+    settings = runtime.settings
+    try:
+        row = await asyncio.to_thread(runtime.access.live_session, cookie, token_fingerprint(settings.admin_token),
+                                      timedelta(seconds=settings.console_idle_timeout_s))
+    except FlagStoreUnavailable as exc:
+        raise ConsoleError(503, f"sessions cannot be checked, the flag store is unavailable: {exc}") from exc
+    request.state.console_session = ConsoleSession.of(row) if row is not None else None
+    return request.state.console_session  # type: ignore[no-any-return]
 
 
-def _session(request: Request) -> ConsoleSession | None:
-    return signer_of(request).read(request.cookies.get(COOKIE))
-
-
-def _page(request: Request, name: str, session: ConsoleSession | None, status: int = 200, **context: Any) -> Response:
-    csrf = signer_of(request).csrf_token(session) if session else ""
+def _page(request: Request, name: str, session: ConsoleSession | None, status: int = 200,
+          headers: dict[str, str] | None = None, **context: Any) -> Response:
+    csrf = session.csrf if session else ""
     return templates().TemplateResponse(request, name, {"session": session, "csrf": csrf, **context},
-                                        status_code=status)
+                                        status_code=status, headers=headers)
 
 
 def _login_redirect() -> Response:
@@ -87,9 +95,9 @@ class LoginRequired(Exception):
     """No valid session: the page answers with the login form instead."""
 
 
-def require_session(request: Request) -> ConsoleSession:
+async def require_session(request: Request) -> ConsoleSession:
     """The one session check of every page (FastAPI dependency); without one, off to the login page."""
-    session = _session(request)
+    session = await _session(request)
     if session is None:
         raise LoginRequired
     return session
@@ -110,7 +118,7 @@ async def _form(request: Request, session: ConsoleSession) -> dict[str, str]:
     """The posted form, refused (403) unless it carries this session's CSRF token."""
     form = await request.form()
     fields = {key: str(value) for key, value in form.items() if isinstance(value, str)}
-    if not signer_of(request).csrf_ok(session, fields.get("csrf")):
+    if not session.csrf_ok(fields.get("csrf")):
         raise ConsoleError(403, "this form is missing its CSRF token or it belongs to another session: reload the "
                                 "page and submit it again")
     return fields
@@ -122,28 +130,52 @@ async def login_page(request: Request) -> Response:
     return _page(request, "login.html", None, error=None)
 
 
+def _cookie_options(request: Request) -> dict[str, Any]:
+    # The same attributes on setting and deleting: a browser may keep a cookie deleted with other ones.
+    return {"path": "/console", "httponly": True, "samesite": "strict", "secure": request.url.scheme == "https"}
+
+
 @router.post("/login")
 async def login(request: Request) -> Response:
-    """Check the admin token; set the session cookie."""
+    """Check the admin token (failures throttled per address and audited); open a session."""
+    runtime = _runtime(request)
+    client = client_address(request)
+    try:
+        await runtime.throttle.check(client)
+    except TooManyAttempts as exc:
+        return _page(request, "login.html", None, 429, headers={"retry-after": str(exc.retry_after_s)},
+                     error=exc.message)
     form = await request.form()
     name, token = str(form.get("name", "")).strip(), str(form.get("token", ""))
     if not NAME.fullmatch(name):
         return _page(request, "login.html", None, 400, error="your name: 1 to 64 letters, digits, . _ @ or -")
-    if not admin_token_ok(_runtime(request), token):
+    if not admin_token_ok(runtime, token):
+        await runtime.throttle.failed(client, "console", f"wrong admin token for {name}")
         return _page(request, "login.html", None, 401, error="wrong admin token")
-    cookie, _ = signer_of(request).issue(name)
+    settings = runtime.settings
+    try:
+        opened = await asyncio.to_thread(runtime.access.open_session, f"console:{name}",
+                                         token_fingerprint(settings.admin_token),
+                                         timedelta(seconds=settings.console_session_max_age_s))
+    except FlagStoreUnavailable as exc:
+        raise ConsoleError(503, f"cannot open a session, the flag store is unavailable: {exc}") from exc
     response = RedirectResponse("/console", status_code=303)
-    response.set_cookie(COOKIE, cookie, max_age=MAX_AGE_S, path="/console", httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+    response.set_cookie(COOKIE, opened.cookie_id, max_age=int(settings.console_session_max_age_s),
+                        **_cookie_options(request))
     return response
 
 
 @router.post("/logout")
 async def logout(request: Request, session: Session) -> Response:
-    """Forget the session."""
+    """End the session everywhere (the row is revoked), then forget the cookie."""
     await _form(request, session)
+    try:
+        await asyncio.to_thread(_runtime(request).access.revoke, session.key, "logout")
+    except FlagStoreUnavailable as exc:
+        raise ConsoleError(503, f"cannot log out, the flag store is unavailable: {exc}; the session is still "
+                                "open") from exc
     response = _login_redirect()
-    response.delete_cookie(COOKIE, path="/console")
+    response.delete_cookie(COOKIE, **_cookie_options(request))
     return response
 
 
@@ -179,7 +211,11 @@ async def rollback(request: Request, session: Session) -> Response:
     if form.get("confirm") != "yes":
         raise ConsoleError(400, "tick the confirmation box to roll back: nothing was changed")
     try:
-        await apply_update(_runtime(request), FlagUpdate(rollback=True, reason=reason), session.actor)
+        update = FlagUpdate(rollback=True, reason=reason)
+    except ValidationError as exc:
+        raise ConsoleError(422, f"{validation_message(exc)}: nothing was changed") from exc
+    try:
+        await apply_update(_runtime(request), update, session.actor)
     except GatewayError as exc:
         raise ConsoleError(exc.status_code, exc.message) from exc
     return RedirectResponse("/console?done=rollback", status_code=303)
@@ -271,11 +307,12 @@ async def validation(request: Request, session: Session, validation_id: int) -> 
 
 @router.get("/audit")
 async def audit(request: Request, session: Session) -> Response:
-    """Who changed the flags, and who read stored texts."""
+    """Who changed the flags, who read stored texts, and who failed to log in."""
     store = _runtime(request).store
     changes, reads = await _read(store.audit, 200), await _read(store.reads, 200)
+    failures = await _read(_runtime(request).access.failures, 200)
     return _page(request, "audit.html", session, changes=[e.as_dict() for e in changes],
-                 reads=[r.as_dict() for r in reads])
+                 reads=[r.as_dict() for r in reads], failures=[f.as_dict() for f in failures])
 
 
 @router.get("/report")
@@ -291,7 +328,8 @@ async def report(request: Request, session: Session) -> Response:
 
 def console_error_page(request: Request, exc: ConsoleError) -> Response:
     """A console error as a page with the reason (never a stack trace)."""
-    return _page(request, "error.html", _session(request), exc.status, message=exc.message)
+    session = getattr(request.state, "console_session", None)
+    return _page(request, "error.html", session, exc.status, message=exc.message)
 
 
 def login_redirect(_: Request, __: LoginRequired) -> Response:

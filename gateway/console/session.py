@@ -1,72 +1,47 @@
-"""The console's login session and CSRF tokens: signed, stateless, the same in every worker.
+"""The console's login sessions: kept in the store, named by a random cookie, revocable.
 
-A session is a cookie holding who logged in, when it expires and a random nonce, signed with HMAC-SHA256 under a
-key derived from the admin token (every worker derives the same key; changing the token logs everyone out). The
-CSRF token of a session is the HMAC of its nonce: forms carry it, and a POST without it is refused, on top of the
-cookie's SameSite=Strict.
+The cookie holds only a random id (`HttpOnly`, `SameSite=Strict`, `Secure` over https); the store keeps its hash,
+who logged in, a per-session CSRF token, and a fingerprint of the admin token it was opened under. Logging out
+revokes the row, so a copied cookie stops working at once; a session idle past the idle timeout, older than its
+maximum age, or opened under another admin token is refused in every worker and replica alike.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 import re
-import secrets
-import time
 from dataclasses import dataclass
 
+from pydantic import SecretStr
+
+from flags.access import ConsoleSessionRow
+
 COOKIE = "quantgate_console"
-MAX_AGE_S = 8 * 3600
 # Who the audit log names: "console:" and what the person typed, bounded and printable.
 NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)
 class ConsoleSession:
-    """A logged-in person."""
+    """A logged-in person, as the pages see them."""
 
     actor: str
-    expires: int
-    nonce: str
+    key: str
+    csrf: str
+
+    @classmethod
+    def of(cls, row: ConsoleSessionRow) -> ConsoleSession:
+        """The page's view of a stored session."""
+        return cls(row.actor, row.id_sha256, row.csrf_token)
+
+    def csrf_ok(self, given: str | None) -> bool:
+        """Whether a form's token is this session's (compared in constant time, as bytes: it is client input)."""
+        return bool(given) and hmac.compare_digest(str(given).encode("utf-8", "replace"), self.csrf.encode())
 
 
-class SessionSigner:
-    """Issues and checks session cookies and CSRF tokens."""
-
-    def __init__(self, secret: bytes) -> None:
-        self._key = hmac.new(secret, b"quantgate-console-session-v1", hashlib.sha256).digest()
-
-    def _mac(self, payload: bytes) -> str:
-        return base64.urlsafe_b64encode(hmac.new(self._key, payload, hashlib.sha256).digest()).decode().rstrip("=")
-
-    def issue(self, name: str, now: float | None = None) -> tuple[str, ConsoleSession]:
-        """A new session for `name` (already checked against NAME) and its cookie value."""
-        session = ConsoleSession(f"console:{name}", int((now or time.time()) + MAX_AGE_S), secrets.token_urlsafe(16))
-        payload = base64.urlsafe_b64encode(json.dumps(
-            {"a": session.actor, "e": session.expires, "n": session.nonce}).encode()).decode().rstrip("=")
-        return f"{payload}.{self._mac(payload.encode())}", session
-
-    def read(self, cookie: str | None, now: float | None = None) -> ConsoleSession | None:
-        """The session a cookie holds, or None when absent, tampered with or expired."""
-        if not cookie or cookie.count(".") != 1 or len(cookie) > 1024:
-            return None
-        payload, mac = cookie.split(".")
-        # Bytes: a cookie is client input, and compare_digest refuses non-ASCII str.
-        if not hmac.compare_digest(mac.encode(), self._mac(payload.encode()).encode()):
-            return None
-        try:
-            data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-            session = ConsoleSession(str(data["a"]), int(data["e"]), str(data["n"]))
-        except (ValueError, KeyError, TypeError):
-            return None
-        return session if session.expires > (now or time.time()) else None
-
-    def csrf_token(self, session: ConsoleSession) -> str:
-        """The token every form of this session carries."""
-        return self._mac(f"csrf:{session.nonce}".encode())
-
-    def csrf_ok(self, session: ConsoleSession, given: str | None) -> bool:
-        """Whether a form's token belongs to this session."""
-        return bool(given) and hmac.compare_digest(str(given).encode(), self.csrf_token(session).encode())
+def token_fingerprint(admin_token: SecretStr | None) -> str:
+    """What a session remembers of the admin token it was opened under (a new token ends older sessions)."""
+    if admin_token is None:
+        return "no-admin-token"
+    return hashlib.sha256(b"quantgate-console-session-v2:" + admin_token.get_secret_value().encode()).hexdigest()

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from rich.console import Console
-from rich.table import Table
+from rich.console import Console, RenderableType
 
+from gateway.cli.fitted_table import Column, fitted_table
 from gateway.cli.tables import audit_table
 from gateway.demo.stack import LocalStack, free_port, gateway_env, quantgate_argv, simulator_argv
 from gateway.demo.traffic import Outcome, drive, load_prompts
@@ -99,47 +99,48 @@ def _pct(values: list[float], q: float) -> str:
     return f"{statistics.quantiles(values, n=100, method='inclusive')[int(q * 100) - 1] * 1000:.0f}"
 
 
-def _phase_table(outcomes: list[Outcome]) -> Table:
-    table = Table(title="Requests per variant, by rollout phase")
-    for column in ("phase", "baseline", "candidate", "errors", "candidate share"):
-        table.add_column(column, justify="right" if column != "phase" else "left")
+def _phase_table(console: Console, outcomes: list[Outcome]) -> RenderableType:
+    rows = []
     for phase, _ in PHASES:
-        rows = [o for o in outcomes if o.phase == phase]
-        base = sum(o.variant == "baseline" and o.status == 200 for o in rows)
-        cand = sum(o.variant == "candidate" and o.status == 200 for o in rows)
-        errors = sum(o.status != 200 for o in rows)
-        table.add_row(phase, str(base), str(cand), str(errors), f"{cand / max(1, len(rows)):.0%}")
-    return table
+        batch = [o for o in outcomes if o.phase == phase]
+        base = sum(o.variant == "baseline" and o.status == 200 for o in batch)
+        cand = sum(o.variant == "candidate" and o.status == 200 for o in batch)
+        errors = sum(o.status != 200 for o in batch)
+        rows.append((phase, str(base), str(cand), str(errors), f"{cand / max(1, len(batch)):.0%}"))
+    columns = [Column("phase"), *(Column(name, justify="right")
+                                  for name in ("baseline", "candidate", "errors", "candidate share"))]
+    return fitted_table(console, "Requests per variant, by rollout phase", columns, rows)
 
 
-def _latency_table(outcomes: list[Outcome]) -> Table:
-    table = Table(title="Client-side latency per variant (streamed requests for TTFT)")
-    for column in ("variant", "requests", "TTFT p50 ms", "TTFT p95 ms", "total p50 ms", "total p95 ms"):
-        table.add_column(column, justify="right" if column != "variant" else "left")
+def _latency_table(console: Console, outcomes: list[Outcome]) -> RenderableType:
+    rows = []
     for variant in ("baseline", "candidate"):
-        rows = [o for o in outcomes if o.variant == variant and o.status == 200]
-        ttft = [o.ttft_s for o in rows if o.ttft_s is not None]
-        totals = [o.total_s for o in rows]
-        table.add_row(variant, str(len(rows)), _pct(ttft, 0.5), _pct(ttft, 0.95), _pct(totals, 0.5),
-                      _pct(totals, 0.95))
-    return table
+        served = [o for o in outcomes if o.variant == variant and o.status == 200]
+        ttft = [o.ttft_s for o in served if o.ttft_s is not None]
+        totals = [o.total_s for o in served]
+        rows.append((variant, str(len(served)), _pct(ttft, 0.5), _pct(ttft, 0.95), _pct(totals, 0.5),
+                     _pct(totals, 0.95)))
+    columns = [Column("variant"), *(Column(name, justify="right") for name in (
+        "requests", "TTFT p50 ms", "TTFT p95 ms", "total p50 ms", "total p95 ms"))]
+    return fitted_table(console, "Client-side latency per variant (streamed requests for TTFT)", columns, rows)
 
 
-def _shadow_table(demo: DemoStack) -> Table:
+def _shadow_table(console: Console, demo: DemoStack) -> RenderableType:
     with demo.admin() as admin:
-        rows = admin.get("/admin/comparisons", params={"limit": 1000}).json()["comparisons"]
-    table = Table(title=f"Shadow pairs (baseline vs candidate answers to the same request): {len(rows)}")
-    for column in ("category", "pairs", "exact", "median similarity", "median length ratio", "refusal flips",
-                   "format flips"):
-        table.add_column(column, justify="left" if column == "category" else "right")
-    for category in sorted({r["category"] for r in rows}):
-        group = [r for r in rows if r["category"] == category]
+        pairs = admin.get("/admin/comparisons", params={"limit": 1000}).json()["comparisons"]
+    rows = []
+    for category in sorted({r["category"] for r in pairs}):
+        group = [r for r in pairs if r["category"] == category]
         ratios = [r["length_ratio"] for r in group if r["length_ratio"] is not None]
-        table.add_row(category, str(len(group)), str(sum(r["exact_match"] for r in group)),
-                      f"{statistics.median(r['similarity'] for r in group):.2f}",
-                      f"{statistics.median(ratios):.2f}" if ratios else "-",
-                      str(sum(bool(r["refusal_flip"]) for r in group)), str(sum(bool(r["format_flip"]) for r in group)))
-    return table
+        rows.append((category, str(len(group)), str(sum(r["exact_match"] for r in group)),
+                     f"{statistics.median(r['similarity'] for r in group):.2f}",
+                     f"{statistics.median(ratios):.2f}" if ratios else "-",
+                     str(sum(bool(r["refusal_flip"]) for r in group)),
+                     str(sum(bool(r["format_flip"]) for r in group))))
+    columns = [Column("category"), *(Column(name, justify="right") for name in (
+        "pairs", "exact", "median similarity", "median length ratio", "refusal flips", "format flips"))]
+    return fitted_table(console, f"Shadow pairs (baseline vs candidate answers to the same request): {len(pairs)}",
+                        columns, rows)
 
 
 def _run_phases(demo: DemoStack, console: Console, requests_per_phase: int, concurrency: int) -> list[Outcome]:
@@ -173,19 +174,20 @@ def _gate(demo: DemoStack, console: Console, per_category: int) -> None:
     argv = quantgate_argv("validate", "--per-category", str(per_category), "--concurrency", "16", "--apply-pins",
                           "--cache-dir", str(demo.workdir / "answers"), "--card-dir", str(demo.workdir / "cards"),
                           "--actor", "demo")
-    result = subprocess.run(argv, env={**os.environ, **demo.env, "COLUMNS": "100"}, capture_output=True, text=True,
-                            timeout=3600)
+    # The validation's table is printed inside this console: laid out for its width.
+    result = subprocess.run(argv, env={**os.environ, **demo.env, "COLUMNS": str(console.width)},
+                            capture_output=True, text=True, timeout=3600)
     if result.returncode not in (0, 3, 4):
         raise RuntimeError(f"quantgate validate failed: {result.stdout[-2000:]} {result.stderr[-2000:]}")
     console.print(result.stdout.rstrip())
 
 
 def _summarize(demo: DemoStack, console: Console, outcomes: list[Outcome]) -> bool:
-    console.print(_phase_table(outcomes))
-    console.print(_latency_table(outcomes))
+    console.print(_phase_table(console, outcomes))
+    console.print(_latency_table(console, outcomes))
     with demo.admin() as admin:
-        console.print(audit_table(admin.get("/admin/audit", params={"limit": 20}).json()["entries"]))
-    console.print(_shadow_table(demo))
+        console.print(audit_table(console, admin.get("/admin/audit", params={"limit": 20}).json()["entries"]))
+    console.print(_shadow_table(console, demo))
     after_rollback = [o for o in outcomes if o.phase == "rollback"]
     clean = bool(after_rollback) and all(o.variant == "baseline" and o.status == 200 for o in after_rollback)
     if clean:

@@ -27,9 +27,9 @@ class CompletionProxy:
         self.endpoint = endpoint
         self.path = path
         settings = runtime.settings
-        self.reader = RequestReader(endpoint, path, settings.public_model_name, frozenset({
-            settings.public_model_name, settings.baseline.served_model_name, settings.candidate.served_model_name}),
-            runtime.categories)
+        self.reader = RequestReader(endpoint, path, settings.public_model_name,
+                                    frozenset({settings.public_model_name, *settings.model_aliases}),
+                                    runtime.categories, settings.request_bounds)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         started = time.perf_counter()

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from gateway.routing import CategoryLabels, raw_category, routing_key
+from gateway.settings import RequestBounds
 from wire.asgi import media_type
 from wire.errors import InvalidRequest, ModelNotFound, UnsupportedMediaType
 
@@ -73,6 +74,20 @@ def check_content_type(headers: dict[bytes, bytes]) -> None:
         raise UnsupportedMediaType(f"content-type must be application/json, got {media!r}")
 
 
+def check_bounds(payload: dict[str, Any], bounds: RequestBounds) -> None:
+    """Refuse counts a backend would spend a whole machine on; a missing field is the backend's default."""
+    limits = (("n", bounds.max_n), ("best_of", bounds.max_best_of), ("max_tokens", bounds.max_tokens),
+              ("max_completion_tokens", bounds.max_tokens))
+    for name, limit in limits:
+        value = payload.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidRequest(f"'{name}' must be an integer", param=name)
+        if not 1 <= value <= limit:
+            raise InvalidRequest(f"'{name}' must be between 1 and {limit} on this gateway, got {value}", param=name)
+
+
 @dataclass(frozen=True, slots=True)
 class RequestReader:
     """Turns one endpoint's raw requests into `ProxyRequest`s (the models it answers to, the category labels)."""
@@ -82,14 +97,18 @@ class RequestReader:
     public_model: str
     accepted_models: frozenset[str]
     categories: CategoryLabels
+    bounds: RequestBounds
 
     def read(self, headers: dict[bytes, bytes], body: bytes, request_id: str, started: float) -> ProxyRequest:
         """The request understood, or a typed 4xx error saying why not."""
         payload = parse_payload(body)
         model = payload.get("model")
-        if model is not None and model not in self.accepted_models:
+        if model is None:
+            raise InvalidRequest(f"'model' is required: this gateway serves `{self.public_model}`", param="model")
+        if model not in self.accepted_models:
             raise ModelNotFound(f"The model `{model}` does not exist; this gateway serves `{self.public_model}`.",
                                 param="model")
+        check_bounds(payload, self.bounds)
         options = payload.get("stream_options") or {}
         trace_headers = [(name.decode(), value.decode("latin-1")) for name in _TRACE_HEADERS
                          if (value := headers.get(name)) is not None]

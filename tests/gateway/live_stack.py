@@ -70,6 +70,7 @@ def live_gateway(tmp: Path, **overrides: Any) -> Iterator[str]:
                                    candidate=backend("candidate", cand, "candidate-model"),
                                    **{"validation_gate": False, **overrides})
         GatewayHttpProtocol.header_timeout_s = settings.client_header_timeout_s
+        GatewayHttpProtocol.max_header_bytes = settings.client_max_header_bytes
         yield servers.serve(create_app(settings), http=GatewayHttpProtocol)
     finally:
         servers.stop()

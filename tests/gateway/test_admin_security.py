@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -99,3 +100,24 @@ async def test_ids_that_are_not_plain_int64_are_a_400(gateway: Gateway, record_i
     async with gateway.admin() as admin:
         response = await admin.get(f"/admin/comparisons/{record_id}")
     assert response.status_code == 400 and response.json()["error"]["param"] == "id"
+
+
+@pytest.mark.parametrize("path", ["/console/", "/console/audit/"])
+async def test_redirects_are_relative_whatever_host_the_client_names(gateway: Gateway, path: str) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
+        response = await client.get(path, headers={"host": "evil.example"})
+    assert 300 <= response.status_code < 400
+    location = response.headers["location"]
+    assert location.startswith("/") and not location.startswith("//") and "evil.example" not in location
+
+
+async def test_the_api_docs_load_every_asset_from_the_gateway_itself(gateway: Gateway) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
+        page = await client.get("/admin/docs")
+        assert page.status_code == 200
+        assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert assets and all(asset.startswith("/admin/") for asset in assets), assets
+        for asset in assets:
+            assert (await client.get(asset)).status_code == 200, asset
+    # Nothing the page runs names another host (the CDN FastAPI's default page loads from).
+    assert "cdn." not in page.text and "https://" not in page.text.replace("https://fastapi.tiangolo.com", "")

@@ -60,3 +60,43 @@ async def test_clients_cannot_evict_the_policys_categories(make_gateway, tmp_pat
     assert metric_value(metrics, "quantgate_requests_total", category="json") == 1
     assert metric_value(metrics, "quantgate_requests_total", category="other") == 3
     assert metric_value(metrics, "quantgate_category_overflow_total") == 3
+
+
+async def test_only_the_public_name_and_declared_aliases_are_routable(make_gateway,  # type: ignore[no-untyped-def]
+                                                                      baseline_sim: Simulator) -> None:
+    gateway = await make_gateway(model_aliases=["smollm2"])
+    before = (await baseline_sim.stats())["requests"]
+    async with gateway.client() as client:
+        public = await client.post("/v1/chat/completions", json=chat_body(model="quantgate"))
+        alias = await client.post("/v1/chat/completions", json=chat_body(model="smollm2"))
+        served = await client.post("/v1/chat/completions", json=chat_body(model=gateway.settings.candidate
+                                                                           .served_model_name))
+        missing = await client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]})
+    assert public.status_code == 200 and alias.status_code == 200
+    # An alias is answered under the name the client sent, never a backend's served name.
+    assert alias.json()["model"] == "quantgate"
+    assert served.status_code == 404
+    assert served.json()["error"] == {"message": served.json()["error"]["message"], "type": "NotFoundError",
+                                      "param": "model", "code": 404}
+    assert "serves `quantgate`" in served.json()["error"]["message"]
+    assert missing.status_code == 400 and missing.json()["error"]["param"] == "model"
+    assert (await baseline_sim.stats())["requests"] == before + 2
+
+
+@pytest.mark.parametrize(("field", "value", "accepted"),
+                         [("n", 1_000_000, False), ("n", 4, True), ("best_of", 17, False), ("max_tokens", 10**9, False),
+                          ("max_completion_tokens", 40_000, False), ("max_tokens", 0, False), ("n", "2", False),
+                          ("n", True, False), ("max_tokens", 64, True)])
+async def test_generation_counts_are_bounded_before_any_backend_sees_them(
+        make_gateway, baseline_sim: Simulator, field: str, value: object,  # type: ignore[no-untyped-def]
+        accepted: bool) -> None:
+    gateway = await make_gateway(request_bounds={"max_n": 8, "max_best_of": 16, "max_tokens": 32_768})
+    before = (await baseline_sim.stats())["requests"]
+    async with gateway.client() as client:
+        response = await client.post("/v1/completions", json={"model": "quantgate", "prompt": "hi", "max_tokens": 2,
+                                                              field: value})
+    if accepted:
+        assert response.status_code == 200
+        return
+    assert response.status_code == 400 and response.json()["error"]["param"] == field
+    assert (await baseline_sim.stats())["requests"] == before

@@ -14,13 +14,14 @@ from tests.conftest import ADMIN_TOKEN
 from tests.gateway.live_stack import live_gateway
 
 HEAD_TIMEOUT_S = 0.5
+MAX_HEAD = 16 * 1024
 BODY_TIMEOUT_S = 1.0
 
 
 @pytest.fixture(scope="module")
 def address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     with live_gateway(tmp_path_factory.mktemp("slow"), client_header_timeout_s=HEAD_TIMEOUT_S,
-                      client_body_timeout_s=BODY_TIMEOUT_S) as url:
+                      client_body_timeout_s=BODY_TIMEOUT_S, client_max_header_bytes=MAX_HEAD) as url:
         parsed = urlparse(url)
         yield parsed.hostname or "127.0.0.1", parsed.port or 80
 
@@ -73,3 +74,34 @@ def test_control_bytes_and_broken_headers_get_a_json_400(address: tuple[str, int
         sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n" + header + b"\r\ncontent-length: 2\r\n\r\n{}")
         status, body = _read_response(sock, 10)
     assert status == 400 and body["error"]["message"].startswith("malformed HTTP request")
+
+
+def _send_all_tolerating_close(sock: socket.socket, data: bytes) -> None:
+    try:
+        sock.sendall(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # refused part-way: the answer is already waiting
+
+
+@pytest.mark.parametrize(("size", "pieces"), [(MAX_HEAD + 1, 1), (4 * 1024 * 1024, 64)])
+def test_a_request_head_over_the_limit_gets_a_431(address: tuple[str, int], size: int, pieces: int) -> None:
+    """One oversized header, in one write or trickled in pieces (the parser must not keep buffering it)."""
+    value = b"a" * size
+    with socket.create_connection(address) as sock:
+        _send_all_tolerating_close(sock, b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-big: ")
+        step = len(value) // pieces
+        for start in range(0, len(value), step):
+            _send_all_tolerating_close(sock, value[start:start + step])
+        _send_all_tolerating_close(sock, b"\r\ncontent-length: 2\r\n\r\n{}")
+        status, body = _read_response(sock, 10)
+    assert status == 431 and f"exceed {MAX_HEAD} bytes" in body["error"]["message"]
+
+
+def test_a_head_under_the_limit_is_served(address: tuple[str, int]) -> None:
+    body = json.dumps({"model": "quantgate", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2})
+    with socket.create_connection(address) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\nx-pad: "
+                     + b"p" * (MAX_HEAD - 1024) + b"\r\ncontent-type: application/json\r\ncontent-length: "
+                     + str(len(body)).encode() + b"\r\n\r\n" + body.encode())
+        status, answer = _read_response(sock, 10)
+    assert status == 200 and answer["choices"]

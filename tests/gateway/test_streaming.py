@@ -87,7 +87,7 @@ async def test_bad_requests_get_openai_errors(gateway: Gateway) -> None:
         unknown = await client.get("/v1/nothing-here")
         get_on_post = await client.get("/v1/chat/completions")
     assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["error"]["message"]
-    assert wrong_model.status_code == 404 and wrong_model.json()["error"]["code"] == "model_not_found"
+    assert wrong_model.status_code == 404 and wrong_model.json()["error"]["code"] == 404
     assert bad_stream.status_code == 400 and bad_stream.json()["error"]["param"] == "stream"
     assert unknown.status_code == 404 and "error" in unknown.json()
     assert get_on_post.status_code == 405 and "error" in get_on_post.json()
