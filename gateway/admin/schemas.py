@@ -162,6 +162,8 @@ class VerdictReportOut(BaseModel):
     verdicts: list[VerdictOut]
     live_verdicts: list[VerdictOut]
     live_window: dict[str, Any]
+    family_size: int = Field(description="How many tests share α (Bonferroni), paired and live together")
+    family_basis: str = Field(description="What that number counts, and whether it was fixed in advance")
 
 
 class ValidationSummaryOut(BaseModel):

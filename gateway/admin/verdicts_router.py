@@ -24,18 +24,22 @@ router = APIRouter(prefix="/admin", tags=["verdicts"], dependencies=[Depends(req
 def verdict_report(runtime: GatewayRuntime, since: datetime) -> VerdictReport:
     """Verdicts over every shadow pair stored since `since`, under the policy in force."""
     # The statistics (scipy, statsmodels) load on the first verdict request, never in a worker that only serves.
-    from monitors.analysis.live import live_tests, live_window, read_live_counts, unpaired_verdicts
-    from monitors.analysis.verdicts import INSUFFICIENT, build_report
+    from monitors.analysis.hypothesis_family import HypothesisFamily, live_metric, stored_pair_metric
+    from monitors.analysis.live import live_categories, live_window, read_live_counts, unpaired_verdicts
+    from monitors.analysis.verdicts import build_report
     from monitors.analysis.window_data import window_from_store
 
-    settings = runtime.settings
-    window = safe(window_from_store, runtime.comparisons, since, None, runtime.policy, settings.verdict_sample_size)
+    settings, policy = runtime.settings, runtime.policy
+    window = safe(window_from_store, runtime.comparisons, since, None, policy, settings.verdict_sample_size)
     live = read_live_counts(runtime.metrics.collecting_registry())
-    # One family per analysis: paired and live tests share α.
-    report = build_report(window, runtime.policy, settings.baseline.stamp.as_labels(),
-                          settings.candidate.stamp.as_labels(), other_tests=live_tests(live, runtime.policy))
-    paired = sum(v.verdict != INSUFFICIENT for v in report.verdicts)
-    report.live_verdicts = unpaired_verdicts(live, runtime.policy, other_tests=paired)
+    # One family per analysis, fixed in advance: paired and live tests share α, whatever data has arrived.
+    family = HypothesisFamily.declared_by(policy, settings.categories)
+    paired_seen, live_seen = set(window.categories), live_categories(live)
+    size = family.size(policy, stored_pair_metric, paired_seen) + family.size(policy, live_metric, live_seen)
+    basis = family.basis(paired_seen | live_seen)
+    report = build_report(window, policy, settings.baseline.stamp.as_labels(), settings.candidate.stamp.as_labels(),
+                          family=size, family_basis=basis)
+    report.live_verdicts = unpaired_verdicts(live, policy, family=size)
     report.live_window = live_window(live)
     return report
 

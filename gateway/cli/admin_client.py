@@ -26,7 +26,7 @@ class AdminApiError(RuntimeError):
                     "check `quantgate flags show` and `quantgate audit` before retrying")
         text = str(self)
         # The gateway's own refusals already say so; saying it twice reads like two failures.
-        return text if "nothing was changed" in text else f"not applied, nothing was changed: {text}"
+        return f"not applied: {text}" if "nothing was changed" in text else f"not applied, nothing was changed: {text}"
 
 
 def _hint(status: int, error: dict[str, Any], path: str, base_url: str) -> str:

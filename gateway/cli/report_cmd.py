@@ -41,8 +41,10 @@ def verdict_table(console: Console, report: dict[str, Any], key: str = "verdicts
         rows.append((v["category"], v["metric"], cell_text(v["verdict"], _STYLE.get(v["verdict"], "")),
                      _num(v["effect"]), f"[{_num(low)}, {_num(high)}]", str(v["n"]), _num(v["baseline_value"]),
                      _num(v["candidate_value"]), _num(v["p_adjusted"]), "-" if needed is None else str(needed)))
-    return fitted_table(console, f"{title} under {report['policy']} (alpha {report['significance']}, family-wise; "
-                                 f"each verdict tests the tolerance; intervals: {kind or 'none'})",
+    return fitted_table(console, f"{title} under {report['policy']} (alpha {report['significance']} family-wise "
+                                 f"over m = {report.get('family_size', '?')} tests, "
+                                 f"{report.get('family_basis') or 'as counted'}; each verdict tests the "
+                                 f"tolerance; intervals: {kind or 'none'})",
                         _VERDICT_COLUMNS, rows, heading_columns=2)
 
 

@@ -83,10 +83,12 @@ class GuardEvidence:
     # Pairs written before this are never read: the window's start at the first check, or the operator's reset.
     since: datetime | None = None
     reset_at: datetime | None = None
+    # How many tests share α in this analysis (0: stored before the family was recorded).
+    family: int = 0
 
     def to_json(self) -> str:
         """The stored form."""
-        return json.dumps({"policy": self.policy, "last_row_id": self.last_row_id,
+        return json.dumps({"policy": self.policy, "family": self.family, "last_row_id": self.last_row_id,
                            "failed_checks": self.failed_checks, "seen": self.seen,
                            "since": self.since.isoformat() if self.since else None,
                            "counts": [[c, m, {str(v): n for v, n in values.items()}]
@@ -99,7 +101,7 @@ class GuardEvidence:
         counts = {(c, m): {float(v): int(n) for v, n in values.items()} for c, m, values in data["counts"]}
         since = datetime.fromisoformat(data["since"]) if data.get("since") else None
         return cls(data["policy"], counts, int(data["last_row_id"]), int(data["failed_checks"]), list(data["seen"]),
-                   since, reset_at)
+                   since, reset_at, int(data.get("family", 0)))
 
     def tally(self, key: tuple[str, str]) -> cs.Tally:
         """One test's counts as a tally."""
@@ -183,11 +185,14 @@ class RolloutGuard:
     def _load(self, row: GuardStateRow | None) -> GuardEvidence:
         if row is not None and row.state_json:
             stored = GuardEvidence.from_json(row.state_json, row.reset_at)
-            if stored.policy == self.policy.stamp():
+            if stored.policy == self.policy.stamp() and stored.family in (0, self.family()):
+                stored.family = self.family()
                 return stored
-            log.warning("guard: stored evidence is for policy %s, now %s: starting over",
-                        stored.policy, self.policy.stamp())
-        return GuardEvidence(self.policy.stamp(), reset_at=row.reset_at if row is not None else None)
+            # Another policy or another family (a changed allow-list) is another analysis: its α is not this one's.
+            log.warning("guard: stored evidence is for policy %s over %d tests, now %s over %d: starting over",
+                        stored.policy, stored.family, self.policy.stamp(), self.family())
+        return GuardEvidence(self.policy.stamp(), reset_at=row.reset_at if row is not None else None,
+                             family=self.family())
 
     def _feed(self, samples: list[PairSample]) -> None:
         counts = self._evidence().counts
@@ -204,15 +209,11 @@ class RolloutGuard:
         return beyond_tolerance(self._evidence(), self.policy, self._alpha())
 
     def _unproven(self) -> list[str]:
-        """Tests with enough pairs whose upper bound is not yet inside the tolerance."""
+        """Every test, whatever its size, whose upper bound is not yet inside the tolerance: a category with few
+        pairs is not shown within tolerance, so more users must not see the candidate on its account."""
         evidence, alpha = self._evidence(), self._alpha()
-        unproven = []
-        for category, metric in sorted(evidence.counts):
-            tally = evidence.tally((category, metric))
-            if tally.n >= self.policy.min_samples(category) and \
-                    not cs.upper_bound(tally, alpha) < self._margin(category, metric):
-                unproven.append(f"{category}/{metric}")
-        return unproven
+        return [f"{category}/{metric}" for category, metric in sorted(evidence.counts)
+                if not cs.upper_bound(evidence.tally((category, metric)), alpha) < self._margin(category, metric)]
 
     def _describe(self, category: str, metric: str) -> str:
         tally, alpha = self._evidence().tally((category, metric)), self._alpha()

@@ -29,7 +29,7 @@ from monitors.analysis.metric_definitions import METRICS
 from monitors.analysis.policy import LatencyTolerance, RateTolerance, RegressionPolicy
 from monitors.analysis.stats import Estimate
 from monitors.analysis.stratified import RateStratum, stratified_rates
-from monitors.analysis.verdicts import ANYTIME, INSUFFICIENT, INTERVAL_KINDS, SINGLE, Verdict, judge
+from monitors.analysis.verdicts import ANYTIME, INSUFFICIENT, INTERVAL_KINDS, SINGLE, Verdict, judge, screened
 from monitors.strata_labels import OVERFLOW
 
 # What live traffic measures: the counted rates, and TTFT from its histogram (the only latency recorded per answer).
@@ -205,23 +205,29 @@ def live_tests(live: LiveCounts, policy: RegressionPolicy) -> int:
     return sum(test.n >= policy.min_samples(test.category) for test in _live_plan(live, policy))
 
 
+def live_categories(live: LiveCounts) -> set[str]:
+    """The categories live traffic has counts for."""
+    return {c for (_, c, _) in (*live.counts, *live.ttft)}
+
+
 def unpaired_verdicts(live: LiveCounts, policy: RegressionPolicy, other_tests: int = 0,
-                      looks: str = ANYTIME) -> list[Verdict]:
-    """Verdicts per category and metric from live traffic, each against its tolerance, family-wise at α
-    together with `other_tests` run elsewhere in the same analysis (the paired verdicts)."""
+                      looks: str = ANYTIME, family: int | None = None) -> list[Verdict]:
+    """Verdicts per category and metric from live traffic, each against its tolerance, family-wise at α: over
+    `family` tests fixed in advance, else over those with enough answers plus `other_tests` run elsewhere."""
     plan = _live_plan(live, policy, looks)
     tested = [test.n >= policy.min_samples(test.category) for test in plan]
-    family = max(1, sum(tested) + other_tests)
+    family = family if family is not None else max(1, sum(tested) + other_tests)
     side = policy.significance / family
     verdicts = []
     for test, enough in zip(plan, tested, strict=True):
         est = test.estimate(2 * side)
         method = (_RATE_METHODS[looks] if test.metric != "ttft_p95" else
                   "unpaired, busiest routing stratum: histogram p95, order-statistic interval to bucket edges")
-        verdicts.append(Verdict(test.category, test.metric, judge(est, test.tolerance) if enough else INSUFFICIENT,
+        label = screened(judge(est, test.tolerance), enough) if est.n else INSUFFICIENT
+        verdicts.append(Verdict(test.category, test.metric, label,
                                 est.effect, (est.low, est.high), est.n, est.baseline, est.candidate,
                                 test.tolerance.model_dump(), est.p_value,
-                                p_adjusted=min(1.0, est.p_value * family) if enough else None,
+                                p_adjusted=min(1.0, est.p_value * family) if est.n else None,
                                 method=method, interval_level=1 - 2 * side, interval_kind=INTERVAL_KINDS[looks]))
     return verdicts
 

@@ -88,6 +88,9 @@ class VerdictReport:
     # Unpaired comparison of live traffic per variant.
     live_verdicts: list[Verdict] = field(default_factory=list)
     live_window: dict[str, Any] = field(default_factory=dict)
+    # How many tests share α (paired and live together), and what that number counts.
+    family_size: int = 0
+    family_basis: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready view (infinite or undefined figures become null)."""
@@ -256,16 +259,23 @@ def judge(est: Estimate, tol: Any) -> str:
     return OK if high < 0.5 else INCONCLUSIVE
 
 
+def screened(judged: str, enough: bool) -> str:
+    """The minimum sample may hold back "ok" (and "improvement"), never "regression": an interval that already
+    excludes the tolerance is as valid at 95 pairs as at 10,000."""
+    return judged if enough or judged == REGRESSION else INSUFFICIENT
+
+
 def _verdict(window: CategoryWindow, metric: MetricDefinition, tol: Any, enough: bool, side: float, family: int,
              looks: str, plan: bool) -> Verdict:
     bounds = _evaluate(window, metric, tol, side, looks, plan)
     est = bounds.estimate
-    verdict = Verdict(window.category, metric.name, judge(est, tol) if enough else INSUFFICIENT, est.effect,
+    verdict = Verdict(window.category, metric.name, screened(judge(est, tol), enough) if est.n else INSUFFICIENT,
+                      est.effect,
                       (est.low, est.high), est.n, est.baseline, est.candidate, tol.model_dump(),
                       est.p_value if metric.is_rate else None, method=_method(metric, looks),
                       interval_level=1 - 2 * side, interval_kind=INTERVAL_KINDS[looks], sample_n=bounds.sample_n)
     if metric.is_rate:
-        verdict.p_adjusted = min(1.0, est.p_value * family) if enough else None
+        verdict.p_adjusted = min(1.0, est.p_value * family) if est.n else None
         verdict.baseline_interval = wilson(round(est.baseline * est.n), est.n, 2 * side)
         verdict.candidate_interval = wilson(round(est.candidate * est.n), est.n, 2 * side)
     if verdict.verdict in (INCONCLUSIVE, INSUFFICIENT):
@@ -275,10 +285,11 @@ def _verdict(window: CategoryWindow, metric: MetricDefinition, tol: Any, enough:
 
 def build_report(window: WindowData, policy: RegressionPolicy, baseline_stamp: dict[str, str],
                  candidate_stamp: dict[str, str], looks: str = ANYTIME, pairs_needed: bool = True,
-                 other_tests: int = 0) -> VerdictReport:
+                 other_tests: int = 0, family: int | None = None, family_basis: str = "") -> VerdictReport:
     """Verdicts for every category and metric in the policy, each tested against its committed tolerance.
 
-    `other_tests`: tests of the same analysis run elsewhere (the live verdicts), so α is split over all of them.
+    `family`: how many tests share α, fixed in advance (`monitors.analysis.hypothesis_family`); without it (one
+    planned look, as a validation), the tests with enough pairs plus `other_tests` run elsewhere in the analysis.
     `pairs_needed`: also work out the pairs that would settle each inconclusive verdict (a search; simulations skip it).
     """
     alpha = policy.significance
@@ -293,7 +304,10 @@ def build_report(window: WindowData, policy: RegressionPolicy, baseline_stamp: d
              for metric in METRICS if (tol := policy.tolerance(cw.category, metric.name)) is not None
              and (not metric.is_rate or metric.name in cw.rates)]
     tested = [sample_size(cw, metric) >= policy.min_samples(cw.category) for cw, metric, _ in tests]
-    family = max(1, sum(tested) + other_tests)
+    if family is None:
+        family = max(1, sum(tested) + other_tests)
+        family_basis = family_basis or "the tests with enough pairs at this one planned look"
+    report.family_size, report.family_basis = family, family_basis
     for (cw, metric, tol), enough in zip(tests, tested, strict=True):
         report.verdicts.append(_verdict(cw, metric, tol, enough, alpha / family, family, looks, pairs_needed))
     return report

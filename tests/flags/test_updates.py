@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import ValidationError
 
@@ -24,4 +26,10 @@ def test_override_names_are_whole_matches(name: str) -> None:
 def test_a_blank_reason_is_refused_and_the_schema_says_so() -> None:
     with pytest.raises(ValidationError):
         FlagUpdate(reason=" \t")
-    assert FlagUpdate.model_json_schema()["properties"]["reason"]["pattern"] == r"\S"
+    pattern = re.compile(FlagUpdate.model_json_schema()["properties"]["reason"]["pattern"])
+    # The schema's pattern says what the model enforces: something besides whitespace, no control characters.
+    assert pattern.search("roll back: refusals up") and not pattern.search(" \t")
+    for control in ("\x1b[2J", "a\nb", "\x00", "\x9b", "\u202e"):
+        assert not pattern.search(f"reason {control}")
+        with pytest.raises(ValidationError, match="control characters"):
+            FlagUpdate(reason=f"reason {control}")

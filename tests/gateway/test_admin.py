@@ -66,11 +66,13 @@ async def test_updates_and_rollback_are_audited(gateway: Gateway) -> None:
         await admin.post("/admin/rollback", json={"reason": "refusal spike", "actor": "oncall-bob"})
         entries = (await admin.get("/admin/audit")).json()["entries"]
         only_rollback = (await admin.get("/admin/audit", params={"flag": "rollback"})).json()["entries"]
-    newest, middle = entries[0], entries[1]
+    newest, no_op, first = entries[0], entries[1], entries[2]
     assert (newest["flag"], newest["old_value"], newest["new_value"]) == ("rollback", False, True)
     assert (newest["actor"], newest["reason"]) == ("oncall-bob", "refusal spike")
-    assert (middle["flag"], middle["new_value"], middle["actor"]) == ("rollout_percent", 10.0, "ops-alice")
-    assert newest["version"] == middle["version"] + 1  # the no-op wrote nothing
+    assert (first["flag"], first["new_value"], first["actor"]) == ("rollout_percent", 10.0, "ops-alice")
+    # The no-op changed no flag and no version, but who asked and why is on the record.
+    assert (no_op["flag"], no_op["new_value"], no_op["reason"]) == ("no_change", {"rollout_percent": 10.0}, "no-op")
+    assert no_op["version"] == first["version"] and newest["version"] == first["version"] + 1
     assert [e["flag"] for e in only_rollback] == ["rollback"]
 
 

@@ -56,7 +56,8 @@ async def test_a_text_body_is_refused_as_vllm_refuses_it(gateway: Gateway) -> No
                                  headers={"content-type": "text/plain"})
         form = await client.post("/v1/chat/completions", content=b'{"messages": []}',
                                  headers={"content-type": "application/x-www-form-urlencoded"})
-        charset = await client.post("/v1/chat/completions", content=b'{"messages": [{"role": "user", "content": "x"}]}',
+        charset = await client.post("/v1/chat/completions",
+                                    content=b'{"model": "quantgate", "messages": [{"role": "user", "content": "x"}]}',
                                     headers={"content-type": "application/json; charset=utf-8"})
     assert text.status_code == form.status_code == 415
     assert "application/json" in text.json()["error"]["message"]

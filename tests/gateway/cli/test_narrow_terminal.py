@@ -111,7 +111,7 @@ async def test_a_refused_rollout_says_so_once_and_names_the_override(make_gatewa
     code, out = await _quantgate("flags", "set", "--rollout", "10", "--reason", "canary", "--url", gateway.url,
                                  "--token", ADMIN_TOKEN)
     flat = " ".join(out.split())
-    assert code == 1 and flat.startswith("error: 409")
+    assert code == 1 and flat.startswith("error: not applied: 409")
     assert flat.count("nothing was changed") == 1 and "--override-gate" in flat
 
 

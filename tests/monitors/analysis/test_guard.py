@@ -3,6 +3,7 @@ evidence of compliance, and evidence that survives restarts and starts over when
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,37 @@ def test_the_guard_does_not_ramp_past_the_pre_ship_gate(stores: tuple[FlagStore,
     assert [d.action for d in decisions] == ["hold"] * 4
     assert "pre-ship gate: no validation" in decisions[-1].reason
     assert flags.snapshot().rollout_percent == 5
+
+
+def _rows_in(category: str, source: PairSource, n: int) -> list[object]:
+    """`n` stored rows of the source's pairs, all labelled `category`."""
+    return [comparison_row(dataclasses.replace(source.comparison(), category=category), "h", ({}, {}), "",
+                           ComparisonStoreSettings(), default_redactor) for _ in range(n)]
+
+
+def test_the_ramp_waits_for_a_small_category_too(stores: tuple[FlagStore, ComparisonStore]) -> None:
+    """A category with fewer pairs than the minimum sample is not shown within tolerance: the ramp holds on it."""
+    flags, comparisons = stores
+    flags.apply(FlagUpdate(rollout_percent=5, reason="canary"), actor="ops")
+    settings = GuardSettings(enabled=True, threshold=1, ramp=RampSettings(enabled=True, step=20, max=50))
+    guard = RolloutGuard(settings, LOOSE, flags, comparisons, categories=["chat", "json"])
+    source = PairSource({}, seed=6)
+    comparisons.insert_many(_rows_in("chat", source, 3000) + _rows_in("json", source, 20))  # type: ignore[arg-type]
+    decision = guard.check_once()
+    assert decision.action == "hold" and "json/" in decision.reason and "chat/" not in decision.reason
+    assert flags.snapshot().rollout_percent == 5
+
+
+def test_a_restart_with_another_family_starts_a_new_analysis(stores: tuple[FlagStore, ComparisonStore]) -> None:
+    flags, comparisons = stores
+    settings = GuardSettings(enabled=True, threshold=3)
+    first = RolloutGuard(settings, DEFAULT_POLICY, flags, comparisons, categories=CATEGORIES)
+    _insert(comparisons, PairSource(injected("benign-sensitive", 40.0), seed=8), 600)
+    first.check_once()
+    # The allow-list changed: α / family is another level, so the old counts are not continued under it.
+    second = RolloutGuard(settings, DEFAULT_POLICY, flags, comparisons, categories=CATEGORIES[:3])
+    second.check_once()
+    assert second.evidence is not None and second.evidence.family == second.family() != first.family()
+    # Rebuilt from the window under the new family (benign-sensitive is `other` now), not continued.
+    assert first.evidence is not None and ("benign-sensitive", "refusal_rate") in first.evidence.counts
+    assert ("benign-sensitive", "refusal_rate") not in second.evidence.counts and _pairs_read(second) == 600
