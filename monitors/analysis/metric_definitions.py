@@ -67,6 +67,8 @@ METRICS: tuple[MetricDefinition, ...] = (
     # Answers in another language than asked (live: the prompt's language; validation: the item's).
     MetricDefinition("language_mismatch_rate", "rate", RateTolerance, "language mismatch",
                      flag="language_mismatch", checked_by="language_checked", live=True),
+    # Answers with no text at all (whitespace only): a candidate that fails silently on hard prompts.
+    MetricDefinition("empty_answer_rate", "rate", RateTolerance, "empty answer", flag="empty", live=True),
     # Answers failing their item's reference check: validation only, live traffic has no references.
     MetricDefinition("task_failure_rate", "rate", RateTolerance, "task failure", flag="task_failed",
                      checked_by="task_checked"),

@@ -19,7 +19,7 @@ from scipy.stats import norm
 _EDGE = 1e-9
 
 
-def tango_z(worse: int, better: int, n: int, delta0: float) -> float:
+def tango_z(worse: float, better: float, n: float, delta0: float) -> float:
     """Tango's score statistic for H0: δ = δ0, δ = (worse - better) / n (candidate minus baseline rate)."""
     a = 2 * n
     b = -worse - better + (2 * n - worse + better) * delta0
@@ -75,17 +75,31 @@ class PairedCounts:
         """Candidate minus baseline rate."""
         return (self.worse - self.better) / self.n if self.n else 0.0
 
-    def pairs_needed(self, delta0: float, alpha: float, power: float = 0.8) -> int | None:
-        """Pairs that would settle δ against δ0 at the observed rates (normal approximation), or None.
+    def pairs_needed(self, delta0: float, alpha: float, power: float = 0.8, max_n: int = 10**9) -> int | None:
+        """Pairs at which the one-sided score test at `alpha` would settle δ against δ0 with probability `power`,
+        if the observed cell proportions were the truth; None when δ sits on δ0 or no sample would do.
 
-        Var of one pair's difference is ψ - δ² with ψ the discordant share (Connor 1987, Biometrics 43, 207-211).
+        Tango's statistic at the scaled counts grows like √n; the test rejects with probability ≈ `power` where it
+        reaches z(1 - alpha) + z(power) (the usual shift approximation). Using the score statistic itself, whose
+        variance is the restricted estimate at δ0, the figure stays right when no pair disagrees (there the
+        per-pair variance under δ0 is δ0(1 - δ0), not zero).
         """
-        if not self.n:
+        if not self.n or abs(delta0 - self.effect) < 1e-12:
             return None
-        delta, share = self.effect, (self.worse + self.better) / self.n
-        gap = abs(delta0 - delta)
-        variance = max(share - delta * delta, 1.0 / self.n)
-        if gap < 1e-12:
-            return None  # sitting on the margin: no sample size settles it
-        z = float(norm.ppf(1 - alpha)) + float(norm.ppf(power))
-        return max(self.n, math.ceil(z * z * variance / (gap * gap)))
+        target = float(norm.ppf(1 - alpha)) + float(norm.ppf(power))
+        worse, better = self.worse / self.n, self.better / self.n
+
+        def strength(n: int) -> float:
+            return abs(tango_z(worse * n, better * n, n, delta0))  # type: ignore[arg-type]
+
+        if strength(self.n) >= target:
+            return self.n
+        low, high = self.n, self.n
+        while strength(high) < target:
+            if high >= max_n:
+                return None
+            low, high = high, min(high * 2, max_n)
+        while high - low > max(1, low // 200):
+            middle = (low + high) // 2
+            low, high = (low, middle) if strength(middle) >= target else (middle, high)
+        return high

@@ -37,6 +37,7 @@ class VerdictRow:
     bar: Bar
     pairs_needed: int | None
     pairs_link: str
+    pairs_needed_chance: float | None = None
 
 
 @dataclass
@@ -127,7 +128,7 @@ def _row(v: dict[str, Any], source: str) -> VerdictRow:
             return "?" if x is None else f"{x * 100:.0f} % of pairs"
     return VerdictRow(metric, source, v["verdict"], fmt(v["effect"]), f"[{fmt(low)}, {fmt(high)}]",
                       tolerance_text(metric, tol), int(v["n"]), bar(low, high, v["effect"] or 0.0, _limit(tol), share),
-                      v.get("pairs_needed"), _pairs_link(v["category"], metric, tol))
+                      v.get("pairs_needed"), _pairs_link(v["category"], metric, tol), v.get("pairs_needed_chance"))
 
 
 def category_views(report: dict[str, Any]) -> list[CategoryView]:

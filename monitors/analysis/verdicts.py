@@ -34,6 +34,8 @@ REGRESSION, OK, IMPROVEMENT, INSUFFICIENT = "regression", "ok", "improvement", "
 # Neither beyond the tolerance nor shown within it: the data cannot tell yet ("no evidence" is not "ok").
 INCONCLUSIVE = "inconclusive"
 ANYTIME, SINGLE = "anytime", "single"
+# The chance of settling by "pairs needed" each kind of figure targets, stated beside it.
+SETTLING_CHANCE_SINGLE, SETTLING_CHANCE_ANYTIME = 0.8, 0.5
 INTERVAL_KINDS = {ANYTIME: "anytime-valid confidence sequence (valid however often it is read)",
                   SINGLE: "fixed-sample interval (valid for one planned look)"}
 
@@ -60,8 +62,11 @@ class Verdict:
     # Two-sided confidence level of `interval` (Bonferroni over the tested family: each bound one-sided at α/m).
     interval_level: float | None = None
     interval_kind: str = ""
-    # Pairs that would settle an inconclusive verdict if the observed proportions held (rate and share metrics).
+    # Pairs that would settle an inconclusive verdict if the observed proportions held (rate and share metrics),
+    # and the chance of settling by then that figure targets (0.8 for one planned look; an anytime sequence's
+    # figure is where it settles if the proportions hold exactly, about an even chance).
     pairs_needed: int | None = None
+    pairs_needed_chance: float | None = None
     # Metrics computed on a sample of the window's pairs (quantiles, medians): how many pairs it held.
     sample_n: int | None = None
 
@@ -280,6 +285,8 @@ def _verdict(window: CategoryWindow, metric: MetricDefinition, tol: Any, enough:
         verdict.candidate_interval = wilson(round(est.candidate * est.n), est.n, 2 * side)
     if verdict.verdict in (INCONCLUSIVE, INSUFFICIENT):
         verdict.pairs_needed = bounds.pairs_needed
+        verdict.pairs_needed_chance = None if bounds.pairs_needed is None else (
+            SETTLING_CHANCE_SINGLE if looks == SINGLE else SETTLING_CHANCE_ANYTIME)
     return verdict
 
 

@@ -182,7 +182,8 @@ def _checked_rates(group: list[PairSample]) -> dict[str, PairedCounts]:
     """Paired counts of the rates that only some answers are checked for (pairs checked on both sides)."""
     rates = {}
     for metric in SAMPLE_ONLY_RATES:
-        kept = _checked_on_both(group, CHECKED_BY[metric])
+        # A rate over every answer (no `checked_by`) counts every pair.
+        kept = _checked_on_both(group, CHECKED_BY[metric]) if metric in CHECKED_BY else group
         if kept:
             rates[metric] = PairedCounts(len(kept), *_cells(RATE_FIELDS[metric], kept))
     return rates

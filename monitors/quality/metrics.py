@@ -57,7 +57,7 @@ class QualityMetrics:
         self.live_answers = Counter("quantgate_live_answers", "Primary answers judged, by the candidate's traffic "
                                     "share when routed (the strata of the live verdicts) and outcome (judged, "
                                     "refused, format_checked, format_broken, repetitive, language_checked, "
-                                    "language_mismatch).",
+                                    "language_mismatch, empty).",
                                     ("variant", "category", "stratum", "outcome"), registry=r)
         self._strata = StratumLabels()
         self.comparisons = Counter("quantgate_shadow_comparisons", "Shadow pairs compared.", ("category",), registry=r)
@@ -86,7 +86,7 @@ class QualityMetrics:
         outcomes = {"judged": True, "refused": judgement.refused, "format_checked": judgement.format_checked,
                     "format_broken": judgement.format_checked and judgement.format_broken,
                     "repetitive": judgement.repetitive, "language_checked": judgement.language_checked,
-                    "language_mismatch": judgement.language_mismatch}
+                    "language_mismatch": judgement.language_mismatch, "empty": judgement.empty}
         for outcome, happened in outcomes.items():
             if happened:
                 self.live_answers.labels(variant, category, stratum, outcome).inc()

@@ -32,6 +32,8 @@ class AnswerJudgement:
     language_checked: bool = False
     language_mismatch: bool = False
     answer_language: str | None = None
+    # Nothing but whitespace: no detector above fires on it, and a median length test lets up to half through.
+    empty: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready view."""
@@ -68,4 +70,5 @@ class AnswerJudge:
             language_checked=language.checked, answer_language=language.detected,
             # A refusal in another language is already a refusal flip; it is not also a language flip.
             language_mismatch=language.mismatch and not refusal.refused,
+            empty=not text.strip(),
         )

@@ -40,8 +40,9 @@ def test_the_family_is_the_declared_categories_times_the_metrics_whatever_has_ar
     assert family.size(DEFAULT_POLICY, stored_pair_metric, seen=["json"]) == paired
     assert family.fixed_for(["json", "chat"]) and not family.fixed_for(["json", "mystery"])
     assert family.size(DEFAULT_POLICY, stored_pair_metric, seen=["mystery"]) == paired + len(judged) + 1
-    # Live traffic measures refusal, format and repetition rates and TTFT (the default policy judges those).
-    assert family.size(DEFAULT_POLICY, live_metric) == 4 * 4
+    # Live traffic measures refusal, format, repetition and empty-answer rates and TTFT (the default policy judges
+    # those; language mismatches only when a policy sets a tolerance).
+    assert family.size(DEFAULT_POLICY, live_metric) == 4 * 5
     assert "not fixed" in HypothesisFamily.declared_by(DEFAULT_POLICY, []).basis([])
 
 

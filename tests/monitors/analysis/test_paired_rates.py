@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -79,3 +80,34 @@ def test_histogram_p95_interval_contains_the_exact_one() -> None:
     exact = quantile_interval(values, 0.95, 0.01)
     bucketed = _bucket_quantile_interval(bounds, counts, 0.95, 0.01)
     assert bucketed[0] <= exact[0] and exact[1] <= bucketed[1]
+
+
+def test_pairs_needed_is_right_when_no_pair_disagrees() -> None:
+    """400 pairs without a disagreement, 1 pp tolerance: still inconclusive, so more pairs are needed, not 400."""
+    from monitors.analysis.paired_rates import PairedCounts, tango_interval
+
+    alpha = 0.05 / 30
+    counts = PairedCounts(400, 0, 0)
+    assert tango_interval(0, 0, 400, 2 * alpha)[1] > 0.01  # not yet shown within the tolerance
+    needed = counts.pairs_needed(0.01, alpha)
+    assert needed is not None and needed > 400
+    # At that many pairs with none disagreeing, the interval is inside the tolerance.
+    assert tango_interval(0, 0, needed, 2 * alpha)[1] < 0.01
+
+
+@pytest.mark.parametrize(("worse", "better"), [(8, 2), (4, 4)])
+def test_pairs_needed_settles_about_as_often_as_it_says(worse: int, better: int) -> None:
+    """Simulated at the figure, from the observed proportions: the test settles in about 80% of runs."""
+    from monitors.analysis.paired_rates import PairedCounts, tango_interval
+
+    alpha, margin = 0.05 / 30, 0.01
+    counts = PairedCounts(200, worse, better)
+    needed = counts.pairs_needed(margin, alpha)
+    assert needed is not None
+    rng = np.random.default_rng(20261206)
+    draws = rng.multinomial(needed, [worse / 200, better / 200, 1 - (worse + better) / 200], size=400)
+    settled = 0
+    for w, b, _ in draws:
+        low, high = tango_interval(int(w), int(b), needed, 2 * alpha)
+        settled += low > margin if counts.effect > margin else high < margin
+    assert 0.72 <= settled / 400 <= 0.88, settled / 400

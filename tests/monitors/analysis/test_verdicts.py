@@ -192,7 +192,8 @@ def test_paired_and_live_tests_share_one_family() -> None:
     extra = live_tests(live, DEFAULT_POLICY)
     shared = build_report_of(window, other_tests=extra)
     alpha, family = DEFAULT_POLICY.significance, paired + extra
-    assert extra == 2 and shared.verdicts[0].interval_level == pytest.approx(1 - 2 * alpha / family)
+    # refusal, repetition and empty-answer rates (every judged answer counts for them).
+    assert extra == 3 and shared.verdicts[0].interval_level == pytest.approx(1 - 2 * alpha / family)
     live_verdict = unpaired_verdicts(live, DEFAULT_POLICY, other_tests=paired)[0]
     assert live_verdict.interval_level == pytest.approx(1 - 2 * alpha / family)
 
