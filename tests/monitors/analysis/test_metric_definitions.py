@@ -26,7 +26,8 @@ from monitors.quality.metrics import QualityMetrics
 EVERY_TOLERANCE = MetricTolerances(
     refusal_rate=RateTolerance(max_increase_pp=1), format_break_rate=RateTolerance(max_increase_pp=1),
     repetition_rate=RateTolerance(max_increase_pp=1), language_mismatch_rate=RateTolerance(max_increase_pp=1),
-    empty_answer_rate=RateTolerance(max_increase_pp=1), task_failure_rate=RateTolerance(max_increase_pp=1), length_ratio=RatioTolerance(min=0.8, max=1.25),
+    empty_answer_rate=RateTolerance(max_increase_pp=1), task_failure_rate=RateTolerance(max_increase_pp=1),
+    length_ratio=RatioTolerance(min=0.8, max=1.25),
     similarity=SimilarityTolerance(min_median=0.5), ttft_p95=LatencyTolerance(max_increase_pct=20),
     total_p95=LatencyTolerance(max_increase_pct=20))
 POLICY = RegressionPolicy(name="every-metric", min_paired_samples=10, defaults=EVERY_TOLERANCE)
