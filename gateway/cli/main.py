@@ -108,7 +108,7 @@ def demo(
         fail(f"--backends is simulator or vllm; --candidate is one of {', '.join(CANDIDATES)}")
     vllm = VllmChoice(vllm_python, models_dir, candidate, (baseline_port, candidate_port)) \
         if backends == "vllm" else None
-    raise typer.Exit(run_demo(console, keep_running=keep_running, requests_per_phase=requests_per_phase,
+    raise typer.Exit(run_demo(console.rich(), keep_running=keep_running, requests_per_phase=requests_per_phase,
                               concurrency=concurrency, vllm=vllm, validate_per_category=validate_per_category))
 
 
