@@ -3,9 +3,9 @@
 Rate tests need only counts per category. Whole hours come from the rollup table the database's own triggers
 keep (`quantgate_comparison_rollup`, every insert and purge, whoever wrote the rows), the partial hours at the
 window's ends from one `GROUP BY` over the rows themselves; SQLite and PostgreSQL alike. Quantiles, medians
-and the sign tests need values: they come from a uniform random sample of the window drawn by id (random ids in
-the window's id range, fetched by primary key), bounded in size, and the sample says how large it is and what
-it was drawn from.
+and the sign tests need values: they come from a sample of the window bounded in size, each pair kept when a
+fixed hash of its id falls below a threshold (nested as a window grows; fetched by primary key), and the sample
+says how large it is and what it was drawn from.
 """
 
 from __future__ import annotations
@@ -166,12 +166,24 @@ def _fetch(store: ComparisonStore, condition: ColumnElement[bool]) -> list[Sampl
         return [SampledPair(*row) for row in conn.execute(query).all()]
 
 
-def sample_window(store: ComparisonStore, since: datetime, until: datetime | None, size: int,
-                  window_pairs: int, seed: int = 0) -> WindowSample:
-    """Up to `size` pairs drawn uniformly without replacement from the window (every pair when it holds fewer).
+def _spread(ids: np.ndarray) -> np.ndarray:
+    """splitmix64 of each id: a fixed, well-mixed 64-bit value per pair (the same at every read)."""
+    with np.errstate(over="ignore"):
+        z = ids.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
 
-    Ids are drawn uniformly from the window's id range and fetched by primary key; ids that were never
-    written or fall outside the window are skipped, so each pair of the window is equally likely to be kept.
+
+def sample_window(store: ComparisonStore, since: datetime, until: datetime | None, size: int,
+                  window_pairs: int) -> WindowSample:
+    """About `size` pairs of the window, each kept when its id's fixed hash falls below a threshold (every pair
+    when the window holds fewer).
+
+    Each pair of the window is equally likely to be kept, and the sample is nested: as a window with the same
+    start grows, the threshold only falls, so a later read keeps a subset of what an earlier read kept of the same
+    pairs and never redraws them (a redrawn sample would make successive reads of one analysis disagree by
+    chance). Candidate ids come from the window's id range and are fetched by primary key.
     """
     store.ensure_schema()
     window = _window(since, until)
@@ -181,10 +193,29 @@ def sample_window(store: ComparisonStore, since: datetime, until: datetime | Non
     if span is None:
         return WindowSample([], 0, exhaustive=True)
     low, high = span
-    draws = min(size, high - low + 1)
-    ids = np.random.default_rng(seed).choice(high - low + 1, size=draws, replace=False) + low
+    ids = np.arange(low, high + 1, dtype=np.int64)
+    # The threshold is set by the rows in the window (not the id span): ids of other windows' rows are skipped.
+    threshold = np.uint64(min(2**64 - 1, int(size / max(window_pairs, 1) * 2.0**64)))
+    kept = ids[_spread(ids) < threshold]
     pairs: list[SampledPair] = []
-    for start in range(0, draws, _FETCH_CHUNK):
-        chunk = [int(i) for i in ids[start:start + _FETCH_CHUNK]]
+    for start in range(0, kept.size, _FETCH_CHUNK):
+        chunk = [int(i) for i in kept[start:start + _FETCH_CHUNK]]
         pairs.extend(_fetch(store, and_(window, _T.id.in_(chunk))))
     return WindowSample(pairs, window_pairs, exhaustive=False)
+
+
+def analysis_start(store: ComparisonStore, candidate_stamp_json: str, not_before: datetime | None) -> datetime | None:
+    """When the current analysis began: the first pair of the current candidate stamp after the newest pair of
+    another one, and never before `not_before` (a cleared rollback starts the analysis over); None before any."""
+    store.ensure_schema()
+    with store.engine.connect() as conn:
+        other = conn.execute(select(func.max(_T.id)).where(_T.candidate_stamp_json != candidate_stamp_json)).scalar()
+        first = select(func.min(_T.created_at)).where(_T.candidate_stamp_json == candidate_stamp_json)
+        if other is not None:
+            first = first.where(_T.id > other)
+        if not_before is not None:
+            first = first.where(_T.created_at >= not_before)
+        start = conn.execute(first).scalar()
+    if start is None:
+        return None
+    return start if start.tzinfo else start.replace(tzinfo=UTC)

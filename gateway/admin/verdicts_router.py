@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -13,7 +14,10 @@ from gateway.admin.dependencies import Runtime, require_admin
 from gateway.admin.schemas import VerdictReportOut, error_responses
 from gateway.admin.time_params import TIME_HELP, parse_time
 from gateway.runtime import GatewayRuntime
-from wire.errors import StoreUnavailable
+from wire.errors import InvalidRequest, StoreUnavailable
+
+# The interval kinds of `monitors.analysis.verdicts` (named here so reading the view loads no statistics).
+ANYTIME_LOOK, SINGLE_LOOK = "anytime", "single"
 
 if TYPE_CHECKING:
     from monitors.analysis.verdicts import VerdictReport
@@ -21,8 +25,31 @@ if TYPE_CHECKING:
 router = APIRouter(prefix="/admin", tags=["verdicts"], dependencies=[Depends(require_admin)])
 
 
-def verdict_report(runtime: GatewayRuntime, since: datetime) -> VerdictReport:
-    """Verdicts over every shadow pair stored since `since`, under the policy in force."""
+def analysis_view(runtime: GatewayRuntime, since: datetime | None, start: datetime | None) -> dict[str, Any]:
+    """Which pairs a report reads: one growing analysis from its start (the default), or a sliding window."""
+    if since is not None:
+        return {"kind": "window", "since": since.isoformat(), "looks": SINGLE_LOOK,
+                "note": "a sliding window: old pairs leave it, so successive reads are not one growing sequence. "
+                        "Its intervals are fixed-sample, valid for this one look only: a descriptive view, not the "
+                        "analysis the verdicts stand on"}
+    basis = "set by the operator"
+    if start is None:
+        from flags.window_queries import analysis_start
+
+        state = runtime.store.guard_state()
+        stamp = json.dumps(runtime.settings.candidate.stamp.as_labels())
+        start = safe(analysis_start, runtime.comparisons, stamp, state.reset_at if state else None)
+        basis = ("the first pair of the current candidate stamp (after any other stamp's pairs and any cleared "
+                 "rollback)")
+    chosen = start or datetime.now(UTC)
+    return {"kind": "analysis", "start": chosen.isoformat(), "looks": ANYTIME_LOOK,
+            "note": f"one analysis that only grows, from {chosen.isoformat(timespec='seconds')} ({basis}): its "
+                    "anytime-valid verdicts hold however often they are read"}
+
+
+def verdict_report(runtime: GatewayRuntime, since: datetime | None = None,
+                   start: datetime | None = None) -> VerdictReport:
+    """Verdicts under the policy in force: over the current analysis from its start, or over pairs since `since`."""
     # The statistics (scipy, statsmodels) load on the first verdict request, never in a worker that only serves.
     from monitors.analysis.hypothesis_family import HypothesisFamily, live_metric, stored_pair_metric
     from monitors.analysis.live import live_categories, live_window, read_live_counts, unpaired_verdicts
@@ -30,7 +57,9 @@ def verdict_report(runtime: GatewayRuntime, since: datetime) -> VerdictReport:
     from monitors.analysis.window_data import window_from_store
 
     settings, policy = runtime.settings, runtime.policy
-    window = safe(window_from_store, runtime.comparisons, since, None, policy, settings.verdict_sample_size)
+    view = analysis_view(runtime, since, start)
+    begin = since if since is not None else datetime.fromisoformat(view["start"])
+    window = safe(window_from_store, runtime.comparisons, begin, None, policy, settings.verdict_sample_size)
     live = read_live_counts(runtime.metrics.collecting_registry())
     # One family per analysis, fixed in advance: paired and live tests share α, whatever data has arrived.
     family = HypothesisFamily.declared_by(policy, settings.categories)
@@ -38,7 +67,8 @@ def verdict_report(runtime: GatewayRuntime, since: datetime) -> VerdictReport:
     size = family.size(policy, stored_pair_metric, paired_seen) + family.size(policy, live_metric, live_seen)
     basis = family.basis(paired_seen | live_seen)
     report = build_report(window, policy, settings.baseline.stamp.as_labels(), settings.candidate.stamp.as_labels(),
-                          family=size, family_basis=basis)
+                          looks=view["looks"], family=size, family_basis=basis)
+    report.view = view
     report.live_verdicts = unpaired_verdicts(live, policy, family=size)
     report.live_window = live_window(live)
     return report
@@ -46,13 +76,21 @@ def verdict_report(runtime: GatewayRuntime, since: datetime) -> VerdictReport:
 
 @router.get("/verdicts", response_model=VerdictReportOut, operation_id="verdicts", responses=error_responses(400, 503))
 async def verdicts(runtime: Runtime,
-                   since: Annotated[str, Query(max_length=64, description=TIME_HELP)] = "24h") -> dict[str, Any]:
-    """Verdicts (paired shadow tests and unpaired live tests, one family) since `since`."""
+                   since: Annotated[str | None, Query(max_length=64, description="A sliding window instead of the "
+                                                      "analysis: " + TIME_HELP)] = None,
+                   start: Annotated[str | None, Query(max_length=64, description="Start the analysis here instead of "
+                                                      "at the current candidate's first pair: " + TIME_HELP)] = None,
+                   ) -> dict[str, Any]:
+    """Verdicts (paired shadow tests and unpaired live tests, one family): by default over the current analysis,
+    which only grows from its start; `since` gives a sliding window's fixed-sample, descriptive view."""
     # A bad value is a 400 before any work.
-    start = parse_time(since or "24h", "since")
-    assert start is not None
+    window_since = parse_time(since, "since") if since else None
+    analysis_start = parse_time(start, "start") if start else None
+    if window_since is not None and analysis_start is not None:
+        raise InvalidRequest("give `since` (a sliding window) or `start` (the analysis' start), not both",
+                             param="since")
     try:
-        report = await asyncio.to_thread(verdict_report, runtime, start)
+        report = await asyncio.to_thread(verdict_report, runtime, window_since, analysis_start)
     except ComparisonStoreError as exc:
         raise StoreUnavailable(str(exc)) from exc
     return report.as_dict()

@@ -132,9 +132,10 @@ class AdminClient:
         """One stored comparison."""
         return self._call("GET", f"/admin/comparisons/{record_id}")
 
-    def verdicts(self, since: str) -> dict[str, Any]:
-        """The verdict report over pairs since `since`."""
-        return self._call("GET", "/admin/verdicts", params={"since": since})
+    def verdicts(self, since: str | None = None, start: str | None = None) -> dict[str, Any]:
+        """The verdict report: the current analysis (from `start` if given), or a sliding window since `since`."""
+        params = {key: value for key, value in (("since", since), ("start", start)) if value}
+        return self._call("GET", "/admin/verdicts", params=params or None)
 
     def validations(self, limit: int = 20) -> dict[str, Any]:
         """Validation records, newest first, and the one in force."""

@@ -62,7 +62,12 @@ def _plotted_pairs(client: AdminClient, since: str, cap: int = 20_000) -> tuple[
 
 
 def report(
-    since: Annotated[str, typer.Option(help="ISO time or duration back (24h, 7d).")] = "24h",
+    since: Annotated[Optional[str], typer.Option(
+        help="A sliding window instead of the analysis (ISO time or duration back: 24h, 7d); descriptive only.")]
+    = None,
+    start: Annotated[Optional[str], typer.Option(
+        help="Start the analysis here (ISO time or duration back) instead of at the current candidate's first "
+             "pair.")] = None,
     html: Annotated[Optional[Path], typer.Option(help="Write the HTML report here.")] = Path("quantgate-report.html"),
     url: AdminUrl = None,
     token: AdminToken = None,
@@ -73,15 +78,18 @@ def report(
 
     try:
         client = admin_client(url, token, config)
-        data = client.verdicts(since)
-        pairs, window_pairs = _plotted_pairs(client, since) if html else ([], 0)
+        data = client.verdicts(since, start)
+        pairs, window_pairs = _plotted_pairs(client, since or data["view"].get("start")) if html else ([], 0)
     except AdminApiError as exc:
         fail(str(exc))
     out = console.rich()
+    view = data.get("view") or {}
     if not data["verdicts"] and not data.get("live_verdicts"):
-        out.print(f"No verdicts since {since}: no shadow pairs and no judged live answers in that window. Turn "
-                  "shadowing on (`quantgate flags set --shadow 5 --reason ...`) or widen --since.")
+        out.print(cell_text(f"No verdicts since {since or view.get('start', 'the analysis start')}: no shadow pairs "
+                            "and no judged live answers yet. Turn shadowing on (`quantgate flags set --shadow 5 "
+                            "--reason ...`) or choose an earlier --start."))
         return
+    out.print(cell_text(view.get("note", "")))
     out.print(verdict_table(out, data))
     if data.get("live_verdicts"):
         out.print(verdict_table(out, data, "live_verdicts", "Unpaired live-traffic verdicts (within routing strata)"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -179,11 +179,12 @@ async def logout(request: Request, session: Session) -> Response:
     return response
 
 
-async def _verdicts(runtime: GatewayRuntime, hours: int = 24) -> dict[str, Any] | None:
+async def _verdicts(runtime: GatewayRuntime) -> dict[str, Any] | None:
+    """The current analysis from its start (the view whose verdicts hold however often the page is reloaded)."""
     from gateway.admin.verdicts_router import verdict_report
 
     try:
-        report = await asyncio.to_thread(verdict_report, runtime, datetime.now(UTC) - timedelta(hours=hours))
+        report = await asyncio.to_thread(verdict_report, runtime)
     except ComparisonStoreError:
         return None
     return report.as_dict()

@@ -96,6 +96,8 @@ class VerdictReport:
     # How many tests share α (paired and live together), and what that number counts.
     family_size: int = 0
     family_basis: str = ""
+    # Which pairs were read: the growing analysis from its start, or a sliding window (and what that means).
+    view: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready view (infinite or undefined figures become null)."""

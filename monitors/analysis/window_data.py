@@ -148,12 +148,12 @@ def _count_signs(window: CategoryWindow, bounds: SignBounds) -> None:
 
 
 def window_from_store(store: ComparisonStore, since: datetime, until: datetime | None, policy: RegressionPolicy,
-                      sample_size: int = DEFAULT_SAMPLE_SIZE, seed: int = 0) -> WindowData:
+                      sample_size: int = DEFAULT_SAMPLE_SIZE) -> WindowData:
     """Counts of every pair in the window (SQL aggregates) and a bounded uniform sample of their values."""
     tallies = tally_window(store, since, until)
     categories = {t.category: _from_tally(t) for t in tallies}
     rows = sum(t.pairs + t.censored for t in tallies)
-    sample: WindowSample = sample_window(store, since, until, sample_size, rows, seed)
+    sample: WindowSample = sample_window(store, since, until, sample_size, rows)
     _attach_sample(categories, sample.pairs, policy)
     return WindowData(categories, sum(t.pairs for t in tallies), len(sample.pairs), sample.exhaustive,
                       sum(t.censored for t in tallies))

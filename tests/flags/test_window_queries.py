@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from bench.pairs import PairSource, injected
 from flags.comparisons import ComparisonStore, ShadowComparisonRow
 from flags.model import utcnow
+from flags.window_queries import sample_window
 from monitors.analysis.policy import DEFAULT_POLICY, CategoryPolicy, LatencyTolerance, SimilarityTolerance
 from monitors.analysis.samples import samples_from_rows
 from monitors.analysis.verdicts import build_report
@@ -62,8 +63,10 @@ def test_the_window_counts_every_pair_in_it_and_none_outside(store: ComparisonSt
     assert set(from_db.categories) == set(in_memory.categories)
     for name, window in from_db.categories.items():
         expected = in_memory.categories[name]
+        # The stored rates (the empty-answer rate is judged from answers in memory, not from stored columns).
+        stored = {metric: counts for metric, counts in expected.rates.items() if metric in window.rates}
         assert (window.pairs, window.rates, window.similarity_below, window.length_below, window.length_above,
-                window.timed_pairs) == (expected.pairs, expected.rates, expected.similarity_below,
+                window.timed_pairs) == (expected.pairs, stored, expected.similarity_below,
                                         expected.length_below, expected.length_above, expected.timed_pairs)
         assert sorted(window.baseline_ttft) == pytest.approx(sorted(expected.baseline_ttft))
     # The planted +10 pp refusal rise is in the counts, and json's own floor (0.8) applied in SQL.
@@ -75,9 +78,9 @@ def test_the_window_counts_every_pair_in_it_and_none_outside(store: ComparisonSt
 def test_a_window_larger_than_the_sample_is_sampled_uniformly_and_the_report_says_so(store: ComparisonStore) -> None:
     rows = _rows(3000, seed=3)
     store.insert_many(rows)
-    window = window_from_store(store, utcnow() - timedelta(hours=1), None, POLICY, sample_size=1000, seed=7)
+    window = window_from_store(store, utcnow() - timedelta(hours=1), None, POLICY, sample_size=1000)
     assert window.window_pairs == 3000 and not window.exhaustive
-    assert 900 <= window.sampled_pairs <= 1000  # ids are contiguous here: nearly every draw is a pair
+    assert 880 <= window.sampled_pairs <= 1120  # each pair kept with probability 1000 / 3000 (binomial spread)
     # Counts still cover every pair; only the values come from the sample.
     assert sum(w.pairs for w in window.categories.values()) == 3000
     sampled = sum(w.baseline_ttft.size for w in window.categories.values())
@@ -86,6 +89,18 @@ def test_a_window_larger_than_the_sample_is_sampled_uniformly_and_the_report_say
     assert (report.window_pairs, report.sampled_pairs, report.sample_exhaustive) == (3000, window.sampled_pairs, False)
     latency = [v for v in report.verdicts if v.metric == "ttft_p95"]
     assert latency and all(v.sample_n is not None and v.sample_n < 1000 for v in latency)
+    # Nested: the same start read again after the window grew keeps a subset of what it kept of the same pairs
+    # (their figures together identify them).
+    since = utcnow() - timedelta(hours=1)
+    def identity(pair: object) -> tuple[object, ...]:
+        return tuple(getattr(pair, name) for name in ("similarity", "length_ratio", "baseline_ttft_s",
+                                                      "candidate_ttft_s", "baseline_total_s", "candidate_total_s"))
+
+    first = {identity(p) for p in sample_window(store, since, None, 1000, 3000).pairs}
+    earlier = {identity(r) for r in rows}
+    store.insert_many(_rows(3000, seed=5))
+    later = {identity(p) for p in sample_window(store, since, None, 1000, 6000).pairs}
+    assert len(later & earlier) > 300 and later & earlier <= first
     # Uniform: the sample's category mix follows the window's.
     for part in window.categories.values():
         assert abs(part.baseline_ttft.size / window.sampled_pairs - part.pairs / 3000) < 0.05
@@ -139,3 +154,28 @@ def test_whole_hours_read_from_the_rollup_match_the_rows_through_inserts_and_pur
         hours = conn.exec_driver_sql("SELECT count(DISTINCT hour) FROM quantgate_comparison_rollup "
                                      "WHERE pairs > 0").scalar()
     assert hours == 5  # one rollup row per hour and category that still has pairs
+
+
+def test_the_analysis_starts_at_the_current_candidates_first_pair_and_after_a_cleared_rollback(
+        store: ComparisonStore) -> None:
+    from flags.window_queries import analysis_start
+
+    old, new = _rows(50, seed=20, age=timedelta(hours=5)), _rows(50, seed=21, age=timedelta(hours=3))
+    for row in old:
+        row.candidate_stamp_json = '{"quantization": "w8a8"}'
+    for row in new:
+        row.candidate_stamp_json = '{"quantization": "gptq"}'
+    store.insert_many(old + new)
+    assert analysis_start(store, '{"quantization": "nothing yet"}', None) is None
+    start = analysis_start(store, '{"quantization": "gptq"}', None)
+    assert start is not None and abs((start - new[0].created_at).total_seconds()) < 1
+    # The other candidate's pairs are not this analysis' (the stamp came back later: only the newest run counts).
+    later = _rows(10, seed=22, age=timedelta(hours=1))
+    for row in later:
+        row.candidate_stamp_json = '{"quantization": "w8a8"}'
+    store.insert_many(later)
+    restart = analysis_start(store, '{"quantization": "w8a8"}', None)
+    assert restart is not None and abs((restart - later[0].created_at).total_seconds()) < 1
+    # A cleared rollback starts it over.
+    cleared = utcnow() - timedelta(minutes=30)
+    assert analysis_start(store, '{"quantization": "w8a8"}', cleared) is None

@@ -24,15 +24,24 @@ async def test_verdicts_and_report(shadow_gateway: Gateway, candidate_sim: Simul
     await _traffic(shadow_gateway, 40)
     await wait_for_pairs(shadow_gateway, 40)
     async with shadow_gateway.admin() as admin:
-        report = (await admin.get("/admin/verdicts", params={"since": "1h"})).json()
+        report = (await admin.get("/admin/verdicts")).json()
+        window = (await admin.get("/admin/verdicts", params={"since": "1h"})).json()
         bad = await admin.get("/admin/verdicts", params={"since": "last week"})
-    assert bad.status_code == 400
+        both = await admin.get("/admin/verdicts", params={"since": "1h", "start": "2h"})
+    assert bad.status_code == 400 and both.status_code == 400
+    # The default view is the analysis, growing from the current candidate's first pair; a sliding window is the
+    # descriptive, fixed-sample view, and says so.
+    assert report["view"]["kind"] == "analysis" and window["view"]["kind"] == "window"
+    assert window["looks"] == "single" and "not one growing sequence" in window["view"]["note"]
+    assert window["strata"] == report["strata"]
     assert report["strata"] == {"benign-sensitive": 20, "chat": 20}
     assert report["candidate_stamp"]["quantization"] == "w8a8" and report["policy"].startswith("quantgate-default")
     refusal = next(v for v in report["verdicts"]
                    if v["category"] == "benign-sensitive" and v["metric"] == "refusal_rate")
-    # 20 pairs is under the default minimum of 100: the honest answer is "insufficient data".
-    assert refusal["verdict"] == "insufficient data" and refusal["candidate_value"] > refusal["baseline_value"]
+    # 20 pairs is under the default minimum of 100: not enough to show anything within tolerance; a regression
+    # only if the interval already excludes the tolerance (the minimum sample never hides one).
+    assert refusal["candidate_value"] > refusal["baseline_value"]
+    assert refusal["verdict"] == ("regression" if refusal["interval"][0] > 0.01 else "insufficient data")
     # Reloading this endpoint as pairs accrue is peeking: the intervals are confidence sequences, and the data
     # behind them is stated (every pair counted; the value sample is the whole window here).
     assert report["looks"] == "anytime" and refusal["interval_kind"].startswith("anytime-valid")
@@ -40,11 +49,12 @@ async def test_verdicts_and_report(shadow_gateway: Gateway, candidate_sim: Simul
     # Live answers are counted per routing stratum: rollout 0%, so every primary answer is in the "0" stratum.
     assert report["live_window"]["strata"] == {"benign-sensitive": ["0"], "chat": ["0"]}
     html = tmp_path / "report.html"
-    result = await asyncio.to_thread(CliRunner().invoke, app, ["report", "--since", "1h", "--html", str(html),
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["report", "--html", str(html),
                                                                "--url", shadow_gateway.url, "--token", ADMIN_TOKEN],
                                      env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "refusal_rate" in result.output and "insufficient data" in result.output
+    assert "one analysis that only grows" in " ".join(result.output.split())
     page = html.read_text()
     assert page.startswith("<!doctype html>") and page.count("data:image/png;base64,") == 3
     assert "40 pairs in the window" in page and "newest 40 of 40 pairs" in page
