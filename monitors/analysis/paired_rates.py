@@ -35,9 +35,17 @@ def tango_z(worse: float, better: float, n: float, delta0: float) -> float:
 def tango_interval(worse: int, better: int, n: int, alpha: float) -> tuple[float, float]:
     """Two-sided 1 - alpha interval of δ: every δ0 that a two-sided score test at alpha does not reject."""
     z = float(norm.ppf(1 - alpha / 2))
+    return tango_bounds(worse, better, n, z, z)
+
+
+def tango_bounds(worse: int, better: int, n: int, lower_critical: float,
+                 upper_critical: float) -> tuple[float, float]:
+    """The δ0 whose score statistic equals +`lower_critical` (the lower bound) and -`upper_critical` (the upper)."""
     estimate = (worse - better) / n
-    low = -1.0 if estimate <= -1 else brentq(lambda d: tango_z(worse, better, n, d) - z, -1 + _EDGE, estimate)
-    high = 1.0 if estimate >= 1 else brentq(lambda d: tango_z(worse, better, n, d) + z, estimate, 1 - _EDGE)
+    low = -1.0 if estimate <= -1 else brentq(lambda d: tango_z(worse, better, n, d) - lower_critical, -1 + _EDGE,
+                                             estimate)
+    high = 1.0 if estimate >= 1 else brentq(lambda d: tango_z(worse, better, n, d) + upper_critical, estimate,
+                                            1 - _EDGE)
     return float(low), float(high)
 
 

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from monitors.analysis import confidence_sequences as cs
+from monitors.analysis.exact_paired import EXACT_MAX_N, corrected_critical
 from monitors.analysis.metric_definitions import METRICS, MetricDefinition
-from monitors.analysis.paired_rates import PairedCounts, p_above, tango_interval
+from monitors.analysis.paired_rates import PairedCounts, p_above, tango_bounds, tango_interval
 from monitors.analysis.policy import LatencyTolerance, RateTolerance, RatioTolerance, RegressionPolicy
 from monitors.analysis.samples import PairSample
 from monitors.analysis.sign_tests import share_interval
@@ -138,10 +139,20 @@ def _rate(counts: PairedCounts, tol: RateTolerance, side: float, looks: str, pla
         p_value = min(1.0, math.exp(-cs.log_capital(tally, margin)))
         needed = cs.settling_n(tally, margin, side) if plan else None
     else:
-        low, high = tango_interval(counts.worse, counts.better, counts.n, 2 * side)
+        low, high = _single_look_bounds(counts, margin, side)
         p_value, needed = p_above(counts.worse, counts.better, counts.n, margin), counts.pairs_needed(margin, side)
     est = Estimate(counts.n, counts.effect, low, high, p_value, counts.baseline_rate, counts.candidate_rate)
     return _Bounds(est, needed)
+
+
+def _single_look_bounds(counts: PairedCounts, margin: float, side: float) -> tuple[float, float]:
+    """Tango's interval with critical values raised until the one-sided tests at the tolerance hold their level
+    exactly at this n (`monitors.analysis.exact_paired`); the normal ones above `EXACT_MAX_N` pairs."""
+    if counts.n > EXACT_MAX_N:
+        return tango_interval(counts.worse, counts.better, counts.n, 2 * side)
+    regression = corrected_critical(counts.n, margin, side, upper=True)
+    within = corrected_critical(counts.n, margin, side, upper=False)
+    return tango_bounds(counts.worse, counts.better, counts.n, regression, within)
 
 
 def _share_bounds(share: ShareCount, side: float, looks: str) -> tuple[float, float]:
@@ -212,7 +223,8 @@ def _latency(window: CategoryWindow, side: float, looks: str, times: str) -> _Bo
 
 _METHODS = {
     "rate": {ANYTIME: "paired differences: betting confidence sequence; anytime p-value at the tolerance",
-             SINGLE: "Tango score interval of the paired difference; one-sided score test at the tolerance"},
+             SINGLE: "Tango score interval of the paired difference, its critical values raised to the exact "
+                     "size at the tolerance (exact unconditional, up to 2,500 pairs); one-sided score test there"},
     "length_ratio": "sign tests: share of pairs below min and share above max (empty answers kept), against one half",
     "similarity": "sign test: share of pairs below the minimum, against one half",
     "latency": "each arm's {label} from order statistics (ranks from {kind}; timed-out shadows censored at the time "
