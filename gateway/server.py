@@ -203,6 +203,8 @@ def serve(config_file: Path | None, **overrides: object) -> None:
         uvicorn.run("gateway.server:app_from_environment", host=settings.host, port=settings.port,
                     workers=settings.workers, **_uvicorn_options(settings))
     finally:
+        # A second SIGTERM (a kubelet repeating itself) must not cut the clean-up short; it is bounded anyway.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stopping.set()
         _stop_helpers(helpers)
         signal.signal(signal.SIGTERM, previous)
