@@ -63,6 +63,8 @@ class SampledPair:
     ttft_censored: bool = False
     baseline_total_s: float | None = None
     candidate_total_s: float | None = None
+    # The unit routing randomizes (a keyed hash of the user): pairs of one key are not independent.
+    routing_key_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,8 @@ def _id_range(store: ComparisonStore, since: datetime, until: datetime | None) -
 
 def _fetch(store: ComparisonStore, condition: ColumnElement[bool]) -> list[SampledPair]:
     query = (select(_T.category, _T.similarity, _T.length_ratio, _T.baseline_ttft_s, _T.candidate_ttft_s,
-                    _T.censored_arm, _T.ttft_censored, _T.baseline_total_s, _T.candidate_total_s).where(condition))
+                    _T.censored_arm, _T.ttft_censored, _T.baseline_total_s, _T.candidate_total_s,
+                    _T.routing_key_hash).where(condition))
     with store.engine.connect() as conn:
         return [SampledPair(*row) for row in conn.execute(query).all()]
 

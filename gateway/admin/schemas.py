@@ -164,6 +164,8 @@ class VerdictReportOut(BaseModel):
     live_window: dict[str, Any]
     family_size: int = Field(description="How many tests share α (Bonferroni), paired and live together")
     family_basis: str = Field(description="What that number counts, and whether it was fixed in advance")
+    clustered: dict[str, list[int]] = Field(default_factory=dict, description="Categories whose sampled pairs came "
+                                            "from fewer routing keys than pairs: [pairs, keys]")
     view: dict[str, Any] = Field(description="The growing analysis from its start (kind `analysis`, anytime-valid), "
                                              "or a sliding window (kind `window`, fixed-sample, descriptive)")
 

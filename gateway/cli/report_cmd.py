@@ -93,6 +93,12 @@ def report(
     out.print(verdict_table(out, data))
     if data.get("live_verdicts"):
         out.print(verdict_table(out, data, "live_verdicts", "Unpaired live-traffic verdicts (within routing strata)"))
+    if data.get("clustered"):
+        counts = "; ".join(f"{name} {pairs} sampled pairs from {keys} routing keys"
+                           for name, (pairs, keys) in data["clustered"].items())
+        out.print(cell_text(f"warning: pairs come from fewer users than pairs ({counts}): pairs of one user are not "
+                            "independent and these intervals do not account for it yet, so they are too narrow",
+                            "yellow"))
     baseline, candidate = data["baseline_stamp"], data["candidate_stamp"]
     out.print(cell_text(f"Models: baseline {baseline.get('model')} ({baseline.get('quantization')})"
                         f" vs candidate {candidate.get('model')} ({candidate.get('quantization')}"

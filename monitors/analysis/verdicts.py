@@ -70,6 +70,8 @@ class Verdict:
     pairs_needed_chance: float | None = None
     # Metrics computed on a sample of the window's pairs (quantiles, medians): how many pairs it held.
     sample_n: int | None = None
+    # What one observation is, and what the interval assumes about them (pairs of one user are not independent).
+    unit: str = "pair"
 
 
 @dataclass
@@ -99,6 +101,8 @@ class VerdictReport:
     family_basis: str = ""
     # Which pairs were read: the growing analysis from its start, or a sliding window (and what that means).
     view: dict[str, Any] = field(default_factory=dict)
+    # Categories whose sampled pairs came from fewer routing keys than pairs: {category: [pairs, keys]}.
+    clustered: dict[str, list[int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready view (infinite or undefined figures become null)."""
@@ -284,6 +288,15 @@ def screened(judged: str, enough: bool) -> str:
     return judged if enough or judged == REGRESSION else INSUFFICIENT
 
 
+def unit_of(window: CategoryWindow) -> str:
+    """What the verdict's observations are, and whether the interval's independence assumption holds."""
+    pairs, keys = window.sample_pairs, window.sample_keys
+    if not keys or keys >= pairs:
+        return "pair (each from its own routing key: independent)" if keys else "pair"
+    return (f"pair; the {pairs} sampled pairs came from {keys} routing keys (users): pairs of one user are not "
+            "independent and this interval does not yet account for it, so it is too narrow")
+
+
 def _verdict(window: CategoryWindow, metric: MetricDefinition, tol: Any, enough: bool, side: float, family: int,
              looks: str, plan: bool) -> Verdict:
     bounds = _evaluate(window, metric, tol, side, looks, plan)
@@ -292,7 +305,8 @@ def _verdict(window: CategoryWindow, metric: MetricDefinition, tol: Any, enough:
                       est.effect,
                       (est.low, est.high), est.n, est.baseline, est.candidate, tol.model_dump(),
                       est.p_value if metric.is_rate else None, method=_method(metric, looks),
-                      interval_level=1 - 2 * side, interval_kind=INTERVAL_KINDS[looks], sample_n=bounds.sample_n)
+                      interval_level=1 - 2 * side, interval_kind=INTERVAL_KINDS[looks], sample_n=bounds.sample_n,
+                      unit=unit_of(window))
     if metric.is_rate:
         verdict.p_adjusted = min(1.0, est.p_value * family) if est.n else None
         verdict.baseline_interval = wilson(round(est.baseline * est.n), est.n, 2 * side)
@@ -329,6 +343,8 @@ def build_report(window: WindowData, policy: RegressionPolicy, baseline_stamp: d
         family = max(1, sum(tested) + other_tests)
         family_basis = family_basis or "the tests with enough pairs at this one planned look"
     report.family_size, report.family_basis = family, family_basis
+    report.clustered = {name: [cw.sample_pairs, cw.sample_keys] for name, cw in sorted(window.categories.items())
+                        if 0 < cw.sample_keys < cw.sample_pairs}
     for (cw, metric, tol), enough in zip(tests, tested, strict=True):
         report.verdicts.append(_verdict(cw, metric, tol, enough, alpha / family, family, looks, pairs_needed))
     return report

@@ -64,6 +64,9 @@ class CategoryWindow:
     candidate_total_censored: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     similarity: np.ndarray = field(default_factory=lambda: np.empty(0))
     length_ratio: np.ndarray = field(default_factory=lambda: np.empty(0))
+    # The sampled pairs of this category and how many distinct routing keys (users) they came from (0: unknown).
+    sample_pairs: int = 0
+    sample_keys: int = 0
 
 
 @dataclass
@@ -127,6 +130,8 @@ def _attach_sample(categories: dict[str, CategoryWindow], pairs: Iterable[Sample
         window.candidate_total = np.array([p.candidate_total_s for p in totals], dtype=float)
         window.baseline_total_censored = np.array([p.censored_arm == "baseline" for p in totals], dtype=bool)
         window.candidate_total_censored = np.array([p.censored_arm == "candidate" for p in totals], dtype=bool)
+        window.sample_pairs = len(group)
+        window.sample_keys = len({p.routing_key_hash for p in group if p.routing_key_hash})
         compared = [p for p in group if p.censored_arm is None]
         window.similarity = np.array([p.similarity for p in compared], dtype=float)
         window.length_ratio = np.array([p.length_ratio for p in compared if p.length_ratio is not None], dtype=float)

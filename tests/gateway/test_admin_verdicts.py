@@ -61,3 +61,26 @@ async def test_verdicts_and_report(shadow_gateway: Gateway, candidate_sim: Simul
     # The answer first, in words: no dict reprs of stamps or tolerances, and the question answered before any table.
     assert page.index("Did the candidate regress?") < page.index("class='answer'") < page.index("<table")
     assert "{'" not in page and "may rise at most 1 pp" in page and "quantization</dt><dd>w8a8" in page
+
+
+async def test_verdicts_say_when_pairs_come_from_few_users(shadow_gateway: Gateway, tmp_path: Path) -> None:
+    """Ten requests each from three users: the verdicts name the unit and warn that pairs cluster by user."""
+    async with shadow_gateway.client() as client:
+        for i in range(30):
+            await client.post("/v1/chat/completions", json=chat_body(f"q{i}", max_tokens=8),
+                              headers={"x-quantgate-key": f"user-{i % 3}", "x-quantgate-category": "json"})
+        for i in range(20):  # no key: each request is its own unit
+            await client.post("/v1/chat/completions", json=chat_body(f"r{i}", max_tokens=8),
+                              headers={"x-quantgate-category": "chat"})
+    await wait_for_pairs(shadow_gateway, 50)
+    async with shadow_gateway.admin() as admin:
+        report = (await admin.get("/admin/verdicts")).json()
+    assert report["clustered"] == {"json": [30, 3]}
+    units = {v["category"]: v["unit"] for v in report["verdicts"]}
+    assert "came from 3 routing keys" in units["json"] and "too narrow" in units["json"]
+    assert units["chat"].startswith("pair (each from its own routing key")
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["report", "--url", shadow_gateway.url, "--token",
+                                                               ADMIN_TOKEN, "--html", str(tmp_path / "r.html")],
+                                     env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    assert "json 30 sampled pairs from 3 routing keys" in " ".join(result.output.split()), result.output
