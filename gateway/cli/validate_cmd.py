@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 from gateway.cli.admin_client import AdminApiError
 from gateway.cli.admin_target import ActorOption, AdminConfig, AdminToken, AdminUrl, admin_client, default_actor
 from gateway.cli.console import command_group, console, fail
-from gateway.cli.fitted_table import Column, fitted_table
+from gateway.cli.fitted_table import Column, cell_text, fitted_table
 from gateway.cli.tables import validation_table
 from wire.terminal_text import control_characters_in
 
@@ -196,6 +196,20 @@ def validations_show(validation_id: int, url: AdminUrl = None, token: AdminToken
     except AdminApiError as exc:
         fail(str(exc))
         return
-    from rich.markdown import Markdown  # markdown-it: only for the command that shows a card
+    from rich.text import Text
 
-    console.print(Markdown(body["card_markdown"]))
+    from evals.card import sections
+
+    summary, result = body["validation"], body["result"]
+    out = console.rich()
+    out.print(Text(f"Validation #{summary['id']}: {summary['outcome']}", style="bold"))
+    out.print(cell_text(f"Run by {summary['actor']} at {summary['created_at']}, {summary['wall_s']:.0f} s."))
+    # The card's own sections, its tables laid out for this terminal (Markdown tables cannot fold).
+    for heading, paragraphs, rows in sections(summary, result):
+        out.print()
+        out.print(Text(heading, style="bold underline"))
+        for paragraph in paragraphs:
+            out.print(cell_text(paragraph.replace("**", "")))
+        if rows:
+            columns = [Column(name, wraps=True) for name in rows[0]]
+            out.print(fitted_table(out, "", columns, rows[1:], heading_columns=min(2, len(columns) - 1)))

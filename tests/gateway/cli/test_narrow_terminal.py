@@ -125,3 +125,18 @@ async def test_the_public_port_is_named_when_the_admin_api_is_elsewhere(
     flat = " ".join(out.split())
     assert code == 1 and "is it the public port?" in flat and "--admin-port" in flat
     assert gateway.runtime.flags.flags.rollback is False
+
+
+async def test_a_validation_card_reads_at_80_columns(gateway: Gateway, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.helpers import run_validate
+
+    code, output = await run_validate(gateway.settings, tmp_path, 2)
+    assert code in (0, 3, 4), output
+    auth = ["--url", gateway.url, "--token", ADMIN_TOKEN]
+    code, out = await _quantgate("validations", "ls", *auth)
+    assert code == 0, out
+    _readable(out)
+    code, out = await _quantgate("validations", "show", "1", *auth)
+    assert code == 0, out
+    _readable(out)
+    assert "Validation #1" in out and "refusal_rate" in out and "Run by ml-carol" in out
