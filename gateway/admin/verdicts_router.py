@@ -29,7 +29,7 @@ def analysis_view(runtime: GatewayRuntime, since: datetime | None, start: dateti
     """Which pairs a report reads: one growing analysis from its start (the default), or a sliding window."""
     if since is not None:
         return {"kind": "window", "since": since.isoformat(), "looks": SINGLE_LOOK,
-                "note": "a sliding window: old pairs leave it, so successive reads are not one growing sequence. "
+                "note": "A sliding window: old pairs leave it, so successive reads are not one growing sequence. "
                         "Its intervals are fixed-sample, valid for this one look only: a descriptive view, not the "
                         "analysis the verdicts stand on"}
     basis = "set by the operator"
@@ -43,7 +43,7 @@ def analysis_view(runtime: GatewayRuntime, since: datetime | None, start: dateti
                  "rollback)")
     chosen = start or datetime.now(UTC)
     return {"kind": "analysis", "start": chosen.isoformat(), "looks": ANYTIME_LOOK,
-            "note": f"one analysis that only grows, from {chosen.isoformat(timespec='seconds')} ({basis}): its "
+            "note": f"One analysis that only grows, from {chosen.isoformat(timespec='seconds')} ({basis}): its "
                     "anytime-valid verdicts hold however often they are read"}
 
 

@@ -54,7 +54,7 @@ async def test_verdicts_and_report(shadow_gateway: Gateway, candidate_sim: Simul
                                      env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "refusal_rate" in result.output and "insufficient data" in result.output
-    assert "one analysis that only grows" in " ".join(result.output.split())
+    assert "One analysis that only grows" in " ".join(result.output.split())
     page = html.read_text()
     assert page.startswith("<!doctype html>") and page.count("data:image/png;base64,") == 3
     assert "40 pairs in the window" in page and "newest 40 of 40 pairs" in page

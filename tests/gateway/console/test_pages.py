@@ -93,7 +93,7 @@ async def test_overview_and_report_answer_first_with_the_regressed_category(shad
         audit = (await client.get("/console/audit")).text
         assert (await client.get("/console/static/console.css")).status_code == 200
     assert "Verdicts of the current analysis" in overview and "json" in overview and "Roll back" in overview
-    assert "one analysis that only grows" in overview and "over m = " in overview
+    assert "One analysis that only grows" in overview and "over m = " in overview
     assert "Did the candidate regress?" in report and "may rise at most" in report and "{'" not in report
     # The answer comes first: the refusal rise in json is named before any table.
     answer = report.split('<p class="answer">')[1].split("</p>")[0]
