@@ -179,10 +179,16 @@ def _similarity(window: CategoryWindow, tol: Any, side: float, looks: str, plan:
 
 
 def _length(window: CategoryWindow, tol: RatioTolerance, side: float, looks: str, plan: bool) -> _Bounds:
-    """The worse of the two sign tests (share below min, share above max), each at half this metric's level."""
+    """The worse of the two sign tests (share below min, share above max).
+
+    Either test alone shows a regression, so each lower bound is at half this metric's level (Bonferroni over the
+    two). Showing the median inside [min, max] needs both upper bounds under one half, and the two shares cannot
+    both reach one half at once, so a false "ok" can only come from the one test whose null holds: its upper bound
+    at the full level keeps that at α/m too. Each side of the interval is then one-sided at `side`, as labelled.
+    """
     below, above = window.length_below, window.length_above
-    low_b, high_b = _share_bounds(below, side / 2, looks)
-    low_a, high_a = _share_bounds(above, side / 2, looks)
+    low_b, high_b = _share_bounds(below, side / 2, looks)[0], _share_bounds(below, side, looks)[1]
+    low_a, high_a = _share_bounds(above, side / 2, looks)[0], _share_bounds(above, side, looks)[1]
     shares = [s.beyond / s.n if s.n else 0.0 for s in (below, above)]
     median = float(np.median(window.length_ratio)) if window.length_ratio.size else 1.0
     worse = below if shares[0] >= shares[1] else above

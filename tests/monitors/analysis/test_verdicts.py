@@ -239,3 +239,22 @@ def test_live_language_mismatches_are_judged_when_the_policy_has_a_tolerance() -
     assert abs(verdict.effect - 0.14) < 1e-9
     defaults = unpaired_verdicts(read_live_counts(registry), DEFAULT_POLICY)  # type: ignore[arg-type]
     assert defaults and "language_mismatch_rate" not in {v.metric for v in defaults}  # no tolerance, no test
+
+
+def test_the_length_ratio_shows_ok_at_its_labelled_level() -> None:
+    """Each side of the interval is one-sided at the labelled level: the upper bounds (both needed for "ok") are
+    at the full level, not half of it (which made "ok" harder to reach than the label said)."""
+    from monitors.analysis.sign_tests import share_interval
+    from monitors.analysis.verdicts import SINGLE
+
+    n, alpha = 400, 0.05
+    policy = DEFAULT_POLICY.model_copy(update={"min_paired_samples": 50})
+    report = build_report(_pairs_with("chat", [1.0] * n, [0.9] * n), policy, {}, {}, looks=SINGLE)
+    side = (1 - next(v for v in report.verdicts if v.metric == "length_ratio").interval_level) / 2
+    # A share below the minimum whose upper bound clears one half at `side` but not at `side / 2`.
+    below = next(k for k in range(n) if share_interval(k, n, 2 * side)[1] < 0.5 <= share_interval(k, n, side)[1])
+    ratios = [0.5] * below + [1.0] * (n - below)
+    verdict = next(v for v in build_report(_pairs_with("chat", ratios, [0.9] * n), policy, {}, {},
+                                           looks=SINGLE).verdicts if v.metric == "length_ratio")
+    assert verdict.verdict == OK and verdict.interval[1] < 0.5
+    assert verdict.interval_level == pytest.approx(1 - 2 * side) and alpha > 2 * side
