@@ -117,10 +117,20 @@ def _stamps(report: dict[str, Any]) -> str:
 def _coverage(report: dict[str, Any], plotted: int, window_pairs: int) -> str:
     kind = (report["verdicts"][0]["interval_kind"] if report["verdicts"] else "")
     sample = ("every pair" if report.get("sample_exhaustive", True)
-              else f"a uniform random sample of {report.get('sampled_pairs', 0):,} of them")
-    return (f"<p><b>Data</b>: {report.get('window_pairs', 0):,} pairs in the window. Rates and sign tests count "
+              else f"a sample of {report.get('sampled_pairs', 0):,} of them (each pair equally likely, nested as "
+                   "the analysis grows)")
+    family = (f"alpha / m with m = {report['family_size']} tests ({html.escape(report.get('family_basis', ''))})"
+              if report.get("family_size") else "alpha / (tests run)")
+    view = report.get("view") or {}
+    clustered = "; ".join(f"{html.escape(name)} {pairs:,} sampled pairs from {keys:,} routing keys"
+                          for name, (pairs, keys) in (report.get("clustered") or {}).items())
+    warning = (f"<p class='warning'><b>Pairs cluster by user</b>: {clustered}. Pairs of one user are not "
+               "independent and these intervals do not account for it yet: they are too narrow.</p>"
+               if clustered else "")
+    return (f"<p><b>View</b>: {html.escape(view.get('note', 'pairs in the window'))}.</p>"
+            f"<p><b>Data</b>: {report.get('window_pairs', 0):,} pairs in the window. Rates and sign tests count "
             f"every pair; quantiles and medians use {sample}. Intervals: {html.escape(kind)}, each bound one-sided at "
-            f"alpha / (tests run). Plots below show the newest {plotted:,} of {window_pairs:,} pairs.</p>")
+            f"{family}. Plots below show the newest {plotted:,} of {window_pairs:,} pairs.</p>{warning}")
 
 
 def render_html(report: dict[str, Any], pairs: list[dict[str, Any]], window_pairs: int | None = None) -> str:

@@ -58,6 +58,7 @@ async def test_verdicts_and_report(shadow_gateway: Gateway, candidate_sim: Simul
     page = html.read_text()
     assert page.startswith("<!doctype html>") and page.count("data:image/png;base64,") == 3
     assert "40 pairs in the window" in page and "newest 40 of 40 pairs" in page
+    assert "One analysis that only grows" in page and f"m = {report['family_size']} tests" in page
     # The answer first, in words: no dict reprs of stamps or tolerances, and the question answered before any table.
     assert page.index("Did the candidate regress?") < page.index("class='answer'") < page.index("<table")
     assert "{'" not in page and "may rise at most 1 pp" in page and "quantization</dt><dd>w8a8" in page
@@ -83,4 +84,5 @@ async def test_verdicts_say_when_pairs_come_from_few_users(shadow_gateway: Gatew
                                                                ADMIN_TOKEN, "--html", str(tmp_path / "r.html")],
                                      env={"COLUMNS": "100"})
     assert result.exit_code == 0, result.output
+    assert "Pairs cluster by user" in (tmp_path / "r.html").read_text()
     assert "json 30 sampled pairs from 3 routing keys" in " ".join(result.output.split()), result.output
