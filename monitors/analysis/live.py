@@ -29,7 +29,7 @@ from monitors.analysis.metric_definitions import METRICS
 from monitors.analysis.policy import LatencyTolerance, RateTolerance, RegressionPolicy
 from monitors.analysis.stats import Estimate
 from monitors.analysis.stratified import RateStratum, stratified_rates
-from monitors.analysis.verdicts import ANYTIME, INSUFFICIENT, INTERVAL_KINDS, SINGLE, Verdict, judge, screened
+from monitors.analysis.verdicts import ANYTIME, INTERVAL_KINDS, SINGLE, Verdict, screened
 from monitors.strata_labels import OVERFLOW
 
 # What live traffic measures: the counted rates, and TTFT from its histogram (the only latency recorded per answer).
@@ -223,9 +223,8 @@ def unpaired_verdicts(live: LiveCounts, policy: RegressionPolicy, other_tests: i
         est = test.estimate(2 * side)
         method = (_RATE_METHODS[looks] if test.metric != "ttft_p95" else
                   "unpaired, busiest routing stratum: histogram p95, order-statistic interval to bucket edges")
-        label = screened(judge(est, test.tolerance), enough) if est.n else INSUFFICIENT
-        verdicts.append(Verdict(test.category, test.metric, label,
-                                est.effect, (est.low, est.high), est.n, est.baseline, est.candidate,
+        verdicts.append(Verdict(test.category, test.metric, screened(est, test.tolerance, enough), est.effect,
+                                (est.low, est.high), est.n, est.baseline, est.candidate,
                                 test.tolerance.model_dump(), est.p_value,
                                 p_adjusted=min(1.0, est.p_value * family) if est.n else None,
                                 method=method, interval_level=1 - 2 * side, interval_kind=INTERVAL_KINDS[looks]))

@@ -288,9 +288,13 @@ def judge(est: Estimate, tol: Any) -> str:
     return OK if high < 0.5 else INCONCLUSIVE
 
 
-def screened(judged: str, enough: bool) -> str:
-    """The minimum sample may hold back "ok" (and "improvement"), never "regression": an interval that already
-    excludes the tolerance is as valid at 95 pairs as at 10,000."""
+def screened(est: Estimate, tol: Any, enough: bool) -> str:
+    """The verdict of an estimate against its tolerance, screened by the minimum sample: the screen may hold back
+    "ok" (and "improvement"), never "regression" (an interval that already excludes the tolerance is as valid at 95
+    pairs as at 10,000); no observation at all is always insufficient data."""
+    if not est.n:
+        return INSUFFICIENT
+    judged = judge(est, tol)
     return judged if enough or judged == REGRESSION else INSUFFICIENT
 
 
@@ -307,9 +311,8 @@ def _verdict(window: CategoryWindow, metric: MetricDefinition, tol: Any, enough:
              looks: str, plan: bool) -> Verdict:
     bounds = _evaluate(window, metric, tol, side, looks, plan)
     est = bounds.estimate
-    verdict = Verdict(window.category, metric.name, screened(judge(est, tol), enough) if est.n else INSUFFICIENT,
-                      est.effect,
-                      (est.low, est.high), est.n, est.baseline, est.candidate, tol.model_dump(),
+    verdict = Verdict(window.category, metric.name, screened(est, tol, enough), est.effect, (est.low, est.high),
+                      est.n, est.baseline, est.candidate, tol.model_dump(),
                       est.p_value if metric.is_rate else None, method=_method(metric, looks),
                       interval_level=1 - 2 * side, interval_kind=INTERVAL_KINDS[looks], sample_n=bounds.sample_n,
                       unit=unit_of(window))
