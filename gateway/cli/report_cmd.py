@@ -75,6 +75,7 @@ def report(
 ) -> None:
     """Regression verdicts per category and metric, with an HTML report of the evidence."""
     from monitors.analysis.report_html import render_html
+    from monitors.analysis.verdict_reading import clustering_warning
 
     try:
         client = admin_client(url, token, config)
@@ -93,12 +94,9 @@ def report(
     out.print(verdict_table(out, data))
     if data.get("live_verdicts"):
         out.print(verdict_table(out, data, "live_verdicts", "Unpaired live-traffic verdicts (within routing strata)"))
-    if data.get("clustered"):
-        counts = "; ".join(f"{name} {pairs} sampled pairs from {keys} routing keys"
-                           for name, (pairs, keys) in data["clustered"].items())
-        out.print(cell_text(f"warning: pairs come from fewer users than pairs ({counts}): pairs of one user are not "
-                            "independent and these intervals do not account for it yet, so they are too narrow",
-                            "yellow"))
+    clustered = clustering_warning(data)
+    if clustered:
+        out.print(cell_text(f"warning: {clustered}", "yellow"))
     baseline, candidate = data["baseline_stamp"], data["candidate_stamp"]
     out.print(cell_text(f"Models: baseline {baseline.get('model')} ({baseline.get('quantization')})"
                         f" vs candidate {candidate.get('model')} ({candidate.get('quantization')}"

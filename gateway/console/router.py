@@ -23,7 +23,7 @@ from gateway.admin.time_params import parse_time
 from gateway.console.pair_view import divergence, word_diff
 from gateway.console.session import COOKIE, NAME, ConsoleSession, token_fingerprint
 from gateway.runtime import GatewayRuntime
-from monitors.analysis.verdict_reading import bar_svg, category_views, stamp_rows
+from monitors.analysis.verdict_reading import bar_svg, category_views, clustering_warning, stamp_rows
 from wire.errors import GatewayError, TooManyAttempts, validation_message
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ def templates() -> Jinja2Templates:
 
     loaded = Jinja2Templates(directory=HERE / "templates")
     loaded.env.globals["bar_svg"] = bar_svg
+    loaded.env.globals["clustering_warning"] = clustering_warning
     return loaded
 
 

@@ -14,7 +14,13 @@ matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
 from monitors.analysis.metric_definitions import RATES  # noqa: E402
-from monitors.analysis.verdict_reading import CategoryView, bar_svg, category_views, stamp_rows  # noqa: E402
+from monitors.analysis.verdict_reading import (  # noqa: E402
+    CategoryView,
+    bar_svg,
+    category_views,
+    clustering_warning,
+    stamp_rows,
+)
 
 # The rates every stored pair carries (the others are only judged where their checks ran).
 _RATE_METRICS = tuple(metric.name for metric in RATES if metric.stored)
@@ -122,11 +128,8 @@ def _coverage(report: dict[str, Any], plotted: int, window_pairs: int) -> str:
     family = (f"alpha / m with m = {report['family_size']} tests ({html.escape(report.get('family_basis', ''))})"
               if report.get("family_size") else "alpha / (tests run)")
     view = report.get("view") or {}
-    clustered = "; ".join(f"{html.escape(name)} {pairs:,} sampled pairs from {keys:,} routing keys"
-                          for name, (pairs, keys) in (report.get("clustered") or {}).items())
-    warning = (f"<p class='warning'><b>Pairs cluster by user</b>: {clustered}. Pairs of one user are not "
-               "independent and these intervals do not account for it yet: they are too narrow.</p>"
-               if clustered else "")
+    clustered = clustering_warning(report)
+    warning = f"<p class='warning'>{html.escape(clustered)}</p>" if clustered else ""
     return (f"<p><b>View</b>: {html.escape(view.get('note', 'pairs in the window'))}.</p>"
             f"<p><b>Data</b>: {report.get('window_pairs', 0):,} pairs in the window. Rates and sign tests count "
             f"every pair; quantiles and medians use {sample}. Intervals: {html.escape(kind)}, each bound one-sided at "

@@ -146,3 +146,14 @@ def category_views(report: dict[str, Any]) -> list[CategoryView]:
 def stamp_rows(stamp: dict[str, Any]) -> list[tuple[str, str]]:
     """A provenance stamp as label/value rows, empty fields left out."""
     return [(key.replace("_", " "), str(value)) for key, value in stamp.items() if value not in (None, "", {})]
+
+
+def clustering_warning(report: dict[str, Any]) -> str:
+    """The report's warning when pairs cluster by user (empty when they do not): one wording for every surface."""
+    clustered = report.get("clustered") or {}
+    if not clustered:
+        return ""
+    counts = "; ".join(f"{name} {pairs:,} sampled pairs from {keys:,} routing keys"
+                       for name, (pairs, keys) in clustered.items())
+    return (f"Pairs cluster by user ({counts}): pairs of one user are not independent and these intervals do not "
+            "account for it yet, so they are too narrow.")
