@@ -24,6 +24,7 @@ from gateway.proxy.endpoint import CompletionProxy
 from gateway.relative_redirects import RelativeRedirects
 from gateway.runtime import GatewayRuntime
 from gateway.settings import GatewaySettings
+from wire.endpoints import COMPLETION_ENDPOINTS
 from wire.errors import GatewayError, RouteError, error_response_parts
 from wire.tracing import tracing_from_environment
 
@@ -183,8 +184,7 @@ def create_app(settings: GatewaySettings, surface: Surface = Surface.ALL,
     routes: list[BaseRoute] = []
     proxies: dict[str, CompletionProxy] = {}
     if surface is not Surface.ADMIN:
-        proxies = {path: CompletionProxy(runtime, endpoint, path)
-                   for endpoint, path in (("chat", "/v1/chat/completions"), ("completions", "/v1/completions"))}
+        proxies = {path: CompletionProxy(runtime, endpoint, path) for endpoint, path in COMPLETION_ENDPOINTS.items()}
         # Registered on the router too, so a GET there is a clean 405 rather than a 404.
         routes += [Route(path, proxy, methods=["POST"]) for path, proxy in proxies.items()]
         routes += _public_routes(runtime)

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, mult
 from prometheus_client.exposition import choose_encoder
 
 from monitors.strata_labels import StratumLabels
+from wire.endpoints import COMPLETION_ENDPOINTS
 
 # Buckets follow vLLM's own serving histograms, with finer steps at the fast end so a
 # quantized model's TTFT gain (often tens of ms) is visible.
@@ -22,7 +23,6 @@ TOKEN_BUCKETS = (1, 8, 16, 32, 64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 40
 
 # Statuses whose series exist from a worker's start, so `increase()` counts their first requests too.
 KNOWN_STATUSES = ("200", "400", "499", "500", "502", "503", "504")
-ENDPOINTS = ("chat", "completions")
 
 STAMP_LABELS = ("model", "revision", "quantization", "method", "scheme", "bits", "group_size", "calibration_set",
                 "calibration_sha256", "calibration_samples", "tool", "source_package", "source_sha256",
@@ -192,7 +192,7 @@ class GatewayMetrics:
         """
         for variant in variants:
             for category in categories:
-                for endpoint in ENDPOINTS:
+                for endpoint in COMPLETION_ENDPOINTS:
                     self._series(variant, category, endpoint)
                     for status in KNOWN_STATUSES:
                         key = (variant, category, endpoint, status)
