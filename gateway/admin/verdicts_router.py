@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from flags.comparisons import ComparisonStoreError, safe
+from flags.store import FlagStoreUnavailable
 from gateway.admin.dependencies import Runtime, require_admin
 from gateway.admin.schemas import VerdictReportOut, error_responses
 from gateway.admin.time_params import TIME_HELP, parse_time
@@ -25,26 +26,32 @@ if TYPE_CHECKING:
 router = APIRouter(prefix="/admin", tags=["verdicts"], dependencies=[Depends(require_admin)])
 
 
-def analysis_view(runtime: GatewayRuntime, since: datetime | None, start: datetime | None) -> dict[str, Any]:
-    """Which pairs a report reads: one growing analysis from its start (the default), or a sliding window."""
+def analysis_view(runtime: GatewayRuntime, since: datetime | None,
+                  start: datetime | None) -> tuple[datetime, dict[str, Any]]:
+    """Where a report's pairs begin, and what they are: one growing analysis from its start (the default), or a
+    sliding window."""
     if since is not None:
-        return {"kind": "window", "since": since.isoformat(), "looks": SINGLE_LOOK,
-                "note": "A sliding window: old pairs leave it, so successive reads are not one growing sequence. "
-                        "Its intervals are fixed-sample, valid for this one look only: a descriptive view, not the "
-                        "analysis the verdicts stand on"}
+        return since, {"kind": "window", "since": since.isoformat(), "looks": SINGLE_LOOK,
+                       "note": "A sliding window: old pairs leave it, so successive reads are not one growing "
+                               "sequence. Its intervals are fixed-sample, valid for this one look only: a descriptive "
+                               "view, not the analysis the verdicts stand on"}
     basis = "set by the operator"
     if start is None:
         from flags.window_queries import analysis_start
 
-        state = runtime.store.guard_state()
+        try:
+            state = runtime.store.guard_state()
+        except FlagStoreUnavailable as exc:
+            # The same database as the pairs: the report cannot be read, as when the pairs cannot.
+            raise ComparisonStoreError(str(exc)) from exc
         stamp = json.dumps(runtime.settings.candidate.stamp.as_labels())
         start = safe(analysis_start, runtime.comparisons, stamp, state.reset_at if state else None)
         basis = ("the first pair of the current candidate stamp (after any other stamp's pairs and any cleared "
                  "rollback)")
     chosen = start or datetime.now(UTC)
-    return {"kind": "analysis", "start": chosen.isoformat(), "looks": ANYTIME_LOOK,
-            "note": f"One analysis that only grows, from {chosen.isoformat(timespec='seconds')} ({basis}): its "
-                    "anytime-valid verdicts hold however often they are read"}
+    return chosen, {"kind": "analysis", "start": chosen.isoformat(), "looks": ANYTIME_LOOK,
+                    "note": f"One analysis that only grows, from {chosen.isoformat(timespec='seconds')} ({basis}): "
+                            "its anytime-valid verdicts hold however often they are read"}
 
 
 def verdict_report(runtime: GatewayRuntime, since: datetime | None = None,
@@ -57,8 +64,7 @@ def verdict_report(runtime: GatewayRuntime, since: datetime | None = None,
     from monitors.analysis.window_data import window_from_store
 
     settings, policy = runtime.settings, runtime.policy
-    view = analysis_view(runtime, since, start)
-    begin = since if since is not None else datetime.fromisoformat(view["start"])
+    begin, view = analysis_view(runtime, since, start)
     window = safe(window_from_store, runtime.comparisons, begin, None, policy, settings.verdict_sample_size)
     live = read_live_counts(runtime.metrics.collecting_registry())
     # One family per analysis, fixed in advance: paired and live tests share α, whatever data has arrived.
