@@ -60,7 +60,8 @@ class LoginThrottle:
 
     async def failed(self, client: str, surface: str, detail: str) -> None:
         """Count and audit one failure."""
-        self._recent_local(client, time.monotonic()).append(time.monotonic())
+        now = time.monotonic()
+        self._recent_local(client, now).append(now)
         try:
             await asyncio.to_thread(self.access.record_failure, client, surface, detail)
         except FlagStoreUnavailable as exc:

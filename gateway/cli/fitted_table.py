@@ -89,7 +89,7 @@ def _blocks(title: str, columns: Sequence[Column], rows: Sequence[Sequence[Text]
     from rich.table import Table
     from rich.text import Text
 
-    parts: list[RenderableType] = [Text(escape_controls(title), style="bold")]
+    parts: list[RenderableType] = [cell_text(title, "bold")]
     key_width = max(len(column.header) for column in columns[heading_columns:]) if len(columns) > heading_columns \
         else 1
     for row in rows:

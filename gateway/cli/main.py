@@ -26,9 +26,6 @@ app.command("validate")(validate)
 app.add_typer(validations_app, name="validations")
 
 
-
-
-
 @app.command()
 def serve(
     config: Annotated[Optional[Path], typer.Option(help="YAML settings file.", envvar="QUANTGATE_CONFIG_FILE")] = None,

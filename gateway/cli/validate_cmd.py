@@ -23,8 +23,6 @@ EXIT_FAIL, EXIT_INCONCLUSIVE = 3, 4
 DEFAULT_CACHE = Path.home() / ".cache" / "quantgate" / "validation-answers"
 
 
-
-
 async def _answer_both(suite: Any, settings: Any, cache_dir: Path, concurrency: int, sampling: Any,
                        identity: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     import asyncio
@@ -92,8 +90,8 @@ def validate(
     from monitors.quality.detectors.answer import AnswerJudge
 
     actor = actor or default_actor()
-    if control_characters_in(actor):
-        fail(f"--actor holds control characters ({', '.join(control_characters_in(actor))})")
+    if found := control_characters_in(actor):
+        fail(f"--actor holds control characters ({', '.join(found)})")
     try:
         settings = load_settings(config)
         policy = load_policy(settings.policy_file)
@@ -162,8 +160,6 @@ def _pin(store: Any, pins: dict[str, str], validation_id: int, actor: str) -> No
         fail(f"pins not applied, nothing was changed: {exc}")
         return
     console.print(f"pinned to the baseline: {', '.join(pins)} (flag-set version {flags.version})")
-
-
 
 
 @validations_app.command("ls")
