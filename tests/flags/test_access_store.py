@@ -4,26 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from flags.access_store import AccessStore
 from flags.model import utcnow
 from flags.store import FlagStore
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def access(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AccessStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'a.db'}"
-    else:
-        from gateway.cli.main import app as cli
-
-        url = request.getfixturevalue("postgres_url")
-        assert CliRunner().invoke(cli, ["db", "upgrade", "--url", url]).exit_code == 0
-    store = FlagStore(url)
+@pytest.fixture
+def access(database_url: str) -> Iterator[AccessStore]:
+    store = FlagStore(database_url)
     store.ensure_schema()
     yield AccessStore(store)
     store.close()

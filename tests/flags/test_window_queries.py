@@ -5,11 +5,9 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from bench.pairs import PairSource, injected
 from flags.comparisons import ComparisonStore, ShadowComparisonRow
@@ -40,16 +38,9 @@ def _rows(n: int, seed: int, age: timedelta = timedelta(0)) -> list[ShadowCompar
     return rows
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ComparisonStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'c.db'}"
-    else:
-        from gateway.cli.main import app as cli
-
-        url = request.getfixturevalue("postgres_url")
-        assert CliRunner().invoke(cli, ["db", "upgrade", "--url", url]).exit_code == 0
-    store = ComparisonStore(url)
+@pytest.fixture
+def store(database_url: str) -> Iterator[ComparisonStore]:
+    store = ComparisonStore(database_url)
     yield store
     store.close()
 
