@@ -19,21 +19,10 @@ from functools import lru_cache
 import numpy as np
 from scipy.stats import binom, norm
 
+from monitors.analysis.paired_rates import tango_z_array
+
 # Nuisance values searched for the largest size (dense near |δ0|, where the size peaks for small margins).
 _PSI_POINTS = 80
-
-
-def tango_z_array(worse: np.ndarray, better: np.ndarray, n: int, delta0: float) -> np.ndarray:
-    """Tango's score statistic for arrays of (worse, better) counts (`paired_rates.tango_z`, vectorized)."""
-    a = 2 * n
-    b = -worse - better + (2 * n - worse + better) * delta0
-    c = -better * delta0 * (1 - delta0)
-    q = (np.sqrt(np.maximum(b * b - 4 * a * c, 0.0)) - b) / (2 * a)
-    variance = n * (2 * q + delta0 * (1 - delta0))
-    numerator = worse - better - n * delta0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = numerator / np.sqrt(variance)
-    return np.where(variance > 0, z, np.sign(numerator) * np.inf)
 
 
 # Above this many pairs the normal approximation's tail error is small and the (n + 1)² grid too large to keep.

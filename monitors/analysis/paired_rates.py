@@ -10,26 +10,34 @@ At δ0 = 0 the statistic is McNemar's.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+import numpy as np
 from scipy.optimize import brentq
 from scipy.stats import norm
 
 _EDGE = 1e-9
 
 
-def tango_z(worse: float, better: float, n: float, delta0: float) -> float:
-    """Tango's score statistic for H0: δ = δ0, δ = (worse - better) / n (candidate minus baseline rate)."""
+def tango_z_array(worse: np.ndarray, better: np.ndarray, n: int, delta0: float) -> np.ndarray:
+    """Tango's score statistic for H0: δ = δ0, δ = (worse - better) / n (candidate minus baseline rate), for arrays
+    of counts (the exact-size search evaluates it over every count at once)."""
     a = 2 * n
     b = -worse - better + (2 * n - worse + better) * delta0
     c = -better * delta0 * (1 - delta0)
-    q = (math.sqrt(max(b * b - 4 * a * c, 0.0)) - b) / (2 * a)
+    q = (np.sqrt(np.maximum(b * b - 4 * a * c, 0.0)) - b) / (2 * a)
     variance = n * (2 * q + delta0 * (1 - delta0))
     numerator = worse - better - n * delta0
-    if variance <= 0:
-        return math.copysign(math.inf, numerator) if numerator else 0.0
-    return numerator / math.sqrt(variance)
+    # Both branches are evaluated: the ones np.where discards may divide by zero or multiply 0 by infinity.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = numerator / np.sqrt(variance)
+        # No variance: the data sit on one side of δ0 for certain (or exactly on it).
+        return np.where(variance > 0, z, np.where(numerator == 0, 0.0, np.sign(numerator) * np.inf))
+
+
+def tango_z(worse: float, better: float, n: float, delta0: float) -> float:
+    """Tango's score statistic for one count (see `tango_z_array`)."""
+    return float(tango_z_array(np.asarray(worse, dtype=float), np.asarray(better, dtype=float), n, delta0))
 
 
 def tango_interval(worse: int, better: int, n: int, alpha: float) -> tuple[float, float]:

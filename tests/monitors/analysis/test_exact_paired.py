@@ -7,8 +7,8 @@ import pytest
 from scipy.stats import multinomial, norm
 
 from monitors.analysis import exact_paired
-from monitors.analysis.exact_paired import corrected_critical, exact_size, tango_z_array
-from monitors.analysis.paired_rates import PairedCounts, tango_z
+from monitors.analysis.exact_paired import corrected_critical, exact_size
+from monitors.analysis.paired_rates import PairedCounts, tango_z, tango_z_array
 from monitors.analysis.policy import RateTolerance
 from monitors.analysis.verdicts import SINGLE, _rate
 
