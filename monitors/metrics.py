@@ -163,14 +163,17 @@ class GatewayMetrics:
             self._children[key] = series
         return series
 
-    def observe_request(self, record: RequestRecord) -> None:
-        """Record one finished request (called once, off the per-chunk path)."""
-        ttft, duration, itl, tokens = self._series(record.variant, record.category, record.endpoint)
-        key = (record.variant, record.category, record.endpoint, record.status)
+    def _request_counter(self, key: tuple[str, str, str, str]) -> Counter:
+        """The request counter child of (variant, category, endpoint, status), looked up once."""
         counter = self._request_counters.get(key)
         if counter is None:
             counter = self._request_counters[key] = self.requests.labels(*key)
-        counter.inc()
+        return counter
+
+    def observe_request(self, record: RequestRecord) -> None:
+        """Record one finished request (called once, off the per-chunk path)."""
+        ttft, duration, itl, tokens = self._series(record.variant, record.category, record.endpoint)
+        self._request_counter((record.variant, record.category, record.endpoint, record.status)).inc()
         # Exemplars link a latency bucket to a trace; they are exposed when OpenMetrics is negotiated.
         exemplar = {"trace_id": record.trace_id} if record.trace_id else None
         duration.observe(record.total_s, exemplar)  # type: ignore[attr-defined]
@@ -195,9 +198,7 @@ class GatewayMetrics:
                 for endpoint in COMPLETION_ENDPOINTS:
                     self._series(variant, category, endpoint)
                     for status in KNOWN_STATUSES:
-                        key = (variant, category, endpoint, status)
-                        if key not in self._request_counters:
-                            self._request_counters[key] = self.requests.labels(*key)
+                        self._request_counter((variant, category, endpoint, status))
 
     def upstream_failed(self, variant: str, reason: str) -> None:
         """One upstream failure of this variant (connect, timeout, status, mid_stream, ...)."""
