@@ -99,6 +99,8 @@ async def test_overview_and_report_answer_first_with_the_regressed_category(shad
     answer = report.split('<p class="answer">')[1].split("</p>")[0]
     assert "Yes, in json" in answer and "chat" not in answer.split("Not yet decided")[0]
     assert "Flag changes" in audit and "shadow_percent" in audit
+    # The failed-login table is on the page once, and not inside the page's <title>.
+    assert "<title>Audit · quantgate console</title>" in audit and audit.count('id="auth-failures"') == 1
 
 
 async def test_reading_a_pair_through_the_admin_api_is_audited_too(shadowed_gateway: Gateway) -> None:
