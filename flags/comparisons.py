@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +14,16 @@ from sqlmodel import Field, Session, SQLModel, col, func, select
 
 from flags.engine import SchemaNotMigrated, ensure_migrated, make_engine
 from flags.model import utcnow
+
+# Routing keys fall into this many groups by a fixed hash of their stored hash. Keys are users and users are
+# independent of each other, so groups of them are too: the verdicts estimate the clustering of one user's pairs
+# from how the groups' counts vary (migration 0011 counts every rollup row per group).
+KEY_GROUPS = 128
+
+
+def key_group(routing_key_hash: str) -> int:
+    """The group a routing key's pairs are counted in."""
+    return int.from_bytes(hashlib.blake2b(routing_key_hash.encode(), digest_size=4).digest(), "big") % KEY_GROUPS
 
 
 class ShadowComparisonRow(SQLModel, table=True):
@@ -54,6 +65,11 @@ class ShadowComparisonRow(SQLModel, table=True):
     # least that), no answer to compare. Kept so that the slowest answers are in the latency quantiles.
     censored_arm: str | None = None
     ttft_censored: bool = False
+    # Why the shadow arm (`censored_arm`) gave no answer: timeout, abandoned (only these stay in the latency
+    # quantiles, censored), error or circuit_open; None on compared pairs (and on timeouts stored before 0011).
+    shadow_failure: str | None = None
+    # The routing key's group (`key_group`), set on insert: the verdicts' independent units.
+    key_group: int = 0
     baseline_ttft_s: float | None = None
     candidate_ttft_s: float | None = None
     baseline_total_s: float
@@ -73,6 +89,7 @@ class ComparisonRollupRow(SQLModel, table=True):
 
     hour: datetime = Field(primary_key=True)
     category: str = Field(primary_key=True)
+    key_group: int = Field(default=0, primary_key=True)
     pairs: int = 0
     refused_worse: int = 0
     refused_better: int = 0
@@ -87,6 +104,9 @@ class ComparisonRollupRow(SQLModel, table=True):
     length_pairs: int = 0
     timed_pairs: int = 0
     censored: int = 0
+    attempts: int = 0
+    failed_worse: int = 0
+    failed_better: int = 0
 
 
 _SUMMARY_FIELDS = ("id", "request_id", "created_at", "category", "primary_variant", "exact_match", "similarity",
@@ -154,6 +174,8 @@ class ComparisonStore:
     def insert_many(self, rows: list[ShadowComparisonRow]) -> None:
         """One transaction per batch."""
         self.ensure_schema()
+        for row in rows:
+            row.key_group = key_group(row.routing_key_hash)
         with self.engine.connect() as conn:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin(), Session(bind=conn) as session:

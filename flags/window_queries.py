@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, case, func, not_, select
+from sqlalchemy import ColumnElement, and_, case, func, not_, or_, select
 
 from flags.comparisons import ComparisonRollupRow, ComparisonStore, ShadowComparisonRow
 from flags.model import utcnow
@@ -39,6 +39,10 @@ class CategoryTally:
     timed_pairs: int
     # Shadows that timed out (not in any count above; their latencies enter the quantiles as censored).
     censored: int = 0
+    # Every shadow that ended (compared or failed), and the failed ones by the arm that failed: (candidate,
+    # baseline, both; the last always 0, only the shadow arm can fail in a stored pair).
+    attempts: int = 0
+    failed: tuple[int, int, int] = (0, 0, 0)
 
     def __add__(self, other: CategoryTally) -> CategoryTally:
         def add(a: tuple[int, int, int], b: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -47,7 +51,21 @@ class CategoryTally:
         return CategoryTally(self.category, self.pairs + other.pairs, add(self.refused, other.refused),
                              self.format_checked + other.format_checked, add(self.format_broken, other.format_broken),
                              add(self.repetitive, other.repetitive), self.length_pairs + other.length_pairs,
-                             self.timed_pairs + other.timed_pairs, self.censored + other.censored)
+                             self.timed_pairs + other.timed_pairs, self.censored + other.censored,
+                             self.attempts + other.attempts, add(self.failed, other.failed))
+
+
+@dataclass(frozen=True, slots=True)
+class GroupedTally:
+    """A category's counts, in all and per key group (groups of routing keys: the independent units)."""
+
+    total: CategoryTally
+    groups: dict[int, CategoryTally]
+
+    @property
+    def category(self) -> str:
+        """The category counted."""
+        return self.total.category
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,39 +109,49 @@ def _triple(base: ColumnElement[bool], cand: ColumnElement[bool],
     return [_count(and_(within, cell) if within is not None else cell) for cell in cells]
 
 
-def _from_row(row: Any) -> CategoryTally:
-    r = [int(v or 0) for v in row[1:]]
-    return CategoryTally(row[0], r[0], (r[1], r[2], r[3]), r[4], (r[5], r[6], r[7]), (r[8], r[9], r[10]), r[11],
-                         r[12], r[13])
+def _from_row(row: Any) -> tuple[int, CategoryTally]:
+    """(key group, counts) of one grouped result row: category, key group, then the counts in rollup order."""
+    r = [int(v or 0) for v in row[2:]]
+    return int(row[1] or 0), CategoryTally(row[0], r[0], (r[1], r[2], r[3]), r[4], (r[5], r[6], r[7]),
+                                           (r[8], r[9], r[10]), r[11], r[12], r[13], r[14], (r[15], r[16], 0))
 
 
-def _raw_tallies(store: ComparisonStore, since: datetime, until: datetime | None) -> list[CategoryTally]:
-    """Counts straight from the rows (the window's partial hours)."""
+_Parts = list[tuple[int, CategoryTally]]
+
+
+# Rows with values for the quantiles: compared pairs and timed-out shadows (their latency censored).
+_TIMED_OUT = and_(_T.censored_arm.is_not(None),
+                  or_(_T.shadow_failure.is_(None), _T.shadow_failure.in_(("timeout", "abandoned"))))
+_HAS_VALUES = or_(_T.censored_arm.is_(None), _TIMED_OUT)
+
+
+def _raw_tallies(store: ComparisonStore, since: datetime, until: datetime | None) -> _Parts:
+    """Counts straight from the rows (the window's partial hours), per category and key group."""
     compared = _T.censored_arm.is_(None)
     checked = and_(compared, _T.format_checked)
     columns = [
-        _T.category, _count(compared),
+        _T.category, _T.key_group, _count(compared),
         *_triple(_T.baseline_refused, _T.candidate_refused, compared),
         _count(checked),
         *_triple(_T.baseline_format_broken, _T.candidate_format_broken, checked),
         *_triple(_T.baseline_repetitive, _T.candidate_repetitive, compared),
         _count(and_(compared, _T.length_ratio.is_not(None))),
         _count(and_(compared, _T.baseline_ttft_s > 0, _T.candidate_ttft_s > 0)),
-        _count(not_(compared)),
+        _count(_TIMED_OUT), func.count(), _count(_T.censored_arm == "candidate"), _count(_T.censored_arm == "baseline"),
     ]
-    query = select(*columns).where(_window(since, until)).group_by(_T.category)
+    query = select(*columns).where(_window(since, until)).group_by(_T.category, _T.key_group)
     with store.engine.connect() as conn:
         return [_from_row(row) for row in conn.execute(query).all()]
 
 
-def _rollup_tallies(store: ComparisonStore, first_hour: datetime, last_hour: datetime) -> list[CategoryTally]:
+def _rollup_tallies(store: ComparisonStore, first_hour: datetime, last_hour: datetime) -> _Parts:
     """Counts of the whole hours [first_hour, last_hour) from the trigger-kept rollup."""
     r = ComparisonRollupRow.__table__.c  # type: ignore[attr-defined]
     names = ("pairs", "refused_worse", "refused_better", "refused_both", "format_checked", "format_worse",
              "format_better", "format_both", "repetitive_worse", "repetitive_better", "repetitive_both",
-             "length_pairs", "timed_pairs", "censored")
-    query = (select(r.category, *(func.sum(r[name]) for name in names))
-             .where(r.hour >= first_hour, r.hour < last_hour).group_by(r.category))
+             "length_pairs", "timed_pairs", "censored", "attempts", "failed_worse", "failed_better")
+    query = (select(r.category, r.key_group, *(func.sum(r[name]) for name in names))
+             .where(r.hour >= first_hour, r.hour < last_hour).group_by(r.category, r.key_group))
     with store.engine.connect() as conn:
         return [_from_row(row) for row in conn.execute(query).all()]
 
@@ -132,22 +160,29 @@ def _hour(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def tally_window(store: ComparisonStore, since: datetime, until: datetime | None) -> list[CategoryTally]:
-    """Counts per category of every pair in [since, until): whole hours from the rollup, the rest from rows."""
+def tally_window(store: ComparisonStore, since: datetime, until: datetime | None) -> list[GroupedTally]:
+    """Counts per category and key group of every pair in [since, until): whole hours from the rollup, the rest
+    from rows."""
     store.ensure_schema()
     first_hour = _hour(since) + (timedelta(hours=1) if since != _hour(since) else timedelta(0))
     last_hour = _hour(until or utcnow())
-    parts: list[CategoryTally] = []
+    parts: _Parts = []
     if first_hour < last_hour:
         parts += _raw_tallies(store, since, first_hour)
         parts += _rollup_tallies(store, first_hour, last_hour)
         parts += _raw_tallies(store, last_hour, until)
     else:
         parts += _raw_tallies(store, since, until)
-    merged: dict[str, CategoryTally] = {}
-    for part in parts:
-        merged[part.category] = merged[part.category] + part if part.category in merged else part
-    return [merged[name] for name in sorted(merged) if merged[name].pairs or merged[name].censored]
+    merged: dict[str, dict[int, CategoryTally]] = {}
+    for group, part in parts:
+        groups = merged.setdefault(part.category, {})
+        groups[group] = groups[group] + part if group in groups else part
+    return [GroupedTally(sum(groups.values(), start=_empty(name)), groups) for name, groups in sorted(merged.items())
+            if any(t.pairs or t.attempts for t in groups.values())]
+
+
+def _empty(category: str) -> CategoryTally:
+    return CategoryTally(category, 0, (0, 0, 0), 0, (0, 0, 0), (0, 0, 0), 0, 0)
 
 
 def _id_range(store: ComparisonStore, since: datetime, until: datetime | None) -> tuple[int, int] | None:
@@ -162,9 +197,10 @@ def _id_range(store: ComparisonStore, since: datetime, until: datetime | None) -
 
 
 def _fetch(store: ComparisonStore, condition: ColumnElement[bool]) -> list[SampledPair]:
+    """Compared pairs and timed-out shadows (a shadow that errored has no value any quantile needs)."""
     query = (select(_T.category, _T.similarity, _T.length_ratio, _T.baseline_ttft_s, _T.candidate_ttft_s,
                     _T.censored_arm, _T.ttft_censored, _T.baseline_total_s, _T.candidate_total_s,
-                    _T.routing_key_hash).where(condition))
+                    _T.routing_key_hash).where(condition, _HAS_VALUES))
     with store.engine.connect() as conn:
         return [SampledPair(*row) for row in conn.execute(query).all()]
 

@@ -25,7 +25,7 @@ from shadow.compare import ShadowComparison, compare
 from shadow.redaction import Redactor
 from shadow.sampling import key_hash
 from shadow.settings import ComparisonStoreSettings, ShadowSettings
-from shadow.writer import CensoredShadow, ComparisonWriter, censored_row, comparison_row
+from shadow.writer import CensoredShadow, ComparisonWriter, censored_row, comparison_row, failed_row
 from wire.errors import UpstreamFailure
 from wire.sse import SseTap
 from wire.tracing import GatewayTracing
@@ -110,6 +110,7 @@ class ShadowMirror:
         if limit and primaries_in_flight > limit:
             return self._drop("load")
         if self.breakers[job.primary_variant.other()].shedding():
+            self._record_failed(job, job.primary_variant.other(), "circuit_open")
             return self._drop("circuit_open")
         try:
             self._queue.put_nowait(job)
@@ -159,9 +160,13 @@ class ShadowMirror:
         outcome, shadow = await self._attempt(job, target, span, clock)
         if shadow is None:
             self._drop(outcome)
-            # A shadow given up on was still slow: its latency is known to be at least the time waited.
-            if outcome in ("timeout", "abandoned") and (primary := await self._primary(job)) is not None:
-                self._record_censored(job, primary.parse(), target, clock)
+            # Counted against the target on prompts the primary answered. A shadow given up on was still slow: its
+            # latency is known to be at least the time waited.
+            if (primary := await self._primary(job)) is not None:
+                if outcome in ("timeout", "abandoned"):
+                    self._record_censored(job, primary.parse(), target, clock, outcome)
+                else:
+                    self._record_failed(job, target, outcome)
             return outcome
         self.ctx.metrics.shadow_sent(target.value, "ok")
         primary = await self._primary(job)
@@ -258,15 +263,23 @@ class ShadowMirror:
                                          ctx.record_settings, ctx.redact))
         self.completed += 1
 
-    def _record_censored(self, job: ShadowJob, primary: CapturedAnswer, target: Variant, clock: AttemptClock) -> None:
+    def _record_censored(self, job: ShadowJob, primary: CapturedAnswer, target: Variant, clock: AttemptClock,
+                         failure: str) -> None:
         """A shadow that timed out still counts in the latency quantiles: censored at the time waited."""
         ctx = self.ctx
         fmt = job.payload.get("response_format") if isinstance(job.payload.get("response_format"), dict) else None
         judgement = judge_answer(ctx.judge, primary, fmt, job.category)
         stamps = (ctx.stamps[Variant.BASELINE], ctx.stamps[Variant.CANDIDATE])
-        waited = CensoredShadow(target.value, clock.first_token_s, time.perf_counter() - clock.started)
+        waited = CensoredShadow(target.value, clock.first_token_s, time.perf_counter() - clock.started, failure)
         ctx.writer.submit(censored_row(job.request_id, job.category, key_hash(job.routing_key), primary, judgement,
                                        waited, stamps))
+
+    def _record_failed(self, job: ShadowJob, target: Variant, failure: str) -> None:
+        """A shadow that failed (an error, an open circuit) counts against its arm in the failure rate."""
+        ctx = self.ctx
+        stamps = (ctx.stamps[Variant.BASELINE], ctx.stamps[Variant.CANDIDATE])
+        ctx.writer.submit(failed_row(job.request_id, job.category, key_hash(job.routing_key), target.value, failure,
+                                     stamps))
 
     def _observe(self, comparison: ShadowComparison) -> None:
         f = comparison.figures

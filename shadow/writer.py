@@ -61,6 +61,7 @@ class CensoredShadow:
     variant: str
     ttft_s: float | None
     waited_s: float
+    failure: str = "timeout"  # or "abandoned" (the breaker gave up on a hung attempt)
 
 
 def censored_row(request_id: str, category: str, routing_key_hash: str, primary: CapturedAnswer,
@@ -80,7 +81,21 @@ def censored_row(request_id: str, category: str, routing_key_hash: str, primary:
         baseline_judgement_json=judged["baseline"], candidate_judgement_json=judged["candidate"], exact_match=False,
         similarity=0.0, similarity_head=0.0, baseline_ttft_s=times["baseline"][0],
         candidate_ttft_s=times["candidate"][0], baseline_total_s=times["baseline"][1],
-        candidate_total_s=times["candidate"][1], censored_arm=shadow.variant, ttft_censored=shadow.ttft_s is None)
+        candidate_total_s=times["candidate"][1], censored_arm=shadow.variant, ttft_censored=shadow.ttft_s is None,
+        shadow_failure=shadow.failure)
+
+
+def failed_row(request_id: str, category: str, routing_key_hash: str, failed_variant: str, failure: str,
+               stamps: tuple[dict[str, str], dict[str, str]]) -> ShadowComparisonRow:
+    """The stored form of a shadow that gave no answer and no latency worth keeping (an error, an open circuit):
+    counted only by the failure rate, against the arm that failed."""
+    return ShadowComparisonRow(
+        request_id=request_id, created_at=utcnow(), category=category, routing_key_hash=routing_key_hash,
+        primary_variant="baseline" if failed_variant == "candidate" else "candidate",
+        baseline_stamp_json=json.dumps(stamps[0]), candidate_stamp_json=json.dumps(stamps[1]),
+        baseline_judgement_json="{}", candidate_judgement_json="{}", exact_match=False, similarity=0.0,
+        similarity_head=0.0, baseline_total_s=0.0, candidate_total_s=0.0, censored_arm=failed_variant,
+        shadow_failure=failure)
 
 
 class ComparisonWriter:

@@ -134,7 +134,8 @@ class CompletionEndpoint:
         if header_value(scope, b"x-quantgate-shadow"):
             stats.shadow.inc()
         stats.last_traceparent = header_value(scope, b"traceparent")
-        if random.random() < config.operational.error_rate:
+        faults = config.faults_for(request.category)
+        if random.random() < max(config.operational.error_rate, faults.error if faults is not None else 0.0):
             await _error(503, "simulated backend failure", "ServiceUnavailableError")(scope, receive, send)
             return
         stats.in_flight.inc()

@@ -28,6 +28,8 @@ class FaultRates(BaseModel):
     repetition: float = Field(default=0.0, ge=0, le=1)
     # Strength in [0, 1]: token i of n is replaced with probability drift * i / n, so it grows with length.
     drift: float = Field(default=0.0, ge=0, le=1)
+    # Share of this category's requests answered 503 before any byte: a candidate failing on hard prompts.
+    error: float = Field(default=0.0, ge=0, le=1)
 
     def any(self) -> bool:
         """True when this profile changes any answer."""

@@ -54,6 +54,10 @@ GUARDED = tuple(GUARD_TESTS)
 def _observation(sample: PairSample, test: str, tol: object) -> float | None:
     """Map one pair to x in [-1, 1] whose mean exceeds the test's m exactly when the policy is violated."""
     metric = definition(test)
+    if metric.flag == "failed":
+        return float(sample.failed_arm == "candidate") - float(sample.failed_arm == "baseline")
+    if sample.failed_arm is not None:
+        return None  # a shadow that gave no answer has nothing to judge but its failure
     if metric.is_rate:
         checked = metric.checked_by
         if checked and not (sample.baseline.get(checked) and sample.candidate.get(checked)):

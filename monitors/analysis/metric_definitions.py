@@ -69,6 +69,11 @@ METRICS: tuple[MetricDefinition, ...] = (
                      flag="language_mismatch", checked_by="language_checked", live=True),
     # Answers with no text at all (whitespace only): a candidate that fails silently on hard prompts.
     MetricDefinition("empty_answer_rate", "rate", RateTolerance, "empty answer", flag="empty", live=True),
+    # Shadows that gave no answer (error, open circuit, timeout) counted against the arm that failed, so that a
+    # candidate failing on hard prompts does not quietly drop them from every other count. The primary had started
+    # answering when the shadow was sent, so only the shadow arm can fail in a stored pair: with one arm always the
+    # shadow, this is that arm's failure rate on prompts the other one answered.
+    MetricDefinition("shadow_failure_rate", "rate", RateTolerance, "shadow failure", flag="failed", stored=True),
     # Answers failing their item's reference check: validation only, live traffic has no references.
     MetricDefinition("task_failure_rate", "rate", RateTolerance, "task failure", flag="task_failed",
                      checked_by="task_checked"),

@@ -56,6 +56,8 @@ class MetricTolerances(BaseModel):
     language_mismatch_rate: RateTolerance | None = None
     # Answers with no text (validation and live traffic; in shadow pairs an empty answer is a length ratio of 0).
     empty_answer_rate: RateTolerance | None = None
+    # Shadows that gave no answer (error, open circuit, timeout), counted against the arm that failed.
+    shadow_failure_rate: RateTolerance | None = None
     # Answers that fail their item's reference check (validation only: live traffic has no references).
     task_failure_rate: RateTolerance | None = None
     length_ratio: RatioTolerance | None = None
@@ -108,6 +110,7 @@ DEFAULT_POLICY = RegressionPolicy(
         format_break_rate=RateTolerance(max_increase_pp=0.5),
         repetition_rate=RateTolerance(max_increase_pp=1.0),
         empty_answer_rate=RateTolerance(max_increase_pp=1.0),
+        shadow_failure_rate=RateTolerance(max_increase_pp=1.0),
         length_ratio=RatioTolerance(min=0.8, max=1.25),
         similarity=SimilarityTolerance(min_median=0.6),
         ttft_p95=LatencyTolerance(max_increase_pct=20),

@@ -155,5 +155,5 @@ def clustering_warning(report: dict[str, Any]) -> str:
         return ""
     counts = "; ".join(f"{name} {pairs:,} sampled pairs from {keys:,} routing keys"
                        for name, (pairs, keys) in clustered.items())
-    return (f"Pairs cluster by user ({counts}): pairs of one user are not independent and these intervals do not "
-            "account for it yet, so they are too narrow.")
+    return (f"Pairs cluster by user ({counts}): pairs of one user are not independent, so each interval is widened "
+            "by its design effect (shown per verdict) and rests on fewer independent pairs than it counts.")

@@ -20,8 +20,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from scipy.stats import binom
 
 from monitors.analysis import confidence_sequences as cs
+from monitors.analysis.clustering import effective_counts, effective_ranks
 from monitors.analysis.exact_paired import EXACT_MAX_N, corrected_critical
 from monitors.analysis.metric_definitions import METRICS, MetricDefinition
 from monitors.analysis.paired_rates import PairedCounts, p_above, tango_bounds, tango_interval
@@ -70,8 +72,11 @@ class Verdict:
     pairs_needed_chance: float | None = None
     # Metrics computed on a sample of the window's pairs (quantiles, medians): how many pairs it held.
     sample_n: int | None = None
-    # What one observation is, and what the interval assumes about them (pairs of one user are not independent).
+    # What one observation is, and what the interval assumes about them (pairs of one user are not independent):
+    # the design effect it allowed for, and how many independent pairs the observations count as.
     unit: str = "pair"
+    design_effect: float = 1.0
+    independent_n: float | None = None
 
 
 @dataclass
@@ -132,21 +137,25 @@ class _Bounds:
     sample_n: int | None = None
 
 
-def _rate(counts: PairedCounts, tol: RateTolerance, side: float, looks: str, plan: bool) -> _Bounds:
+def _rate(counts: PairedCounts, tol: RateTolerance, side: float, looks: str, plan: bool,
+          design: float = 1.0) -> _Bounds:
+    """The paired rate's interval, p-value at the tolerance and settling size, on the counts divided by the design
+    effect (`monitors.analysis.clustering`; 1 when pairs are independent)."""
     margin = tol.max_increase_pp / 100
     if not counts.n:
         return _Bounds(Estimate(0, 0.0, -1.0, 1.0, 1.0, 0.0, 0.0))
+    eff = effective_counts(counts, design)
     if looks == ANYTIME:
-        tally = cs.paired_tally(counts.worse, counts.better, counts.n)
+        tally = cs.paired_tally(eff.worse, eff.better, eff.n)
         low, high = cs.interval(tally, side)
         # Anytime-valid p-value of "δ <= margin": 1 / capital (Ville).
         p_value = min(1.0, math.exp(-cs.log_capital(tally, margin)))
         needed = cs.settling_n(tally, margin, side) if plan else None
     else:
-        low, high = _single_look_bounds(counts, margin, side)
-        p_value, needed = p_above(counts.worse, counts.better, counts.n, margin), counts.pairs_needed(margin, side)
+        low, high = _single_look_bounds(eff, margin, side)
+        p_value, needed = p_above(eff.worse, eff.better, eff.n, margin), eff.pairs_needed(margin, side)
     est = Estimate(counts.n, counts.effect, low, high, p_value, counts.baseline_rate, counts.candidate_rate)
-    return _Bounds(est, needed)
+    return _Bounds(est, None if needed is None else math.ceil(needed * design))
 
 
 def _single_look_bounds(counts: PairedCounts, margin: float, side: float) -> tuple[float, float]:
@@ -154,16 +163,18 @@ def _single_look_bounds(counts: PairedCounts, margin: float, side: float) -> tup
     exactly at this n (`monitors.analysis.exact_paired`); the normal ones above `EXACT_MAX_N` pairs."""
     if counts.n > EXACT_MAX_N:
         return tango_interval(counts.worse, counts.better, counts.n, 2 * side)
-    regression = corrected_critical(counts.n, margin, side, upper=True)
-    within = corrected_critical(counts.n, margin, side, upper=False)
+    n = max(1, round(counts.n))  # effective counts of clustered pairs need not be whole
+    regression = corrected_critical(n, margin, side, upper=True)
+    within = corrected_critical(n, margin, side, upper=False)
     return tango_bounds(counts.worse, counts.better, counts.n, regression, within)
 
 
-def _share_bounds(share: ShareCount, side: float, looks: str) -> tuple[float, float]:
+def _share_bounds(share: ShareCount, side: float, looks: str, design: float = 1.0) -> tuple[float, float]:
+    beyond, n = (share.beyond / design, share.n / design) if design > 1 else (share.beyond, share.n)
     if looks == ANYTIME:
-        low, high = cs.interval(cs.share_tally(share.beyond, share.n), side)
+        low, high = cs.interval(cs.share_tally(beyond, n), side)  # type: ignore[arg-type]
         return (low + 1) / 2, (high + 1) / 2
-    return share_interval(share.beyond, share.n, 2 * side)
+    return share_interval(beyond, n, 2 * side)  # type: ignore[arg-type]
 
 
 def _share_needed(share: ShareCount, side: float, looks: str, plan: bool) -> int | None:
@@ -172,7 +183,7 @@ def _share_needed(share: ShareCount, side: float, looks: str, plan: bool) -> int
 
 def _similarity(window: CategoryWindow, tol: Any, side: float, looks: str, plan: bool) -> _Bounds:
     share = window.similarity_below
-    low, high = _share_bounds(share, side, looks)
+    low, high = _share_bounds(share, side, looks, window.sample_effects.get("similarity_below", 1.0))
     median = float(np.median(window.similarity)) if window.similarity.size else 0.0
     est = Estimate(share.n, share.beyond / share.n if share.n else 0.0, low, high, 1.0, tol.min_median, median)
     return _Bounds(est, _share_needed(share, side, looks, plan), int(window.similarity.size))
@@ -187,8 +198,9 @@ def _length(window: CategoryWindow, tol: RatioTolerance, side: float, looks: str
     at the full level keeps that at α/m too. Each side of the interval is then one-sided at `side`, as labelled.
     """
     below, above = window.length_below, window.length_above
-    low_b, high_b = _share_bounds(below, side / 2, looks)[0], _share_bounds(below, side, looks)[1]
-    low_a, high_a = _share_bounds(above, side / 2, looks)[0], _share_bounds(above, side, looks)[1]
+    d_b, d_a = (window.sample_effects.get(f"length_{side_}", 1.0) for side_ in ("below", "above"))
+    low_b, high_b = _share_bounds(below, side / 2, looks, d_b)[0], _share_bounds(below, side, looks, d_b)[1]
+    low_a, high_a = _share_bounds(above, side / 2, looks, d_a)[0], _share_bounds(above, side, looks, d_a)[1]
     shares = [s.beyond / s.n if s.n else 0.0 for s in (below, above)]
     median = float(np.median(window.length_ratio)) if window.length_ratio.size else 1.0
     worse = below if shares[0] >= shares[1] else above
@@ -196,11 +208,28 @@ def _length(window: CategoryWindow, tol: RatioTolerance, side: float, looks: str
     return _Bounds(est, _share_needed(worse, side / 2, looks, plan), int(window.length_ratio.size))
 
 
+def _binomial_ranks(n: int, alpha_each_side: float) -> tuple[int, int]:
+    return int(binom.ppf(alpha_each_side, n, 0.95)), int(binom.ppf(1 - alpha_each_side, n, 0.95)) + 1
+
+
+def _clustered_p95_bounds(sample: np.ndarray, alpha_each_side: float, looks: str,
+                          design: float) -> tuple[float, float]:
+    """p95 bounds from order statistics whose ranks allow for the design effect (`effective_ranks`)."""
+    ordered = np.sort(sample)
+    ranks = ((lambda m: cs.quantile_ranks(m, 0.95, alpha_each_side)) if looks == ANYTIME
+             else (lambda m: _binomial_ranks(m, alpha_each_side)))
+    low_rank, high_rank = effective_ranks(ordered.size, design, ranks)
+    low = float(ordered[low_rank - 1]) if low_rank >= 1 else 0.0
+    return low, float(ordered[high_rank - 1]) if high_rank <= ordered.size else math.inf
+
+
 def _censored_bounds(values: np.ndarray, censored: np.ndarray, alpha_each_side: float,
-                     looks: str) -> tuple[float, float]:
+                     looks: str, design: float = 1.0) -> tuple[float, float]:
     """p95 bounds of one arm; a censored value is only a lower bound on the true one, so it counts as
     itself for the lower bound (conservative) and as infinite for the upper bound."""
     def bounds(sample: np.ndarray) -> tuple[float, float]:
+        if design > 1:
+            return _clustered_p95_bounds(sample, alpha_each_side, looks, design)
         if looks == ANYTIME:
             return cs.quantile_bounds(sample, 0.95, alpha_each_side)
         return quantile_interval(sample, 0.95, 2 * alpha_each_side)
@@ -223,8 +252,9 @@ def _latency(window: CategoryWindow, side: float, looks: str, times: str) -> _Bo
     if not base.size:
         return _Bounds(paired_p95_change(base, cand, 2 * side), sample_n=0)
     # Each arm's p95 bounded at side / 2 per side (Bonferroni over the arms), as in `paired_p95_change`.
-    low_b, high_b = _censored_bounds(base, base_censored, side / 2, looks)
-    low_c, high_c = _censored_bounds(cand, cand_censored, side / 2, looks)
+    effects = window.sample_effects
+    low_b, high_b = _censored_bounds(base, base_censored, side / 2, looks, effects.get(f"baseline_{times}", 1.0))
+    low_c, high_c = _censored_bounds(cand, cand_censored, side / 2, looks, effects.get(f"candidate_{times}", 1.0))
     low = low_c / high_b - 1 if math.isfinite(high_b) else -1.0
     high = high_c / low_b - 1 if low_b > 0 else math.inf
     p95_b, p95_c = float(np.percentile(base, 95)), float(np.percentile(cand, 95))
@@ -252,7 +282,7 @@ def _method(metric: MetricDefinition, looks: str) -> str:
 def _evaluate(window: CategoryWindow, metric: MetricDefinition, tol: Any, side: float, looks: str,
               plan: bool) -> _Bounds:
     if metric.is_rate:
-        return _rate(window.rates[metric.name], tol, side, looks, plan)
+        return _rate(window.rates[metric.name], tol, side, looks, plan, window.design_effects.get(metric.name, 1.0))
     if metric.kind == "length_ratio":
         return _length(window, tol, side, looks, plan)
     if metric.kind == "similarity":
@@ -298,24 +328,40 @@ def screened(est: Estimate, tol: Any, enough: bool) -> str:
     return judged if enough or judged == REGRESSION else INSUFFICIENT
 
 
-def unit_of(window: CategoryWindow) -> str:
-    """What the verdict's observations are, and whether the interval's independence assumption holds."""
+def design_of(window: CategoryWindow, metric: MetricDefinition) -> float:
+    """The design effect a metric's interval allowed for (the larger of its two shares or arms)."""
+    if metric.is_rate:
+        return window.design_effects.get(metric.name, 1.0)
+    effects = window.sample_effects
+    if metric.kind == "similarity":
+        return effects.get("similarity_below", 1.0)
+    if metric.kind == "length_ratio":
+        return max(effects.get("length_below", 1.0), effects.get("length_above", 1.0))
+    return max(effects.get(f"baseline_{metric.times}", 1.0), effects.get(f"candidate_{metric.times}", 1.0))
+
+
+def unit_of(window: CategoryWindow, design: float) -> str:
+    """What the verdict's observations are, and how the interval allows for pairs of one user together."""
     pairs, keys = window.sample_pairs, window.sample_keys
-    if not keys or keys >= pairs:
-        return "pair (each from its own routing key: independent)" if keys else "pair"
-    return (f"pair; the {pairs} sampled pairs came from {keys} routing keys (users): pairs of one user are not "
-            "independent and this interval does not yet account for it, so it is too narrow")
+    if not keys:
+        return "pair (no routing keys known: each pair taken as independent)"
+    if not window.clustered:
+        return ("pair (each sampled pair from its own routing key: independent; a key with no identity is the "
+                "request id, so one person sending without a user id cannot be told apart)")
+    return (f"user (routing key): the {pairs:,} sampled pairs came from {keys:,} keys; design effect {design:.2f} "
+            "(Rao-Scott): the interval counts the pairs as that many times fewer independent ones")
 
 
 def _verdict(window: CategoryWindow, metric: MetricDefinition, tol: Any, enough: bool, side: float, family: int,
              looks: str, plan: bool) -> Verdict:
     bounds = _evaluate(window, metric, tol, side, looks, plan)
-    est = bounds.estimate
+    est, design = bounds.estimate, design_of(window, metric)
     verdict = Verdict(window.category, metric.name, screened(est, tol, enough), est.effect, (est.low, est.high),
                       est.n, est.baseline, est.candidate, tol.model_dump(),
                       est.p_value if metric.is_rate else None, method=_method(metric, looks),
                       interval_level=1 - 2 * side, interval_kind=INTERVAL_KINDS[looks], sample_n=bounds.sample_n,
-                      unit=unit_of(window))
+                      unit=unit_of(window, design), design_effect=design,
+                      independent_n=est.n / design)
     if metric.is_rate:
         verdict.p_adjusted = min(1.0, est.p_value * family) if est.n else None
         verdict.baseline_interval = wilson(round(est.baseline * est.n), est.n, 2 * side)

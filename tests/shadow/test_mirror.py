@@ -210,3 +210,26 @@ async def test_texts_stored_truncated_and_redacted_when_enabled(make_gateway: Ga
     assert "[API_KEY]" in record["prompt_text"]
     assert "jane.doe" not in _db_text(tmp_path / "flags.db")
     assert record["baseline_text"] and len(record["baseline_text"]) <= 200
+
+
+async def test_a_candidate_failing_on_hard_prompts_is_a_shadow_failure_regression_not_a_gap(
+        make_gateway: GatewayFactory, candidate_sim: Simulator) -> None:
+    gateway = await make_gateway(shadow={"breaker_failures": 10_000}, comparisons={"flush_interval_s": 0.05})
+    await gateway.set_flags(shadow_percent=100)
+    # Half of the hard (math) prompts get a 503 from the candidate; chat is answered.
+    await candidate_sim.control(faults={"math": {"error": 0.5}})
+    responses = await _send(gateway, [_body("math", i) for i in range(60)] + [_body("chat", i) for i in range(60)])
+    assert {r.status_code for r in responses} == {200}  # the primary (baseline) answered every one
+    page = await wait_for_pairs(gateway, 120)
+    failed = [r for r in page["comparisons"] if r["censored_arm"] == "candidate"]
+    assert failed and {r["category"] for r in failed} == {"math"}
+    async with gateway.admin() as admin:
+        report = (await admin.get("/admin/verdicts", params={"since": "1h"})).json()
+    verdicts = {(v["category"], v["metric"]): v for v in report["verdicts"]}
+    math = verdicts[("math", "shadow_failure_rate")]
+    # Counted against the arm that failed, over every shadow sent: a regression even under the minimum sample.
+    assert (math["n"], math["verdict"]) == (60, "regression")
+    assert math["candidate_value"] == len(failed) / 60 and math["baseline_value"] == 0
+    assert verdicts[("chat", "shadow_failure_rate")]["candidate_value"] == 0
+    # The failed prompts are not silently in (or out of) the other counts: those count the answered pairs only.
+    assert verdicts[("math", "refusal_rate")]["n"] == 60 - len(failed)

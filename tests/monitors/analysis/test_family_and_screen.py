@@ -32,7 +32,8 @@ def test_a_blatant_regression_under_the_minimum_sample_is_a_regression() -> None
 
 def test_the_family_is_the_declared_categories_times_the_metrics_whatever_has_arrived() -> None:
     family = HypothesisFamily.declared_by(DEFAULT_POLICY, ["json", "chat"])
-    judged = [m for m in ("refusal_rate", "format_break_rate", "repetition_rate", "length_ratio", "similarity")
+    judged = [m for m in ("refusal_rate", "format_break_rate", "repetition_rate", "shadow_failure_rate", "length_ratio",
+                          "similarity")
               if DEFAULT_POLICY.tolerance("json", m) is not None]
     paired = family.size(DEFAULT_POLICY, stored_pair_metric)
     # json, chat, default and other, each with every stored-pair metric the policy judges (TTFT p95 included).

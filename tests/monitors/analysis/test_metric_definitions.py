@@ -26,7 +26,8 @@ from monitors.quality.metrics import QualityMetrics
 EVERY_TOLERANCE = MetricTolerances(
     refusal_rate=RateTolerance(max_increase_pp=1), format_break_rate=RateTolerance(max_increase_pp=1),
     repetition_rate=RateTolerance(max_increase_pp=1), language_mismatch_rate=RateTolerance(max_increase_pp=1),
-    empty_answer_rate=RateTolerance(max_increase_pp=1), task_failure_rate=RateTolerance(max_increase_pp=1),
+    empty_answer_rate=RateTolerance(max_increase_pp=1), shadow_failure_rate=RateTolerance(max_increase_pp=1),
+    task_failure_rate=RateTolerance(max_increase_pp=1),
     length_ratio=RatioTolerance(min=0.8, max=1.25),
     similarity=SimilarityTolerance(min_median=0.5), ttft_p95=LatencyTolerance(max_increase_pct=20),
     total_p95=LatencyTolerance(max_increase_pct=20))
@@ -45,7 +46,8 @@ def _pair(i: int) -> PairSample:
     checked = {"format_checked": True, "language_checked": True, "task_checked": True}
     judged = {**checked, "refused": False, "format_broken": False, "repetitive": False,
               "language_mismatch": False, "task_failed": i % 7 == 0}
-    return PairSample("json", judged, dict(judged), 0.9, 1.0, 0.05 + i / 1e4, 0.06 + i / 1e4)
+    # Shadow traffic: a failed shadow would have been a sample too, so the failure rate is judged.
+    return PairSample("json", judged, dict(judged), 0.9, 1.0, 0.05 + i / 1e4, 0.06 + i / 1e4, shadow_tracked=True)
 
 
 def test_paired_verdicts_judge_every_metric_of_the_table_in_its_order() -> None:
@@ -71,8 +73,8 @@ def test_live_verdicts_judge_exactly_the_metrics_live_traffic_measures() -> None
 
 
 def test_the_guard_runs_one_sequential_test_per_stored_bound_and_sizes_its_family_by_them() -> None:
-    assert GUARDED == ("refusal_rate", "format_break_rate", "repetition_rate", "length_ratio_below",
-                       "length_ratio_above", "similarity")
+    assert GUARDED == ("refusal_rate", "format_break_rate", "repetition_rate", "shadow_failure_rate",
+                       "length_ratio_below", "length_ratio_above", "similarity")
     assert {definition(test).name for test in GUARDED} == {m.name for m in METRICS if m.stored}
     guard = RolloutGuard(GuardSettings(), POLICY, flags=None, comparisons=None,  # type: ignore[arg-type]
                          categories=["chat", "json"])
