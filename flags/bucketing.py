@@ -16,6 +16,18 @@ def bucket_of(salt: str, key: str) -> int:
     return int.from_bytes(digest, "big") % BUCKETS
 
 
+# Live answers are also counted per group of routing keys (under a salt of their own, so a group holds users of both
+# arms): users are independent, so groups of them are, and how the groups' rates spread shows how much one user's
+# answers cluster (the live verdicts' design effect).
+LIVE_KEY_GROUPS = 32
+_KEY_GROUP_SALT = "quantgate/live-key-group"
+
+
+def live_key_group(routing_key: str) -> int:
+    """The group a routing key's live answers are counted in."""
+    return bucket_of(_KEY_GROUP_SALT, routing_key) % LIVE_KEY_GROUPS
+
+
 def candidate_buckets(rollout_percent: float) -> int:
     """How many buckets, counted from 0, the candidate owns; growing the percent only adds buckets."""
     return max(0, min(BUCKETS, round(rollout_percent * BUCKETS / 100)))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import Metric
 
-from monitors.strata_labels import StratumLabels
+from monitors.strata_labels import KEY_GROUP_SERIES, StratumLabels
 from wire.endpoints import COMPLETION_ENDPOINTS
 
 # Buckets follow vLLM's own serving histograms, with finer steps at the fast end so a
@@ -230,4 +232,15 @@ class GatewayMetrics:
     def render(self, accept_header: str | None) -> tuple[bytes, str]:
         """Exposition body and content type; aggregates all workers in multiprocess mode."""
         encoder, content_type = choose_encoder(accept_header or "")
-        return encoder(self.collecting_registry()), content_type
+        return encoder(_Exported(self.collecting_registry())), content_type  # type: ignore[arg-type]
+
+
+class _Exported:
+    """A registry's families less the analysis-only ones (the live answers per key group)."""
+
+    def __init__(self, source: CollectorRegistry) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        """Every family but the per-key-group live answers."""
+        return (family for family in self._source.collect() if family.name != KEY_GROUP_SERIES)

@@ -1,4 +1,5 @@
-"""The `stratum` label of the live-verdict series: the candidate's traffic share when a request was routed."""
+"""The labels of the live-verdict series: `stratum` (the candidate's traffic share when a request was routed), and
+the per-key-group series' name."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from __future__ import annotations
 # OVERFLOW, which the live verdicts leave out (and say so) rather than pool.
 MAX_STRATA = 32
 OVERFLOW = "other"
+# The live answers counted per routing-key group: read by the live verdicts, left out of `/metrics` (32 groups times
+# every outcome is cardinality no dashboard needs).
+KEY_GROUP_SERIES = "quantgate_live_key_group_answers"
 
 
 class StratumLabels:

@@ -102,7 +102,8 @@ class ProxyExchange:
                 ttft_s=None if relay.first_token_at is None else relay.first_token_at - started,
                 usage_tokens=relay.output_tokens, complete=True,
                 response_format=fmt if isinstance(fmt, dict) else None,
-                candidate_share=self.plan.decision.candidate_share, payload=self.request.payload)
+                candidate_share=self.plan.decision.candidate_share, payload=self.request.payload,
+                routing_key=self.request.routing_key)
             self.runtime.judging.submit(answer)
         if self.shadow_job is not None:
             self.shadow_job.primary_finished(answer)

@@ -24,13 +24,15 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 from scipy import stats as sps
 
+from flags.bucketing import LIVE_KEY_GROUPS
 from monitors.analysis import confidence_sequences as cs
+from monitors.analysis.clustering import GroupedCounts, design_effect
 from monitors.analysis.metric_definitions import METRICS
 from monitors.analysis.policy import LatencyTolerance, RateTolerance, RegressionPolicy
 from monitors.analysis.stats import Estimate
 from monitors.analysis.stratified import RateStratum, stratified_rates
 from monitors.analysis.verdicts import ANYTIME, INTERVAL_KINDS, SINGLE, Verdict, screened
-from monitors.strata_labels import OVERFLOW
+from monitors.strata_labels import KEY_GROUP_SERIES, OVERFLOW
 
 # What live traffic measures: the counted rates, and TTFT from its histogram (the only latency recorded per answer).
 _LIVE = tuple(metric for metric in METRICS if metric.live)
@@ -48,6 +50,16 @@ class LiveCounts:
 
     counts: dict[_Key, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
     ttft: dict[_Key, dict[float, float]] = field(default_factory=lambda: defaultdict(dict))
+    # Outcome counters per (variant, category) and routing-key group, across strata: the design effect's input.
+    groups: dict[tuple[str, str], dict[int, dict[str, float]]] = field(default_factory=lambda: defaultdict(dict))
+
+    def design_effect(self, variant: str, category: str, hits: str, total: str) -> float | None:
+        """Rao-Scott design effect of one arm's rate from its key groups (None: no key groups were counted)."""
+        groups = self.groups.get((variant, category))
+        if not groups:
+            return None
+        cells = np.array([[g.get(hits, 0.0), g.get(total, 0.0)] for g in groups.values()], dtype=float)
+        return design_effect(GroupedCounts(cells[:, 0], np.zeros(len(cells)), cells[:, 1]))
 
     def strata(self, category: str) -> list[str]:
         """The strata of a category (the overflow label left out: it may mix several splits)."""
@@ -65,6 +77,9 @@ def read_live_counts(registry: CollectorRegistry) -> LiveCounts:
                 live.counts[key][labels["outcome"]] = sample.value
             elif sample.name == "quantgate_live_ttft_seconds_bucket":
                 live.ttft[key][float(labels["le"])] = sample.value
+            elif sample.name == f"{KEY_GROUP_SERIES}_total":
+                group = live.groups[(key[0], key[1])].setdefault(int(labels["key_group"]), {})
+                group[labels["outcome"]] = sample.value
     return live
 
 
@@ -124,14 +139,25 @@ def _p95_change(base: dict[float, float], cand: dict[float, float], alpha: float
     return Estimate(min(nb, nc), qc / qb - 1, float(low), float(high), 1.0, qb, qc)
 
 
-def _rate_strata(live: LiveCounts, category: str, hits: str, total: str) -> list[RateStratum]:
+def _rate_strata(live: LiveCounts, category: str, hits: str, total: str, design: float = 1.0) -> list[RateStratum]:
+    """Both arms' counts per stratum divided by the design effect (Rao & Scott 1992). One factor for both arms, the
+    larger of theirs: the betting sequence weighs each answer by the known routing share, which dividing the arms
+    by different factors would no longer match."""
     strata = []
     for stratum in live.strata(category):
         base = live.counts.get(("baseline", category, stratum), {})
         cand = live.counts.get(("candidate", category, stratum), {})
-        strata.append(RateStratum(int(cand.get(hits, 0)), int(cand.get(total, 0)), int(base.get(hits, 0)),
-                                  int(base.get(total, 0))))
+        strata.append(RateStratum(cand.get(hits, 0) / design, cand.get(total, 0) / design,  # type: ignore[arg-type]
+                                  base.get(hits, 0) / design, base.get(total, 0) / design))  # type: ignore[arg-type]
     return strata
+
+
+def _arm_designs(live: LiveCounts, category: str, hits: str, total: str) -> tuple[float, float] | None:
+    """(candidate, baseline) design effects of a live rate; None when answers were counted without key groups."""
+    effects = [live.design_effect(variant, category, hits, total) for variant in ("candidate", "baseline")]
+    if effects[0] is None and effects[1] is None:
+        return None
+    return effects[0] or 1.0, effects[1] or 1.0
 
 
 def _busiest_histograms(live: LiveCounts, category: str) -> tuple[dict[float, float], dict[float, float]]:
@@ -173,6 +199,19 @@ class _LiveTest:
     tolerance: Any
     n: int
     estimate: Callable[[float], Estimate]
+    # (candidate, baseline) design effects the counts were divided by; None: no key groups, taken as independent.
+    design: tuple[float, float] | None = None
+
+    @property
+    def unit(self) -> str:
+        """What one observation is, and how the interval allows for one user's answers together."""
+        if self.metric == "ttft_p95":
+            return "answer (taken as independent: the TTFT histogram is not counted per key group)"
+        if self.design is None:
+            return "answer (no routing-key groups counted: taken as independent)"
+        return (f"user (routing key): answers counted in {LIVE_KEY_GROUPS} key groups; design effect candidate "
+                f"{self.design[0]:.2f}, baseline {self.design[1]:.2f} (Rao-Scott): both arms' counts divided by the "
+                "larger")
 
 
 def _rate_n(strata: list[RateStratum]) -> int:
@@ -187,10 +226,12 @@ def _live_plan(live: LiveCounts, policy: RegressionPolicy, looks: str = ANYTIME)
         for metric in _LIVE:
             tol = policy.tolerance(category, metric.name)
             if metric.is_rate and isinstance(tol, RateTolerance):
-                strata = _rate_strata(live, category, *metric.live_outcomes)
+                design = _arm_designs(live, category, *metric.live_outcomes)
+                strata = _rate_strata(live, category, *metric.live_outcomes, max(design or (1.0,)))
                 shares = [float(label) / 100 for label in live.strata(category)]
-                plan.append(_LiveTest(category, metric.name, tol, _rate_n(strata),
-                                      _rate_estimator(strata, shares, tol.max_increase_pp / 100, looks)))
+                plan.append(_LiveTest(category, metric.name, tol,
+                                      round(_rate_n(_rate_strata(live, category, *metric.live_outcomes))),
+                                      _rate_estimator(strata, shares, tol.max_increase_pp / 100, looks), design))
             elif metric.times == "ttft" and isinstance(tol, LatencyTolerance):
                 base, cand = _busiest_histograms(live, category)
                 # Cumulative buckets: the largest count is the +Inf bucket, the arm's total.
@@ -224,10 +265,11 @@ def unpaired_verdicts(live: LiveCounts, policy: RegressionPolicy, other_tests: i
         method = (_RATE_METHODS[looks] if test.metric != "ttft_p95" else
                   "unpaired, busiest routing stratum: histogram p95, order-statistic interval to bucket edges")
         verdicts.append(Verdict(test.category, test.metric, screened(est, test.tolerance, enough), est.effect,
-                                (est.low, est.high), est.n, est.baseline, est.candidate,
+                                (est.low, est.high), test.n, est.baseline, est.candidate,
                                 test.tolerance.model_dump(), est.p_value,
                                 p_adjusted=min(1.0, est.p_value * family) if est.n else None,
-                                method=method, interval_level=1 - 2 * side, interval_kind=INTERVAL_KINDS[looks]))
+                                method=method, interval_level=1 - 2 * side, interval_kind=INTERVAL_KINDS[looks],
+                                unit=test.unit, design_effect=max(test.design or (1.0,)), independent_n=est.n))
     return verdicts
 
 

@@ -8,6 +8,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from flags.bucketing import live_key_group
 from monitors.quality.answer import CapturedAnswer, captured, prompt_text
 from monitors.quality.detectors.answer import AnswerJudge, AnswerJudgement
 from monitors.quality.detectors.language import identify
@@ -33,6 +34,8 @@ class PrimaryAnswer:
     complete: bool
     response_format: dict[str, Any] | None
     candidate_share: float | None = None  # the routing stratum (flags.bucketing.RolloutDecision)
+    # The user it answered (hashed into a key group off the request path, for the live verdicts' design effect).
+    routing_key: str | None = None
     # The parsed request (already in memory): its prompt's language is what the answer is checked against.
     payload: dict[str, Any] | None = None
 
@@ -96,8 +99,9 @@ class AnswerJudging:
         try:
             judgement = judge_answer(self.judge, primary.parse(), primary.response_format, primary.category,
                                      prompt_language(self.judge, primary.payload))
+            group = None if primary.routing_key is None else live_key_group(primary.routing_key)
             self.metrics.observe_answer(primary.variant, primary.category, "primary", judgement,
-                                        primary.candidate_share)
+                                        primary.candidate_share, group)
         except Exception:  # noqa: BLE001 - one odd answer must not stop judging
             log.exception("judging a primary answer failed")
 

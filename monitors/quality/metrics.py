@@ -8,7 +8,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from monitors.quality.detectors.answer import AnswerJudgement
-from monitors.strata_labels import StratumLabels
+from monitors.strata_labels import KEY_GROUP_SERIES, StratumLabels
 
 SIMILARITY_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 1.0)
 LENGTH_RATIO_BUCKETS = (0.25, 0.5, 0.67, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 4.0)
@@ -59,6 +59,9 @@ class QualityMetrics:
                                     "refused, format_checked, format_broken, repetitive, language_checked, "
                                     "language_mismatch, empty).",
                                     ("variant", "category", "stratum", "outcome"), registry=r)
+        # Not exported (an analysis input, `KEY_GROUP_SERIES`): the same outcomes per group of routing keys.
+        self.live_key_groups = Counter(KEY_GROUP_SERIES, "Primary answers judged per routing-key group and outcome.",
+                                       ("variant", "category", "key_group", "outcome"), registry=r)
         self._strata = StratumLabels()
         self.comparisons = Counter("quantgate_shadow_comparisons", "Shadow pairs compared.", ("category",), registry=r)
         self.similarity = Histogram("quantgate_shadow_similarity", "Normalized text similarity of a pair (1 = same), "
@@ -82,7 +85,8 @@ class QualityMetrics:
                             multiprocess_mode="livesum")
         self._answer_children: dict[tuple[str, str, str], _AnswerSeries] = {}
 
-    def _observe_live(self, variant: str, category: str, stratum: str, judgement: AnswerJudgement) -> None:
+    def _observe_live(self, variant: str, category: str, stratum: str, judgement: AnswerJudgement,
+                      key_group: int | None) -> None:
         outcomes = {"judged": True, "refused": judgement.refused, "format_checked": judgement.format_checked,
                     "format_broken": judgement.format_checked and judgement.format_broken,
                     "repetitive": judgement.repetitive, "language_checked": judgement.language_checked,
@@ -90,6 +94,8 @@ class QualityMetrics:
         for outcome, happened in outcomes.items():
             if happened:
                 self.live_answers.labels(variant, category, stratum, outcome).inc()
+                if key_group is not None:
+                    self.live_key_groups.labels(variant, category, str(key_group), outcome).inc()
 
     def _answer_series(self, labels: tuple[str, str, str]) -> _AnswerSeries:
         series = self._answer_children.get(labels)
@@ -115,10 +121,11 @@ class QualityMetrics:
                 self.exact_matches.labels(category)
 
     def observe_answer(self, variant: str, category: str, arm: str, judgement: AnswerJudgement,
-                       candidate_share: float | None = None) -> None:
-        """Count one judged answer (a primary answer with its routing share also in its live stratum)."""
+                       candidate_share: float | None = None, key_group: int | None = None) -> None:
+        """Count one judged answer (a primary answer with its routing share also in its live stratum, and with its
+        routing key's group in that group's count)."""
         if candidate_share is not None:
-            self._observe_live(variant, category, self._strata.label(candidate_share), judgement)
+            self._observe_live(variant, category, self._strata.label(candidate_share), judgement, key_group)
         series = self._answer_series((variant, category, arm))
         series.judged.inc()
         if judgement.refused:
