@@ -88,9 +88,10 @@ def guard_run(source: PairSource, checks: int, per_check: int, workdir: Path) ->
                          categories=CATEGORIES)
     record_settings = ComparisonStoreSettings()
     seen = 0
-    for _ in range(checks):
-        rows = [comparison_row(source.comparison(), "h", ({}, {}), "", record_settings, default_redactor)
-                for _ in range(per_check)]
+    for check in range(checks):
+        # Each pair from its own user (per-request routing): the sticky-user case is `bench.sticky_users`.
+        rows = [comparison_row(source.comparison(), f"user-{check}-{i}", ({}, {}), "", record_settings,
+                               default_redactor) for i in range(per_check)]
         comparisons.insert_many(rows)
         seen += per_check
         decision = guard.check_once()

@@ -28,17 +28,20 @@ from monitors.analysis.policy import DEFAULT_POLICY
 TOKEN = "verdicts-scale-bench-token"
 CATEGORIES = ("chat", "code", "json", "math", "multilingual", "benign-sensitive", "long")
 
-# One row per g: category round-robin, time spread evenly (ids ascend with time, as the writer stores them),
+# One row per g: category round-robin, time spread evenly (ids ascend with time, as the writer stores them), each
+# from its own user (its key group a multiplicative hash of g, as the writer's hash would spread them),
 # refusals at 2% per arm drawn independently, +3 pp for the candidate in benign-sensitive.
 _FILL = """
 INSERT INTO quantgate_shadow_comparison (
-    request_id, created_at, category, routing_key_hash, primary_variant, baseline_stamp_json, candidate_stamp_json,
+    request_id, created_at, category, routing_key_hash, key_group, primary_variant, baseline_stamp_json,
+    candidate_stamp_json,
     baseline_judgement_json, candidate_judgement_json, exact_match, similarity, similarity_head, length_ratio,
     any_flip, baseline_ttft_s, candidate_ttft_s, baseline_total_s, candidate_total_s,
     baseline_refused, candidate_refused, baseline_repetitive, candidate_repetitive,
     baseline_format_broken, candidate_format_broken, format_checked)
 SELECT 'bench-' || g, now() - make_interval(secs => :span_s * (1 - g::float8 / :total)),
-       (ARRAY['chat','code','json','math','multilingual','benign-sensitive','long'])[1 + g % 7], 'h', 'baseline',
+       (ARRAY['chat','code','json','math','multilingual','benign-sensitive','long'])[1 + g % 7], 'user-' || g,
+       (g * 2654435761) % 128, 'baseline',
        '{}', '{}', '{}', '{}', false, 0.6 + 0.4 * random(), 0.9, 0.8 + 0.45 * random(), false,
        0.05 + 0.1 * random(), 0.05 + 0.1 * random(), 1.0, 1.0,
        random() < 0.02, random() < CASE WHEN g % 7 = 5 THEN 0.05 ELSE 0.02 END,

@@ -18,12 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flags.comparisons import ComparisonStore
+import numpy as np
+
+from flags.comparisons import ComparisonStore, key_group
 from flags.gate import GateContext, RolloutGated
 from flags.model import GuardStateRow, utcnow
 from flags.store import FlagStore
 from flags.updates import FlagUpdate
 from monitors.analysis import confidence_sequences as cs
+from monitors.analysis.clustering import GroupedCounts, design_effect
 from monitors.analysis.guard_settings import GuardSettings, RampSettings
 from monitors.analysis.metric_definitions import GUARD_TESTS, definition
 from monitors.analysis.policy import RateTolerance, RatioTolerance, RegressionPolicy, SimilarityTolerance
@@ -89,6 +92,8 @@ class GuardEvidence:
     reset_at: datetime | None = None
     # How many tests share α in this analysis (0: stored before the family was recorded).
     family: int = 0
+    # Per test and routing-key group: [observations above 0, below 0, all] (the design effect's input).
+    groups: dict[tuple[str, str], dict[int, list[int]]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """The stored form."""
@@ -96,7 +101,9 @@ class GuardEvidence:
                            "failed_checks": self.failed_checks, "seen": self.seen,
                            "since": self.since.isoformat() if self.since else None,
                            "counts": [[c, m, {str(v): n for v, n in values.items()}]
-                                      for (c, m), values in sorted(self.counts.items())]})
+                                      for (c, m), values in sorted(self.counts.items())],
+                           "groups": [[c, m, {str(g): cells for g, cells in groups.items()}]
+                                      for (c, m), groups in sorted(self.groups.items())]})
 
     @classmethod
     def from_json(cls, text: str, reset_at: datetime | None) -> GuardEvidence:
@@ -104,13 +111,38 @@ class GuardEvidence:
         data = json.loads(text)
         counts = {(c, m): {float(v): int(n) for v, n in values.items()} for c, m, values in data["counts"]}
         since = datetime.fromisoformat(data["since"]) if data.get("since") else None
+        groups = {(c, m): {int(g): [int(x) for x in cells] for g, cells in values.items()}
+                  for c, m, values in data.get("groups", [])}
         return cls(data["policy"], counts, int(data["last_row_id"]), int(data["failed_checks"]), list(data["seen"]),
-                   since, reset_at, int(data.get("family", 0)))
+                   since, reset_at, int(data.get("family", 0)), groups)
 
     def tally(self, key: tuple[str, str]) -> cs.Tally:
         """One test's counts as a tally."""
         values = sorted(self.counts.get(key, {}).items())
         return cs.Tally(tuple(v for v, _ in values), tuple(n for _, n in values))
+
+    def design_effect(self, key: tuple[str, str]) -> float:
+        """The test's Rao-Scott design effect over its routing-key groups (1 without groups)."""
+        groups = self.groups.get(key)
+        if not groups:
+            return 1.0
+        cells = np.array(list(groups.values()), dtype=float)
+        return design_effect(GroupedCounts(cells[:, 0], cells[:, 1], cells[:, 2]))
+
+    def judged_tally(self, key: tuple[str, str]) -> cs.Tally:
+        """The tally the bounds are computed on: its counts divided by the design effect (one user's pairs are not
+        independent, `monitors.analysis.clustering`)."""
+        tally, design = self.tally(key), self.design_effect(key)
+        return tally if design <= 1 else cs.Tally(tally.values, tuple(n / design for n in tally.counts))  # type: ignore[misc]
+
+    def add(self, key: tuple[str, str], x: float, group: int) -> None:
+        """Count one observation of a test, in its key group too."""
+        cell = self.counts.setdefault(key, {})
+        cell[x] = cell.get(x, 0) + 1
+        cells = self.groups.setdefault(key, {}).setdefault(group, [0, 0, 0])
+        cells[0] += x > 0
+        cells[1] += x < 0
+        cells[2] += 1
 
 
 def margin(policy: RegressionPolicy, category: str, metric: str) -> float:
@@ -124,7 +156,7 @@ def beyond_tolerance(evidence: GuardEvidence, policy: RegressionPolicy, alpha: f
     """Tests whose anytime-valid lower bound (one-sided at alpha) lies beyond the tolerance."""
     found = []
     for key in sorted(evidence.counts):
-        tally, limit = evidence.tally(key), margin(policy, *key)
+        tally, limit = evidence.judged_tally(key), margin(policy, *key)
         # The bound never exceeds the mean: skip the root search where it cannot clear the tolerance.
         if tally.mean > limit and cs.lower_bound(tally, alpha) > limit:
             found.append(key)
@@ -199,15 +231,15 @@ class RolloutGuard:
                              family=self.family())
 
     def _feed(self, samples: list[PairSample]) -> None:
-        counts = self._evidence().counts
+        evidence = self._evidence()
         for sample in samples:
             category = self._category(sample.category)
+            group = key_group(sample.routing_key or "")
             for metric in GUARDED:
                 tol = self.policy.tolerance(sample.category, definition(metric).name)
                 x = None if tol is None else _observation(sample, metric, tol)
                 if x is not None:
-                    cell = counts.setdefault((category, metric), {})
-                    cell[x] = cell.get(x, 0) + 1
+                    evidence.add((category, metric), x, group)
 
     def _regressions(self) -> list[tuple[str, str]]:
         return beyond_tolerance(self._evidence(), self.policy, self._alpha())
@@ -217,17 +249,20 @@ class RolloutGuard:
         pairs is not shown within tolerance, so more users must not see the candidate on its account."""
         evidence, alpha = self._evidence(), self._alpha()
         return [f"{category}/{metric}" for category, metric in sorted(evidence.counts)
-                if not cs.upper_bound(evidence.tally((category, metric)), alpha) < self._margin(category, metric)]
+                if not cs.upper_bound(evidence.judged_tally((category, metric)), alpha)
+                < self._margin(category, metric)]
 
     def _describe(self, category: str, metric: str) -> str:
-        tally, alpha = self._evidence().tally((category, metric)), self._alpha()
-        bound = cs.lower_bound(tally, alpha)
+        evidence, key, alpha = self._evidence(), (category, metric), self._alpha()
+        tally, design = evidence.tally(key), evidence.design_effect(key)
+        bound = cs.lower_bound(evidence.judged_tally(key), alpha)
         if definition(metric).is_rate:
             return (f"{metric} regression in {category}: {tally.mean * 100:+.2f} pp, anytime-valid lower bound "
                     f"{bound * 100:+.2f} pp > tolerance {self._margin(category, metric) * 100:+.2f} pp "
-                    f"(alpha {alpha:.2g}, n={tally.n})")
+                    f"(alpha {alpha:.2g}, n={tally.n}, design effect {design:.2f})")
         return (f"{metric} regression in {category}: {(tally.mean + 1) / 2:.0%} of {tally.n} pairs beyond the bound, "
-                f"anytime-valid lower bound of the share {(bound + 1) / 2:.0%} > 50% (alpha {alpha:.2g})")
+                f"anytime-valid lower bound of the share {(bound + 1) / 2:.0%} > 50% (alpha {alpha:.2g}, design "
+                f"effect {design:.2f})")
 
     def _read_new(self) -> list[PairSample]:
         evidence = self._evidence()

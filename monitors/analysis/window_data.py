@@ -301,7 +301,8 @@ def window_from_samples(samples: list[PairSample], policy: RegressionPolicy) -> 
     for key, sample in keyed:
         grouped.setdefault(sample.category, []).append((key, sample))
     categories = {name: _category_from_samples(name, group) for name, group in grouped.items()}
-    answered = [(key, s) for key, s in keyed if s.failed_arm is None]
+    answered = [s for s in samples if s.failed_arm is None]
     _attach_sample(categories, (SampledPair(s.category, s.similarity, s.length_ratio, s.baseline_ttft_s,
-                                            s.candidate_ttft_s, routing_key_hash=key) for key, s in answered), policy)
+                                            s.candidate_ttft_s, routing_key_hash=s.routing_key) for s in answered),
+                   policy)
     return WindowData(categories, len(answered), len(answered), exhaustive=True)

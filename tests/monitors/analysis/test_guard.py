@@ -4,6 +4,7 @@ evidence of compliance, and evidence that survives restarts and starts over when
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 import pytest
@@ -34,9 +35,13 @@ def stores(tmp_path: Path) -> tuple[FlagStore, ComparisonStore]:
     return flags, ComparisonStore(url)
 
 
+_KEYS = itertools.count()
+
+
 def _insert(comparisons: ComparisonStore, source: PairSource, n: int) -> None:
-    comparisons.insert_many([comparison_row(source.comparison(), "h", ({}, {}), "", ComparisonStoreSettings(),
-                                            default_redactor) for _ in range(n)])
+    # Each pair from its own user (per-request routing): independent pairs, no design effect to allow for.
+    comparisons.insert_many([comparison_row(source.comparison(), f"user-{next(_KEYS)}", ({}, {}), "",
+                                            ComparisonStoreSettings(), default_redactor) for _ in range(n)])
 
 
 def test_guard_rolls_back_on_injected_regression(stores: tuple[FlagStore, ComparisonStore]) -> None:
@@ -179,8 +184,8 @@ def test_the_guard_does_not_ramp_past_the_pre_ship_gate(stores: tuple[FlagStore,
 
 def _rows_in(category: str, source: PairSource, n: int) -> list[object]:
     """`n` stored rows of the source's pairs, all labelled `category`."""
-    return [comparison_row(dataclasses.replace(source.comparison(), category=category), "h", ({}, {}), "",
-                           ComparisonStoreSettings(), default_redactor) for _ in range(n)]
+    return [comparison_row(dataclasses.replace(source.comparison(), category=category), f"user-{next(_KEYS)}", ({}, {}),
+                           "", ComparisonStoreSettings(), default_redactor) for _ in range(n)]
 
 
 def test_the_ramp_waits_for_a_small_category_too(stores: tuple[FlagStore, ComparisonStore]) -> None:
@@ -209,3 +214,28 @@ def test_a_restart_with_another_family_starts_a_new_analysis(stores: tuple[FlagS
     # Rebuilt from the window under the new family (benign-sensitive is `other` now), not continued.
     assert first.evidence is not None and ("benign-sensitive", "refusal_rate") in first.evidence.counts
     assert ("benign-sensitive", "refusal_rate") not in second.evidence.counts and _pairs_read(second) == 600
+
+
+def test_a_few_users_whose_pairs_all_disagree_one_way_do_not_roll_back_an_a_a_candidate() -> None:
+    from flags.comparisons import key_group
+    from monitors.analysis.guard import GuardEvidence, beyond_tolerance
+
+    # Identical on average: five heavy users get 150 pairs each where only the candidate refuses, five get 100
+    # where only the baseline does, and 3,000 light users one agreeing pair each. Per pair that is +5.9 pp, far
+    # beyond the 1 pp tolerance if the pairs were independent; it is ten users' worth of evidence.
+    evidence = GuardEvidence(DEFAULT_POLICY.stamp())
+    users = ([(f"heavy-up-{i}", 1.0, 150) for i in range(5)] + [(f"heavy-down-{i}", -1.0, 100) for i in range(5)]
+             + [(f"light-{i}", 0.0, 1) for i in range(3000)])
+    for user, x, pairs in users:
+        for _ in range(pairs):
+            evidence.add(("chat", "refusal_rate"), x, key_group(user))
+    alpha = DEFAULT_POLICY.significance / 21
+    assert evidence.tally(("chat", "refusal_rate")).mean > 0.05
+    assert beyond_tolerance(evidence, DEFAULT_POLICY, alpha) == []
+    assert evidence.design_effect(("chat", "refusal_rate")) > 10
+    # Read as independent pairs (no key groups), the same counts would roll the candidate back.
+    assert beyond_tolerance(GuardEvidence(evidence.policy, evidence.counts), DEFAULT_POLICY, alpha) == [
+        ("chat", "refusal_rate")]
+    # A restart reads the groups back: the same design effect, the same decision.
+    restored = GuardEvidence.from_json(evidence.to_json(), None)
+    assert restored.design_effect(("chat", "refusal_rate")) == evidence.design_effect(("chat", "refusal_rate"))
