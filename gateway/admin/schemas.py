@@ -144,6 +144,11 @@ class VerdictOut(BaseModel):
     p_value: float | None
     p_adjusted: float | None
     method: str
+    unit: str = Field(description="What one observation is (a pair, a user's pairs) and what the interval assumes")
+    design_effect: float = Field(description="How many times the clustering of one user's observations inflates "
+                                             "the variance (Rao-Scott; 1: independent); the counts were divided by it")
+    independent_n: float | None = Field(description="How many independent observations n counts as (n / design "
+                                                    "effect)")
 
 
 class VerdictReportOut(BaseModel):

@@ -30,6 +30,12 @@ _VERDICT_COLUMNS = (Column("category"), Column("metric"), Column("verdict"), Col
                     Column("pairs to settle", justify="right"))
 
 
+def _n_text(verdict: dict[str, Any]) -> str:
+    """n, divided by its design effect where one user's observations cluster ("5000 /4.2")."""
+    design = verdict.get("design_effect") or 1.0
+    return str(verdict["n"]) if design <= 1 else f"{verdict['n']} /{design:.1f}"
+
+
 def verdict_table(console: Console, report: dict[str, Any], key: str = "verdicts",
                   title: str = "Paired shadow verdicts") -> RenderableType:
     """One row per (category, metric); one block per verdict when the terminal is narrow."""
@@ -39,7 +45,7 @@ def verdict_table(console: Console, report: dict[str, Any], key: str = "verdicts
         low, high = v["interval"]
         needed = v.get("pairs_needed")
         rows.append((v["category"], v["metric"], cell_text(v["verdict"], _STYLE.get(v["verdict"], "")),
-                     _num(v["effect"]), f"[{_num(low)}, {_num(high)}]", str(v["n"]), _num(v["baseline_value"]),
+                     _num(v["effect"]), f"[{_num(low)}, {_num(high)}]", _n_text(v), _num(v["baseline_value"]),
                      _num(v["candidate_value"]), _num(v["p_adjusted"]), "-" if needed is None else str(needed)))
     return fitted_table(console, f"{title} under {report['policy']} (alpha {report['significance']} family-wise "
                                  f"over m = {report.get('family_size', '?')} tests, "

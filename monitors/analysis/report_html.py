@@ -104,7 +104,7 @@ def _category_tables(views: list[CategoryView]) -> str:
         rows = "".join(f"<tr><td>{r.metric}</td><td>{r.source}</td><td style='color:{_COLORS.get(r.verdict, 'black')}'>"
                        f"<b>{r.verdict}</b></td><td>{html.escape(r.estimate)}</td><td>{bar_svg(r)}"
                        f"<small>{html.escape(r.interval)}</small></td><td>{html.escape(r.tolerance)}</td>"
-                       f"<td>{r.n}</td></tr>" for r in view.rows)
+                       f"<td>{r.n_text}</td></tr>" for r in view.rows)
         parts.append(f"<h3>{html.escape(view.category)}: <span style='color:{_COLORS.get(view.status, 'black')}'>"
                      f"{view.status}</span></h3><table><tr><th>metric</th><th>from</th><th>verdict</th>"
                      f"<th>estimate</th><th>interval against the tolerance</th><th>tolerance</th><th>n</th></tr>"

@@ -38,6 +38,15 @@ class VerdictRow:
     pairs_needed: int | None
     pairs_link: str
     pairs_needed_chance: float | None = None
+    # One user's observations together: the design effect the interval allowed for (1: independent).
+    design_effect: float = 1.0
+
+    @property
+    def n_text(self) -> str:
+        """n, and what it counts as when one user's observations cluster."""
+        if self.design_effect <= 1.0:
+            return f"{self.n:,}"
+        return f"{self.n:,} (as {self.n / self.design_effect:,.0f} independent: design effect {self.design_effect:.1f})"
 
 
 @dataclass
@@ -128,7 +137,8 @@ def _row(v: dict[str, Any], source: str) -> VerdictRow:
             return "?" if x is None else f"{x * 100:.0f} % of pairs"
     return VerdictRow(metric, source, v["verdict"], fmt(v["effect"]), f"[{fmt(low)}, {fmt(high)}]",
                       tolerance_text(metric, tol), int(v["n"]), bar(low, high, v["effect"] or 0.0, _limit(tol), share),
-                      v.get("pairs_needed"), _pairs_link(v["category"], metric, tol), v.get("pairs_needed_chance"))
+                      v.get("pairs_needed"), _pairs_link(v["category"], metric, tol), v.get("pairs_needed_chance"),
+                      v.get("design_effect") or 1.0)
 
 
 def category_views(report: dict[str, Any]) -> list[CategoryView]:

@@ -20,17 +20,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from scipy.stats import binom
 
 from monitors.analysis import confidence_sequences as cs
-from monitors.analysis.clustering import effective_counts, effective_ranks
+from monitors.analysis.clustering import effective_counts
 from monitors.analysis.exact_paired import EXACT_MAX_N, corrected_critical
+from monitors.analysis.latency_bounds import p95_change
 from monitors.analysis.metric_definitions import METRICS, MetricDefinition
 from monitors.analysis.paired_rates import PairedCounts, p_above, tango_bounds, tango_interval
 from monitors.analysis.policy import LatencyTolerance, RateTolerance, RatioTolerance, RegressionPolicy
 from monitors.analysis.samples import PairSample
 from monitors.analysis.sign_tests import share_interval
-from monitors.analysis.stats import Estimate, paired_p95_change, quantile_interval, wilson
+from monitors.analysis.stats import Estimate, wilson
 from monitors.analysis.window_data import CategoryWindow, ShareCount, WindowData, window_from_samples
 
 REGRESSION, OK, IMPROVEMENT, INSUFFICIENT = "regression", "ok", "improvement", "insufficient data"
@@ -208,57 +208,9 @@ def _length(window: CategoryWindow, tol: RatioTolerance, side: float, looks: str
     return _Bounds(est, _share_needed(worse, side / 2, looks, plan), int(window.length_ratio.size))
 
 
-def _binomial_ranks(n: int, alpha_each_side: float) -> tuple[int, int]:
-    return int(binom.ppf(alpha_each_side, n, 0.95)), int(binom.ppf(1 - alpha_each_side, n, 0.95)) + 1
-
-
-def _clustered_p95_bounds(sample: np.ndarray, alpha_each_side: float, looks: str,
-                          design: float) -> tuple[float, float]:
-    """p95 bounds from order statistics whose ranks allow for the design effect (`effective_ranks`)."""
-    ordered = np.sort(sample)
-    ranks = ((lambda m: cs.quantile_ranks(m, 0.95, alpha_each_side)) if looks == ANYTIME
-             else (lambda m: _binomial_ranks(m, alpha_each_side)))
-    low_rank, high_rank = effective_ranks(ordered.size, design, ranks)
-    low = float(ordered[low_rank - 1]) if low_rank >= 1 else 0.0
-    return low, float(ordered[high_rank - 1]) if high_rank <= ordered.size else math.inf
-
-
-def _censored_bounds(values: np.ndarray, censored: np.ndarray, alpha_each_side: float,
-                     looks: str, design: float = 1.0) -> tuple[float, float]:
-    """p95 bounds of one arm; a censored value is only a lower bound on the true one, so it counts as
-    itself for the lower bound (conservative) and as infinite for the upper bound."""
-    def bounds(sample: np.ndarray) -> tuple[float, float]:
-        if design > 1:
-            return _clustered_p95_bounds(sample, alpha_each_side, looks, design)
-        if looks == ANYTIME:
-            return cs.quantile_bounds(sample, 0.95, alpha_each_side)
-        return quantile_interval(sample, 0.95, 2 * alpha_each_side)
-
-    low, high = bounds(values)
-    if censored.any():
-        high = bounds(np.where(censored, np.finfo(float).max, values))[1]
-        high = math.inf if high >= np.finfo(float).max else high
-    return low, high
-
-
 def _latency(window: CategoryWindow, side: float, looks: str, times: str) -> _Bounds:
-    base, cand = getattr(window, f"baseline_{times}"), getattr(window, f"candidate_{times}")
-    keep = (base > 0) & (cand > 0)
-    base, cand = base[keep], cand[keep]
-    no_mask = np.zeros(keep.size, dtype=bool)
-    base_mask, cand_mask = getattr(window, f"baseline_{times}_censored"), getattr(window, f"candidate_{times}_censored")
-    base_censored = (base_mask if base_mask.size else no_mask)[keep]
-    cand_censored = (cand_mask if cand_mask.size else no_mask)[keep]
-    if not base.size:
-        return _Bounds(paired_p95_change(base, cand, 2 * side), sample_n=0)
-    # Each arm's p95 bounded at side / 2 per side (Bonferroni over the arms), as in `paired_p95_change`.
-    effects = window.sample_effects
-    low_b, high_b = _censored_bounds(base, base_censored, side / 2, looks, effects.get(f"baseline_{times}", 1.0))
-    low_c, high_c = _censored_bounds(cand, cand_censored, side / 2, looks, effects.get(f"candidate_{times}", 1.0))
-    low = low_c / high_b - 1 if math.isfinite(high_b) else -1.0
-    high = high_c / low_b - 1 if low_b > 0 else math.inf
-    p95_b, p95_c = float(np.percentile(base, 95)), float(np.percentile(cand, 95))
-    return _Bounds(Estimate(int(base.size), p95_c / p95_b - 1, low, high, 1.0, p95_b, p95_c), sample_n=int(base.size))
+    estimate, size = p95_change(window, side, looks == ANYTIME, times)
+    return _Bounds(estimate, sample_n=size)
 
 
 _METHODS = {
