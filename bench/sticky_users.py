@@ -130,6 +130,8 @@ class RunOutcome:
     improvement: bool = False
     ok: bool = False
     first_regression_n: int | None = None
+    # Pairs (answers, live) the final look said would settle it, when it was still undecided.
+    needed_at_end: int | None = None
 
 
 def _record(outcome: RunOutcome, verdict: str, n: int) -> None:
@@ -146,13 +148,16 @@ def one_run(rng: np.random.Generator, effect: float, days: float, every_hours: f
     requests = simulate(rng, users, days, effect, sticky="per-request" not in kind)
     arm = rng.random(int(requests.user.max()) + 1) < 0.5
     outcome = RunOutcome()
-    for look in np.arange(every_hours / 24, days + 1e-9, every_hours / 24):
+    looks = np.arange(every_hours / 24, days + 1e-9, every_hours / 24)
+    for look in looks:
         if kind.startswith("live"):
             live = live_counts(requests, look, arm, adjust="unadjusted" not in kind)
             verdict = unpaired_verdicts(live, POLICY, family=1, looks=ANYTIME)[0]
         else:
             window = paired_window(requests, look, adjust="unadjusted" not in kind)
-            verdict = build_report(window, POLICY, {}, {}, looks=ANYTIME, pairs_needed=False, family=1).verdicts[0]
+            report = build_report(window, POLICY, {}, {}, looks=ANYTIME, pairs_needed=look == looks[-1], family=1)
+            verdict = report.verdicts[0]
+            outcome.needed_at_end = verdict.pairs_needed
         _record(outcome, verdict.verdict, verdict.n)
     return outcome
 
@@ -160,18 +165,24 @@ def one_run(rng: np.random.Generator, effect: float, days: float, every_hours: f
 KINDS = ("paired", "paired, unadjusted", "paired, per-request", "live", "live, unadjusted", "live, per-request")
 
 
+def _median(values: list[int]) -> str:
+    return f"{values[len(values) // 2]:,}" if values else "-"
+
+
 def _table(results: dict[tuple[str, str], list[RunOutcome]], runs: int) -> Table:
     table = Table(title=f"Sticky users: share of {runs} runs with each verdict at any look (α = 0.05, 1 test)")
     for column in ("analysis", "A/A false regression", "A/A false improvement", "boundary false regression",
-                   "+3 pp ever 'ok'", "+3 pp power", "+3 pp median n at first regression"):
+                   "+3 pp ever 'ok'", "+3 pp power", "+3 pp median n at first regression",
+                   "+3 pp median pairs to settle (undecided runs)"):
         table.add_column(column)
     for kind in KINDS:
         aa, edge, big = (results[(kind, s)] for s in SCENARIOS)
         found = sorted(o.first_regression_n for o in big if o.first_regression_n)
+        needed = sorted(o.needed_at_end for o in big if o.needed_at_end and not o.regression)
         table.add_row(kind, f"{np.mean([o.regression for o in aa]):.3f}", f"{np.mean([o.improvement for o in aa]):.3f}",
                       f"{np.mean([o.regression for o in edge]):.3f}", f"{np.mean([o.ok for o in big]):.3f}",
                       f"{np.mean([o.regression for o in big]):.3f}",
-                      f"{found[len(found) // 2]:,}" if found else "-")
+                      _median(found), _median(needed))
     return table
 
 

@@ -77,9 +77,13 @@ async def test_verdicts_say_when_pairs_come_from_few_users(shadow_gateway: Gatew
     async with shadow_gateway.admin() as admin:
         report = (await admin.get("/admin/verdicts")).json()
     assert report["clustered"] == {"json": [30, 3]}
-    units = {v["category"]: v["unit"] for v in report["verdicts"]}
-    assert "came from 3 routing keys" in units["json"] and "too narrow" in units["json"]
-    assert units["chat"].startswith("pair (each from its own routing key")
+    verdicts = {(v["category"], v["metric"]): v for v in report["verdicts"]}
+    refusals = verdicts[("json", "refusal_rate")]
+    assert refusals["unit"].startswith("user (routing key): the 30 sampled pairs came from 3 keys")
+    # Three users in at most three key groups: too few to estimate the clustering, each group counts as one pair.
+    assert refusals["design_effect"] >= 10 and refusals["independent_n"] <= 3
+    assert verdicts[("chat", "refusal_rate")]["unit"].startswith("pair (each sampled pair from its own routing key")
+    assert verdicts[("chat", "refusal_rate")]["design_effect"] == 1.0
     result = await asyncio.to_thread(CliRunner().invoke, app, ["report", "--url", shadow_gateway.url, "--token",
                                                                ADMIN_TOKEN, "--html", str(tmp_path / "r.html")],
                                      env={"COLUMNS": "100"})
