@@ -10,7 +10,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, mult
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 
-from monitors.strata_labels import KEY_GROUP_SERIES, StratumLabels
+from flags.bucketing import live_key_group
+from monitors.strata_labels import KEY_GROUP_FAMILIES, KEY_GROUP_TTFT_SERIES, StratumLabels
 from wire.endpoints import COMPLETION_ENDPOINTS
 
 # Buckets follow vLLM's own serving histograms, with finer steps at the fast end so a
@@ -63,6 +64,8 @@ class RequestRecord:
     trace_id: str | None = None
     # The candidate's traffic share when routed (see flags.bucketing.RolloutDecision); None: not routed.
     candidate_share: float | None = None
+    # The user it answered: its TTFT is also counted in the user's key group (the live p95's design effect).
+    routing_key: str | None = None
 
 
 class GatewayMetrics:
@@ -77,6 +80,9 @@ class GatewayMetrics:
         self.live_ttft = Histogram("quantgate_live_ttft_seconds", "TTFT of streamed requests by the candidate's "
                                    "traffic share when routed (the strata of the live verdicts).",
                                    (*vc, "stratum"), buckets=TTFT_BUCKETS, registry=r)
+        # Not exported (an analysis input): the same TTFTs per routing-key group and bucket.
+        self.live_ttft_groups = Counter(KEY_GROUP_TTFT_SERIES, "Live TTFTs per routing-key group and bucket.",
+                                        (*vc, "key_group", "le"), registry=r)
         self._strata = StratumLabels()
         self.ttft = Histogram("quantgate_time_to_first_token_seconds",
                               "Time from request arrival to the first content token forwarded (streamed requests).",
@@ -186,8 +192,15 @@ class GatewayMetrics:
             if record.candidate_share is not None:
                 stratum = self._strata.label(record.candidate_share)
                 self.live_ttft.labels(record.variant, record.category, stratum).observe(record.ttft_s)
+                if record.routing_key is not None:
+                    self._observe_ttft_group(record.variant, record.category, record.routing_key, record.ttft_s)
             if record.output_tokens and record.output_tokens > 1:
                 itl.observe((record.total_s - record.ttft_s) / (record.output_tokens - 1))  # type: ignore[attr-defined]
+
+    def _observe_ttft_group(self, variant: str, category: str, routing_key: str, ttft_s: float) -> None:
+        """Count one live TTFT in its bucket (`le`, not cumulative) and the user's key group."""
+        edge = next((f"{b:g}" for b in TTFT_BUCKETS if ttft_s <= b), "+Inf")
+        self.live_ttft_groups.labels(variant, category, str(live_key_group(routing_key)), edge).inc()
 
     def create_known_series(self, variants: tuple[str, ...], categories: tuple[str, ...]) -> None:
         """Create every known (variant, category) label set at zero when a worker starts.
@@ -236,11 +249,11 @@ class GatewayMetrics:
 
 
 class _Exported:
-    """A registry's families less the analysis-only ones (the live answers per key group)."""
+    """A registry's families less the analysis-only ones (the live series per key group)."""
 
     def __init__(self, source: CollectorRegistry) -> None:
         self._source = source
 
     def collect(self) -> Iterator[Metric]:
-        """Every family but the per-key-group live answers."""
-        return (family for family in self._source.collect() if family.name != KEY_GROUP_SERIES)
+        """Every family but the per-key-group live series."""
+        return (family for family in self._source.collect() if family.name not in KEY_GROUP_FAMILIES)

@@ -10,6 +10,9 @@ OVERFLOW = "other"
 # The live answers counted per routing-key group: read by the live verdicts, left out of `/metrics` (32 groups times
 # every outcome is cardinality no dashboard needs).
 KEY_GROUP_SERIES = "quantgate_live_key_group_answers"
+# Live TTFTs per routing-key group and bucket (`le` the bucket's upper edge, counts not cumulative).
+KEY_GROUP_TTFT_SERIES = "quantgate_live_key_group_ttft"
+KEY_GROUP_FAMILIES = frozenset({KEY_GROUP_SERIES, KEY_GROUP_TTFT_SERIES})
 
 
 class StratumLabels:

@@ -116,7 +116,7 @@ class ProxyExchange:
             status=self.status, streamed=self.request.stream, total_s=time.perf_counter() - started,
             ttft_s=None if relay.first_token_at is None else relay.first_token_at - started,
             output_tokens=relay.output_tokens, trace_id=self.runtime.tracing.trace_id(self.span),
-            candidate_share=self.plan.decision.candidate_share,
+            candidate_share=self.plan.decision.candidate_share, routing_key=self.request.routing_key,
         ))
 
     def span_attributes(self) -> dict[str, Any]:

@@ -26,13 +26,13 @@ from scipy import stats as sps
 
 from flags.bucketing import LIVE_KEY_GROUPS
 from monitors.analysis import confidence_sequences as cs
-from monitors.analysis.clustering import GroupedCounts, design_effect
+from monitors.analysis.clustering import GroupedCounts, design_effect, effective_ranks
 from monitors.analysis.metric_definitions import METRICS
 from monitors.analysis.policy import LatencyTolerance, RateTolerance, RegressionPolicy
 from monitors.analysis.stats import Estimate
 from monitors.analysis.stratified import RateStratum, stratified_rates
 from monitors.analysis.verdicts import ANYTIME, INTERVAL_KINDS, SINGLE, Verdict, screened
-from monitors.strata_labels import KEY_GROUP_SERIES, OVERFLOW
+from monitors.strata_labels import KEY_GROUP_SERIES, KEY_GROUP_TTFT_SERIES, OVERFLOW
 
 # What live traffic measures: the counted rates, and TTFT from its histogram (the only latency recorded per answer).
 _LIVE = tuple(metric for metric in METRICS if metric.live)
@@ -52,6 +52,9 @@ class LiveCounts:
     ttft: dict[_Key, dict[float, float]] = field(default_factory=lambda: defaultdict(dict))
     # Outcome counters per (variant, category) and routing-key group, across strata: the design effect's input.
     groups: dict[tuple[str, str], dict[int, dict[str, float]]] = field(default_factory=lambda: defaultdict(dict))
+    # TTFTs per (variant, category), key group and bucket upper edge (not cumulative), across strata.
+    ttft_groups: dict[tuple[str, str], dict[int, dict[float, float]]] = field(
+        default_factory=lambda: defaultdict(dict))
 
     def design_effect(self, variant: str, category: str, hits: str, total: str) -> float | None:
         """Rao-Scott design effect of one arm's rate from its key groups (None: no key groups were counted)."""
@@ -60,6 +63,17 @@ class LiveCounts:
             return None
         cells = np.array([[g.get(hits, 0.0), g.get(total, 0.0)] for g in groups.values()], dtype=float)
         return design_effect(GroupedCounts(cells[:, 0], np.zeros(len(cells)), cells[:, 1]))
+
+    def ttft_design_effect(self, variant: str, category: str, quantile: float) -> float | None:
+        """Design effect of one arm's share of TTFTs at or below `quantile` (Woodruff's interval for it), from the
+        key groups' buckets; None when TTFTs were counted without key groups."""
+        groups = self.ttft_groups.get((variant, category))
+        if not groups:
+            return None
+        hits = [sum(n for edge, n in buckets.items() if edge <= quantile) for buckets in groups.values()]
+        totals = [sum(buckets.values()) for buckets in groups.values()]
+        return design_effect(GroupedCounts(np.array(hits, dtype=float), np.zeros(len(hits)),
+                                           np.array(totals, dtype=float)))
 
     def strata(self, category: str) -> list[str]:
         """The strata of a category (the overflow label left out: it may mix several splits)."""
@@ -80,6 +94,9 @@ def read_live_counts(registry: CollectorRegistry) -> LiveCounts:
             elif sample.name == f"{KEY_GROUP_SERIES}_total":
                 group = live.groups[(key[0], key[1])].setdefault(int(labels["key_group"]), {})
                 group[labels["outcome"]] = sample.value
+            elif sample.name == f"{KEY_GROUP_TTFT_SERIES}_total":
+                buckets = live.ttft_groups[(key[0], key[1])].setdefault(int(labels["key_group"]), {})
+                buckets[float(labels["le"])] = sample.value
     return live
 
 
@@ -99,16 +116,18 @@ def _quantile(bounds: np.ndarray, counts: np.ndarray, q: float) -> float:
 
 
 def _bucket_quantile_interval(bounds: np.ndarray, counts: np.ndarray, q: float, alpha: float,
-                              looks: str = SINGLE) -> tuple[float, float]:
+                              looks: str = SINGLE, design: float = 1.0) -> tuple[float, float]:
     """Interval of the q-quantile from bucketed counts: the order statistics' ranks (binomial, as in
-    `monitors.analysis.stats.quantile_interval`, or from a confidence sequence when read at any time) widened to the
-    edges of the buckets they fall in."""
+    `monitors.analysis.stats.quantile_interval`, or from a confidence sequence when read at any time; allowing for
+    the design effect as `clustering.effective_ranks` does) widened to the edges of the buckets they fall in."""
     n = int(counts.sum())
-    if looks == ANYTIME:
-        lower_rank, upper_rank = cs.quantile_ranks(n, q, alpha / 2)
-    else:
-        lower_rank = int(sps.binom.ppf(alpha / 2, n, q))
-        upper_rank = int(sps.binom.ppf(1 - alpha / 2, n, q)) + 1
+
+    def ranks(m: int) -> tuple[int, int]:
+        if looks == ANYTIME:
+            return cs.quantile_ranks(m, q, alpha / 2)
+        return int(sps.binom.ppf(alpha / 2, m, q)), int(sps.binom.ppf(1 - alpha / 2, m, q)) + 1
+
+    lower_rank, upper_rank = effective_ranks(n, design, ranks)
     cumulative = np.cumsum(counts)
     low = 0.0
     if lower_rank >= 1:
@@ -121,7 +140,9 @@ def _bucket_quantile_interval(bounds: np.ndarray, counts: np.ndarray, q: float, 
     return low, high
 
 
-def _p95_change(base: dict[float, float], cand: dict[float, float], alpha: float, looks: str = SINGLE) -> Estimate:
+def _p95_change(base: dict[float, float], cand: dict[float, float], alpha: float, looks: str = SINGLE,
+                design: Callable[[str, float], float] | None = None) -> Estimate:
+    """p95 change between the arms' histograms; `design(arm, p95)` the arm's design effect at its p95."""
     bounds = np.array(sorted(set(base) | set(cand)))
     per_bucket = {}
     for name, hist in (("base", base), ("cand", cand)):
@@ -132,8 +153,9 @@ def _p95_change(base: dict[float, float], cand: dict[float, float], alpha: float
         return Estimate(min(nb, nc), 0.0, float("-inf"), float("inf"), 1.0, 0.0, 0.0)
     qb, qc = _quantile(bounds, per_bucket["base"], 0.95), _quantile(bounds, per_bucket["cand"], 0.95)
     # Bonferroni over the two arms, as for the paired p95: exact at any level, unlike a bootstrap's far tails.
-    low_b, high_b = _bucket_quantile_interval(bounds, per_bucket["base"], 0.95, alpha / 2, looks)
-    low_c, high_c = _bucket_quantile_interval(bounds, per_bucket["cand"], 0.95, alpha / 2, looks)
+    d_b, d_c = (1.0, 1.0) if design is None else (design("baseline", qb), design("candidate", qc))
+    low_b, high_b = _bucket_quantile_interval(bounds, per_bucket["base"], 0.95, alpha / 2, looks, d_b)
+    low_c, high_c = _bucket_quantile_interval(bounds, per_bucket["cand"], 0.95, alpha / 2, looks, d_c)
     low = low_c / high_b - 1 if np.isfinite(high_b) else -1.0
     high = high_c / low_b - 1 if low_b > 0 else float("inf")
     return Estimate(min(nb, nc), qc / qb - 1, float(low), float(high), 1.0, qb, qc)
@@ -150,6 +172,25 @@ def _rate_strata(live: LiveCounts, category: str, hits: str, total: str, design:
         strata.append(RateStratum(cand.get(hits, 0) / design, cand.get(total, 0) / design,  # type: ignore[arg-type]
                                   base.get(hits, 0) / design, base.get(total, 0) / design))  # type: ignore[arg-type]
     return strata
+
+
+def _ttft_design(live: LiveCounts, category: str) -> Callable[[str, float], float] | None:
+    """Each arm's design effect at its p95, or None when TTFTs were counted without key groups."""
+    if not any(key[1] == category for key in live.ttft_groups):
+        return None
+    return lambda arm, p95: live.ttft_design_effect(arm, category, p95) or 1.0
+
+
+def _ttft_designs(live: LiveCounts, category: str, base: dict[float, float],
+                  cand: dict[float, float]) -> tuple[float, float]:
+    """(candidate, baseline) design effects at each arm's p95, for the verdict."""
+    effects = []
+    for arm, hist in (("candidate", cand), ("baseline", base)):
+        edges = np.array(sorted(hist))
+        counts = np.diff(np.concatenate(([0.0], [hist[e] for e in edges])))
+        effects.append(live.ttft_design_effect(arm, category, _quantile(edges, counts, 0.95)) or 1.0
+                       if counts.sum() else 1.0)
+    return effects[0], effects[1]
 
 
 def _arm_designs(live: LiveCounts, category: str, hits: str, total: str) -> tuple[float, float] | None:
@@ -205,10 +246,12 @@ class _LiveTest:
     @property
     def unit(self) -> str:
         """What one observation is, and how the interval allows for one user's answers together."""
-        if self.metric == "ttft_p95":
-            return "answer (taken as independent: the TTFT histogram is not counted per key group)"
         if self.design is None:
             return "answer (no routing-key groups counted: taken as independent)"
+        if self.metric == "ttft_p95":
+            return (f"user (routing key): TTFTs counted in {LIVE_KEY_GROUPS} key groups; design effect at the p95 "
+                    f"candidate {self.design[0]:.2f}, baseline {self.design[1]:.2f} (Woodruff, Rao-Scott): each arm's "
+                    "order-statistic ranks allow for its own")
         return (f"user (routing key): answers counted in {LIVE_KEY_GROUPS} key groups; design effect candidate "
                 f"{self.design[0]:.2f}, baseline {self.design[1]:.2f} (Rao-Scott): both arms' counts divided by the "
                 "larger")
@@ -236,8 +279,10 @@ def _live_plan(live: LiveCounts, policy: RegressionPolicy, looks: str = ANYTIME)
                 base, cand = _busiest_histograms(live, category)
                 # Cumulative buckets: the largest count is the +Inf bucket, the arm's total.
                 n = int(min(max(base.values(), default=0.0), max(cand.values(), default=0.0)))
+                design = _ttft_design(live, category)
                 plan.append(_LiveTest(category, metric.name, tol, n,
-                                      lambda a, b=base, c=cand: _p95_change(b, c, a, looks)))
+                                      lambda a, b=base, c=cand, d=design: _p95_change(b, c, a, looks, d),
+                                      None if design is None else _ttft_designs(live, category, base, cand)))
     return plan
 
 
@@ -269,7 +314,10 @@ def unpaired_verdicts(live: LiveCounts, policy: RegressionPolicy, other_tests: i
                                 test.tolerance.model_dump(), est.p_value,
                                 p_adjusted=min(1.0, est.p_value * family) if est.n else None,
                                 method=method, interval_level=1 - 2 * side, interval_kind=INTERVAL_KINDS[looks],
-                                unit=test.unit, design_effect=max(test.design or (1.0,)), independent_n=est.n))
+                                unit=test.unit, design_effect=max(test.design or (1.0,)),
+                                # Rate counts were divided by it already; the p95's n was not.
+                                independent_n=est.n if test.metric != "ttft_p95" else
+                                est.n / max(test.design or (1.0,))))
     return verdicts
 
 

@@ -8,8 +8,10 @@ import pytest
 import statsmodels.api as sm
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
 
 from bench.sticky_users import POLICY, live_counts, paired_window, simulate
+from flags.bucketing import live_key_group
 from monitors.analysis.clustering import (
     GroupedCounts,
     cluster_robust_variance,
@@ -18,9 +20,13 @@ from monitors.analysis.clustering import (
     independent_variance,
 )
 from monitors.analysis.confidence_sequences import quantile_ranks
-from monitors.analysis.live import unpaired_verdicts
+from monitors.analysis.live import read_live_counts, unpaired_verdicts
+from monitors.analysis.policy import LatencyTolerance
 from monitors.analysis.samples import PairSample
 from monitors.analysis.verdicts import ANYTIME, IMPROVEMENT, REGRESSION, SINGLE, build_report, report_from_samples
+from monitors.metrics import GatewayMetrics, RequestRecord
+from monitors.quality.detectors.answer import AnswerJudgement
+from monitors.quality.metrics import QualityMetrics
 
 
 def _pairs(rng: np.random.Generator, clusters: int, shared: float) -> tuple[np.ndarray, np.ndarray]:
@@ -110,3 +116,31 @@ def test_a_verdict_says_its_unit_and_how_many_independent_pairs_it_rests_on() ->
     judged = {"refused": False}
     independent = report_from_samples([PairSample("chat", judged, judged, 1.0, 1.0, None, None)] * 200, POLICY, {}, {})
     assert independent.verdicts[0].unit.startswith("pair") and independent.verdicts[0].design_effect == 1.0
+
+
+def test_live_answers_and_ttfts_are_counted_per_key_group_for_the_verdicts_and_kept_off_metrics() -> None:
+    rng = np.random.default_rng(4)
+    metrics = GatewayMetrics(CollectorRegistry())
+    quality = QualityMetrics(metrics.registry)
+    # 400 users with ten answers each, arms by user; half the users are slow and refuse often, on both arms alike.
+    for user in range(400):
+        variant, slow, key = ("candidate" if user % 2 else "baseline"), user % 4 < 2, f"user-{user}"
+        for _ in range(10):
+            judgement = AnswerJudgement(bool(rng.random() < (0.5 if slow else 0.02)), None, True, False, None, 0.0,
+                                        False, False, 10, 40)
+            quality.observe_answer(variant, "chat", "primary", judgement, 50.0, live_key_group(key))
+            ttft = float(rng.lognormal(np.log(0.5 if slow else 0.05), 0.2))
+            metrics.observe_request(RequestRecord(variant, "chat", "chat", "200", True, 1.0, ttft, 10,
+                                                  candidate_share=50.0, routing_key=key))
+    policy = POLICY.model_copy(update={"defaults": POLICY.defaults.model_copy(update={
+        "ttft_p95": LatencyTolerance(max_increase_pct=20)})})
+    verdicts = {v.metric: v for v in unpaired_verdicts(read_live_counts(metrics.registry), policy, family=1,
+                                                        looks=SINGLE)}
+    refusals, ttft_p95 = verdicts["refusal_rate"], verdicts["ttft_p95"]
+    assert refusals.unit.startswith("user (routing key): answers counted in 32 key groups")
+    assert refusals.design_effect > 2 and refusals.independent_n < refusals.n / 2
+    assert ttft_p95.unit.startswith("user (routing key): TTFTs counted in 32 key groups")
+    assert ttft_p95.design_effect > 1.5
+    # The per-group series are the verdicts' input, not something Prometheus scrapes.
+    exposed = metrics.render(None)[0].decode()
+    assert "quantgate_live_answers_total" in exposed and "key_group" not in exposed
