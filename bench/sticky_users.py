@@ -12,7 +12,8 @@ disagrees only where q and p differ.
   pairs all disagree the same way.
 - boundary: the candidate refuses exactly the tolerated +1 pp more over all requests, all of it in the heavy users.
 - +3 pp: likewise three times the tolerance.
-Per-request reference: the same requests with every request from its own user (no clustering).
+Per-request reference: the same population of requests, each from a user of its own (the A/A coin drawn per
+request): what the verdicts would see if one person's requests were independent draws.
 
 Paired verdicts read the anchored, growing analysis every `every-hours` hours (what `/admin/verdicts` shows by
 default), through `build_report` with the same window the database gives: counts per key group, and the sampled
@@ -60,22 +61,21 @@ def simulate(rng: np.random.Generator, users: int, days: float, effect: float, s
     """Requests of one population under a scenario (`effect`: 0 for A/A, else the request-weighted rise)."""
     heavy = rng.random(users) < HEAVY_SHARE
     counts = np.maximum(1, np.round(rng.lognormal(np.log(3), 1.2, users))).astype(int)
-    base = np.where(heavy, HEAVY_RATE, LIGHT_RATE)
-    if effect == 0:
-        shift = np.where(heavy, AA_SWING * rng.choice([-1.0, 1.0], users), 0.0)
-    else:
-        # All of the rise in the heavy users, scaled so that the request-weighted rise is `effect`.
-        heavy_requests = max(1, int(counts[heavy].sum()))
-        shift = np.where(heavy, effect * counts.sum() / heavy_requests, 0.0)
     user = np.repeat(np.arange(users), counts)
+    base = np.where(heavy, HEAVY_RATE, LIGHT_RATE)[user]
+    heavy_request = heavy[user]
+    if effect == 0:
+        # A coin per heavy user; without sticky users (every request its own user) a coin per request.
+        coin = rng.choice([-1.0, 1.0], users)[user] if sticky else rng.choice([-1.0, 1.0], user.size)
+        shift = np.where(heavy_request, AA_SWING * coin, 0.0)
+    else:
+        # All of the rise in the heavy users' requests, scaled so that the request-weighted rise is `effect`.
+        shift = np.where(heavy_request, effect * user.size / max(1, int(heavy_request.sum())), 0.0)
     draw = rng.random(user.size)
     cand = np.clip(base + shift, 0, 1)
-    requests = Requests(rng.random(user.size) * days, user, draw < base[user], draw < cand[user])
-    if not sticky:
-        # The same requests, each from its own user: what per-request routing would give.
-        return Requests(requests.day, np.arange(user.size) + users, requests.baseline_refused,
-                        requests.candidate_refused)
-    return requests
+    # Per-request routing: the same requests, each from a user of its own (drawn like the population's requests).
+    who = user if sticky else np.arange(user.size) + users
+    return Requests(rng.random(user.size) * days, who, draw < base, draw < cand)
 
 
 def _groups(user: np.ndarray, groups: int = KEY_GROUPS) -> np.ndarray:
