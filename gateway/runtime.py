@@ -16,6 +16,7 @@ from flags.model import FlagSet, Variant
 from flags.store import FlagStore
 from gateway.auth_throttle import LoginThrottle
 from gateway.backend_check import BackendCheck, check_backends
+from gateway.feedback.token import FeedbackTokens
 from gateway.public_model import PublicModelName
 from gateway.routing import CategoryLabels
 from gateway.settings import GatewaySettings
@@ -53,6 +54,8 @@ class GatewayRuntime:
     validation: ValidationState
     access: AccessStore
     throttle: LoginThrottle
+    # Signs the feedback token of every answer (None: feedback is not configured).
+    feedback_tokens: FeedbackTokens | None = None
     primaries_in_flight: int = 0
     backend_checks: list[BackendCheck] = field(default_factory=list)
     _check_task: asyncio.Task[None] | None = None
@@ -105,6 +108,8 @@ class GatewayRuntime:
             policy=policy,
             tracing=tracing,
             validation=ValidationState.of(settings, policy),
+            feedback_tokens=(FeedbackTokens(settings.feedback.secrets(), settings.feedback.token_ttl_s)
+                             if settings.feedback.keys else None),
         )
 
     async def start(self, serves_traffic: bool = True) -> None:

@@ -15,6 +15,7 @@ from pydantic_settings import (
 )
 
 from flags.deadlines import StoreTimeouts
+from gateway.feedback.settings import FeedbackSettings
 from monitors.analysis.guard_settings import GuardSettings
 from monitors.quality.detectors.settings import DetectorSettings
 from shadow.settings import ComparisonStoreSettings, ShadowSettings
@@ -110,6 +111,8 @@ class GatewaySettings(BaseSettings):
     auth_failure_window_s: float = Field(default=300.0, ge=1, le=24 * 3600)
 
     shadow: ShadowSettings = Field(default_factory=ShadowSettings)
+    # Signed feedback tokens on every answer and `POST /v1/feedback` (off without a key).
+    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
     detectors: DetectorSettings = Field(default_factory=DetectorSettings)
     comparisons: ComparisonStoreSettings = Field(default_factory=ComparisonStoreSettings)
     guard: GuardSettings = Field(default_factory=GuardSettings)

@@ -7,6 +7,7 @@ from typing import Any
 
 from opentelemetry.trace import Span
 
+from flags.bucketing import live_key_group
 from flags.model import Variant
 from gateway.proxy.protocol import ProxyRequest
 from gateway.proxy.relay import AnswerRelay
@@ -65,6 +66,11 @@ class ProxyExchange:
             try:
                 if self.plan.shadowed:
                     self._start_shadow()
+                if runtime.feedback_tokens is not None:
+                    request = self.request
+                    self.relay.feedback_token = runtime.feedback_tokens.issue(
+                        self.call.variant.value, request.category, self.plan.decision.candidate_share,
+                        live_key_group(request.routing_key)).encode("ascii")
                 await self.relay.relay(response, first, self.call.variant, self.call.failed_over)
             except BaseException:
                 # Cancelled (the client left) or failed: drop the connection so the backend stops generating.

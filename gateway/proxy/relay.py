@@ -14,6 +14,9 @@ from wire.errors import UpstreamFailure
 from wire.sse import SseTap
 from wire.upstream import UpstreamResponse
 
+# The answer's feedback token: the openai SDK reads it from the raw response (`with_raw_response`).
+FEEDBACK_HEADER = b"x-quantgate-feedback-token"
+
 
 class AnswerRelay:
     """Sends one answer to the client (whole or as SSE events) and captures it for the detectors and shadow.
@@ -25,7 +28,7 @@ class AnswerRelay:
 
     # One of these per request: no per-instance __dict__ on the hot path.
     __slots__ = ("request", "send", "public_model", "metrics", "capture_max_bytes", "status", "response_started",
-                 "complete", "captured", "first_token_at", "output_tokens")
+                 "complete", "captured", "first_token_at", "output_tokens", "feedback_token")
 
     def __init__(self, request: ProxyRequest, send: Any, public_model: PublicModelName, metrics: GatewayMetrics,
                  capture_max_bytes: int) -> None:
@@ -40,6 +43,8 @@ class AnswerRelay:
         self.captured: list[bytes] = []
         self.first_token_at: float | None = None
         self.output_tokens: int | None = None
+        # The answer's signed feedback token (gateway.feedback.token), sent with a successful answer.
+        self.feedback_token: bytes | None = None
 
     async def relay(self, response: UpstreamResponse, first: bytes, variant: Variant, failed_over: bool) -> None:
         """Relay the whole answer whose first bytes are `first`."""
@@ -56,6 +61,8 @@ class AnswerRelay:
                    (b"x-request-id", self.request.request_id.encode("latin-1"))]
         if failed_over:
             headers.append((b"x-quantgate-failover", b"1"))
+        if self.feedback_token is not None and response.status == 200:
+            headers.append((FEEDBACK_HEADER, self.feedback_token))
         if streaming:
             headers += [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
         return headers
