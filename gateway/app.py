@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Match, Route
 from flags.model import Variant
 from gateway.access_log import configure_access_log, logged
 from gateway.admin.app import create_control_plane
+from gateway.feedback.endpoint import feedback_route
 from gateway.proxy.endpoint import CompletionProxy
 from gateway.relative_redirects import RelativeRedirects
 from gateway.runtime import GatewayRuntime
@@ -188,6 +189,8 @@ def create_app(settings: GatewaySettings, surface: Surface = Surface.ALL,
         # Registered on the router too, so a GET there is a clean 405 rather than a 404.
         routes += [Route(path, proxy, methods=["POST"]) for path, proxy in proxies.items()]
         routes += _public_routes(runtime)
+        routes.append(feedback_route(runtime.feedback_tokens, runtime.feedback_writer, runtime.policy.feedback,
+                                     settings.client_body_timeout_s))
     if surface is not Surface.PUBLIC:
         if surface is Surface.ADMIN:
             routes.append(Route("/healthz", _admin_healthz, methods=["GET"]))

@@ -12,11 +12,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from flags.access_store import AccessStore
 from flags.cache import FlagCache
 from flags.comparisons import ComparisonStore
+from flags.feedback_store import FeedbackRow, FeedbackStore
 from flags.model import FlagSet, Variant
 from flags.store import FlagStore
 from gateway.auth_throttle import LoginThrottle
 from gateway.backend_check import BackendCheck, check_backends
 from gateway.feedback.token import FeedbackTokens
+from gateway.feedback.writer import FeedbackWriter
 from gateway.public_model import PublicModelName
 from gateway.routing import CategoryLabels
 from gateway.settings import GatewaySettings
@@ -54,8 +56,9 @@ class GatewayRuntime:
     validation: ValidationState
     access: AccessStore
     throttle: LoginThrottle
-    # Signs the feedback token of every answer (None: feedback is not configured).
+    # Signs the feedback token of every answer, and writes the signals sent back (None: not configured).
     feedback_tokens: FeedbackTokens | None = None
+    feedback_writer: FeedbackWriter | None = None
     primaries_in_flight: int = 0
     backend_checks: list[BackendCheck] = field(default_factory=list)
     _check_task: asyncio.Task[None] | None = None
@@ -110,6 +113,7 @@ class GatewayRuntime:
             validation=ValidationState.of(settings, policy),
             feedback_tokens=(FeedbackTokens(settings.feedback.secrets(), settings.feedback.token_ttl_s)
                              if settings.feedback.keys else None),
+            feedback_writer=_feedback_writer(settings, quality),
         )
 
     async def start(self, serves_traffic: bool = True) -> None:
@@ -130,6 +134,8 @@ class GatewayRuntime:
         self.judging.start()
         self.writer.start()
         self.shadow.start()
+        if self.feedback_writer is not None and serves_traffic:
+            self.feedback_writer.start()
 
     async def refresh_backends(self) -> None:
         """Check every backend's identity now and re-read the validation in force (the gate's inputs)."""
@@ -162,9 +168,22 @@ class GatewayRuntime:
         await self.shadow.stop()
         await self.judging.stop()
         await self.writer.stop()
+        if self.feedback_writer is not None:
+            await self.feedback_writer.stop()
         await self.flags.stop()
         for backend in self.backends.values():
             await backend.close()
         self.store.close()
         self.comparisons.close()
         await self.tracing.shutdown()
+
+
+def _feedback_writer(settings: GatewaySettings, quality: QualityMetrics) -> FeedbackWriter | None:
+    """The feedback writer over the flag store's database; each recorded signal counted for the live verdicts."""
+    if not settings.feedback.keys:
+        return None
+
+    def recorded(row: FeedbackRow) -> None:
+        quality.observe_feedback(row.variant, row.category, row.candidate_share, row.key_group, row.signal)
+
+    return FeedbackWriter(FeedbackStore(settings.flag_store_url, settings.flag_store_timeouts), recorded)

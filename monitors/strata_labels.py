@@ -13,6 +13,8 @@ KEY_GROUP_SERIES = "quantgate_live_key_group_answers"
 # Live TTFTs per routing-key group and bucket (`le` the bucket's upper edge, counts not cumulative).
 KEY_GROUP_TTFT_SERIES = "quantgate_live_key_group_ttft"
 KEY_GROUP_FAMILIES = frozenset({KEY_GROUP_SERIES, KEY_GROUP_TTFT_SERIES})
+# Feedback signals counted among a key group's outcomes as `feedback:<signal>` (and read into the live counts so).
+FEEDBACK_OUTCOME = "feedback:"
 
 
 class StratumLabels:

@@ -38,8 +38,13 @@ class HypothesisFamily:
              seen: Iterable[str] = ()) -> int:
         """Tests of the declared categories plus those of any category `seen` outside them."""
         categories = set(self.categories) | set(seen)
-        return sum(1 for category in categories for metric in METRICS
-                   if measurable(metric) and policy.tolerance(category, metric.name) is not None)
+        tests = sum(1 for category in categories for metric in METRICS
+                    if measurable(metric) and policy.tolerance(category, metric.name) is not None)
+        if measurable is live_metric:
+            # Feedback events are live rates too, one test per judged signal.
+            tests += sum(1 for category in categories for signal in policy.feedback.values()
+                         if signal.tolerance(category) is not None)
+        return tests
 
     def fixed_for(self, seen: Iterable[str]) -> bool:
         """Whether every category with data was declared (the family did not grow with it)."""

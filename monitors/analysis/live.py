@@ -32,7 +32,7 @@ from monitors.analysis.policy import LatencyTolerance, RateTolerance, Regression
 from monitors.analysis.stats import Estimate
 from monitors.analysis.stratified import RateStratum, stratified_rates
 from monitors.analysis.verdicts import ANYTIME, INTERVAL_KINDS, SINGLE, Verdict, screened
-from monitors.strata_labels import KEY_GROUP_SERIES, KEY_GROUP_TTFT_SERIES, OVERFLOW
+from monitors.strata_labels import FEEDBACK_OUTCOME, KEY_GROUP_SERIES, KEY_GROUP_TTFT_SERIES, OVERFLOW
 
 # What live traffic measures: the counted rates, and TTFT from its histogram (the only latency recorded per answer).
 _LIVE = tuple(metric for metric in METRICS if metric.live)
@@ -91,6 +91,8 @@ def read_live_counts(registry: CollectorRegistry) -> LiveCounts:
                 live.counts[key][labels["outcome"]] = sample.value
             elif sample.name == "quantgate_live_ttft_seconds_bucket":
                 live.ttft[key][float(labels["le"])] = sample.value
+            elif sample.name == "quantgate_feedback_total":
+                live.counts[key][f"{FEEDBACK_OUTCOME}{labels['signal']}"] = sample.value
             elif sample.name == f"{KEY_GROUP_SERIES}_total":
                 group = live.groups[(key[0], key[1])].setdefault(int(labels["key_group"]), {})
                 group[labels["outcome"]] = sample.value
@@ -269,12 +271,7 @@ def _live_plan(live: LiveCounts, policy: RegressionPolicy, looks: str = ANYTIME)
         for metric in _LIVE:
             tol = policy.tolerance(category, metric.name)
             if metric.is_rate and isinstance(tol, RateTolerance):
-                design = _arm_designs(live, category, *metric.live_outcomes)
-                strata = _rate_strata(live, category, *metric.live_outcomes, max(design or (1.0,)))
-                shares = [float(label) / 100 for label in live.strata(category)]
-                plan.append(_LiveTest(category, metric.name, tol,
-                                      round(_rate_n(_rate_strata(live, category, *metric.live_outcomes))),
-                                      _rate_estimator(strata, shares, tol.max_increase_pp / 100, looks), design))
+                plan.append(_rate_test(live, category, metric.name, tol, metric.live_outcomes, looks))
             elif metric.times == "ttft" and isinstance(tol, LatencyTolerance):
                 base, cand = _busiest_histograms(live, category)
                 # Cumulative buckets: the largest count is the +Inf bucket, the arm's total.
@@ -283,7 +280,22 @@ def _live_plan(live: LiveCounts, policy: RegressionPolicy, looks: str = ANYTIME)
                 plan.append(_LiveTest(category, metric.name, tol, n,
                                       lambda a, b=base, c=cand, d=design: _p95_change(b, c, a, looks, d),
                                       None if design is None else _ttft_designs(live, category, base, cand)))
+        # Feedback events per answer served, like any other live rate (`POST /v1/feedback`).
+        for signal, declared in sorted(policy.feedback.items()):
+            if (signal_tol := declared.tolerance(category)) is not None:
+                plan.append(_rate_test(live, category, f"{FEEDBACK_OUTCOME}{signal}", signal_tol,
+                                       (f"{FEEDBACK_OUTCOME}{signal}", "judged"), looks))
     return plan
+
+
+def _rate_test(live: LiveCounts, category: str, metric: str, tol: RateTolerance, outcomes: tuple[str, str],
+               looks: str) -> _LiveTest:
+    """One live rate: events over answers per stratum, both arms divided by their key groups' design effect."""
+    design = _arm_designs(live, category, *outcomes)
+    strata = _rate_strata(live, category, *outcomes, max(design or (1.0,)))
+    shares = [float(label) / 100 for label in live.strata(category)]
+    return _LiveTest(category, metric, tol, round(_rate_n(_rate_strata(live, category, *outcomes))),
+                     _rate_estimator(strata, shares, tol.max_increase_pp / 100, looks), design)
 
 
 def live_tests(live: LiveCounts, policy: RegressionPolicy) -> int:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 
 class RateTolerance(BaseModel):
@@ -43,6 +44,35 @@ class LatencyTolerance(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     max_increase_pct: float = Field(ge=0)
+
+
+class FeedbackSignal(BaseModel):
+    """A signal applications send about an answer (`POST /v1/feedback`): an event (a thumbs-down, an escalation, a
+    downstream error) judged per answer like a rate, or a score kept with its range."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["event", "score"] = "event"
+    min: float | None = None
+    max: float | None = None
+    # Events: how many percentage points more answers of the candidate may get this signal (None: not judged).
+    max_increase_pp: float | None = Field(default=None, ge=0, le=100)
+    # Per-category tolerances (pp), over `max_increase_pp`.
+    categories: dict[str, float] = Field(default_factory=dict, max_length=64)
+
+    @model_validator(mode="after")
+    def _kind(self) -> FeedbackSignal:
+        if self.kind == "score" and (self.min is None or self.max is None or self.min >= self.max):
+            raise ValueError("a score signal needs min < max")
+        if self.kind == "event" and (self.min is not None or self.max is not None):
+            raise ValueError("an event signal has no range (it happened or not)")
+        if any(not 0 <= pp <= 100 for pp in self.categories.values()):
+            raise ValueError("a category's tolerance is in percentage points, 0 to 100")
+        return self
+
+    def tolerance(self, category: str) -> RateTolerance | None:
+        """The rate tolerance in force for a category (events only)."""
+        pp = self.categories.get(category, self.max_increase_pp)
+        return None if self.kind != "event" or pp is None else RateTolerance(max_increase_pp=pp)
 
 
 class MetricTolerances(BaseModel):
@@ -84,6 +114,9 @@ class RegressionPolicy(BaseModel):
     calibration_set: str = ""
     defaults: MetricTolerances
     categories: dict[str, CategoryPolicy] = Field(default_factory=dict)
+    # Signals applications may send about answers, by name (`thumbs_down`, `escalated`, `downstream_error`, ...).
+    feedback: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")], FeedbackSignal] = Field(
+        default_factory=dict, max_length=16)
 
     def tolerance(self, category: str, metric: str) -> BaseModel | None:
         """The tolerance in force for (category, metric): the category's own, else the default."""

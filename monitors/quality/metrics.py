@@ -8,7 +8,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from monitors.quality.detectors.answer import AnswerJudgement
-from monitors.strata_labels import KEY_GROUP_SERIES, StratumLabels
+from monitors.strata_labels import FEEDBACK_OUTCOME, KEY_GROUP_SERIES, StratumLabels
 
 SIMILARITY_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 1.0)
 LENGTH_RATIO_BUCKETS = (0.25, 0.5, 0.67, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 4.0)
@@ -62,6 +62,9 @@ class QualityMetrics:
         # Not exported (an analysis input, `KEY_GROUP_SERIES`): the same outcomes per group of routing keys.
         self.live_key_groups = Counter(KEY_GROUP_SERIES, "Primary answers judged per routing-key group and outcome.",
                                        ("variant", "category", "key_group", "outcome"), registry=r)
+        self.feedback = Counter("quantgate_feedback", "Feedback signals recorded (POST /v1/feedback), by the "
+                                "answer's arm, category, routing stratum and signal.",
+                                ("variant", "category", "stratum", "signal"), registry=r)
         self._strata = StratumLabels()
         self.comparisons = Counter("quantgate_shadow_comparisons", "Shadow pairs compared.", ("category",), registry=r)
         self.similarity = Histogram("quantgate_shadow_similarity", "Normalized text similarity of a pair (1 = same), "
@@ -119,6 +122,12 @@ class QualityMetrics:
                     self._answer_series((variant, category, arm))
                 self.comparisons.labels(category)
                 self.exact_matches.labels(category)
+
+    def observe_feedback(self, variant: str, category: str, candidate_share: float, key_group: int,
+                         signal: str) -> None:
+        """Count one recorded signal in its answer's stratum and key group (the live verdicts read both)."""
+        self.feedback.labels(variant, category, self._strata.label(candidate_share), signal).inc()
+        self.live_key_groups.labels(variant, category, str(key_group), f"{FEEDBACK_OUTCOME}{signal}").inc()
 
     def observe_answer(self, variant: str, category: str, arm: str, judgement: AnswerJudgement,
                        candidate_share: float | None = None, key_group: int | None = None) -> None:
