@@ -64,6 +64,6 @@ def ratio_rule(name: str) -> RatioRule:
 
 
 RATE_RULES = tuple(rate_rule(name) for name in ("QuantgateCandidateRefusalRateUp", "QuantgateCandidateFormatBreaksUp",
-                                                  "QuantgateCandidateErrorRateUp"))
+                                                  "QuantgateCandidateErrorRateUp", "QuantgateCandidateFeedbackUp"))
 LENGTH_RULE = ratio_rule("QuantgateCandidateLengthDrift")
 TTFT_RULE = ratio_rule("QuantgateCandidateTTFTRegression")

@@ -76,31 +76,38 @@ def _quality_panels() -> list[dict[str, Any]]:
                                      ("max(quantgate_flag_shadow_percent)", "shadow %"),
                                      ("sum(rate(quantgate_shadow_drops_total[$__rate_interval])) * 60",
                                       "shadow drops / min")], 12, 33, kind="stat", w=12),
+        _panel(17, "User feedback per answer: candidate minus baseline, by signal (alert above 1 pp + 4 standard "
+                   "errors)",
+               [(f"quantgate:feedback_rate:candidate_minus_baseline_1h{{{CAT}}}", "{{category}} {{signal}}")], 0, 41,
+               "percentunit", w=24,
+               description="Signals applications send back (POST /v1/feedback: thumbs-down, escalations, downstream "
+                           "errors) per primary answer over the last hour; the verdicts judge them against the "
+                           "policy's tolerances."),
     ]
 
 
 def _savings_panels() -> list[dict[str, Any]]:
     tokens = f"sum by (variant) (rate(quantgate_output_tokens_sum[{RATE}]))"
     return [
-        _row(200, "Did it improve? Latency, throughput, cost", 41),
+        _row(200, "Did it improve? Latency, throughput, cost", 49),
         _panel(11, "TTFT p50 / p95 by variant",
                [(f"histogram_quantile(0.5, sum by (le, variant) (rate(quantgate_time_to_first_token_seconds_bucket"
                  f"{{{CAT}}}[{RATE}])))", "p50 {{variant}}"),
                 (f"histogram_quantile(0.95, sum by (le, variant) (rate(quantgate_time_to_first_token_seconds_bucket"
-                  f"{{{CAT}}}[{RATE}])))", "p95 {{variant}}")], 0, 42, "s"),
+                  f"{{{CAT}}}[{RATE}])))", "p95 {{variant}}")], 0, 50, "s"),
         _panel(12, "Request duration p95 by variant",
                [(f"histogram_quantile(0.95, sum by (le, variant) (rate(quantgate_request_duration_seconds_bucket"
-                 f"{{{CAT}}}[{RATE}])))", "{{variant}}")], 12, 42, "s"),
+                 f"{{{CAT}}}[{RATE}])))", "{{variant}}")], 12, 50, "s"),
         _panel(13, "Throughput: requests/s by variant and status",
                [(f"sum by (variant, status) (rate(quantgate_requests_total{{{CAT}}}[{RATE}]))",
-                 "{{variant}} {{status}}")], 0, 50, "reqps"),
-        _panel(14, "Output tokens/s by variant", [(tokens, "{{variant}}")], 12, 50),
+                 "{{variant}} {{status}}")], 0, 58, "reqps"),
+        _panel(14, "Output tokens/s by variant", [(tokens, "{{variant}}")], 12, 58),
         _panel(15, "Inter-token latency p50 by variant",
                [(f"histogram_quantile(0.5, sum by (le, variant) (rate(quantgate_inter_token_latency_seconds_bucket"
-                 f"{{{CAT}}}[{RATE}])))", "{{variant}}")], 0, 58, "s"),
+                 f"{{{CAT}}}[{RATE}])))", "{{variant}}")], 0, 66, "s"),
         _panel(16, "Cost per million output tokens (backend hourly cost from settings)",
                [(f"max by (variant) (quantgate_backend_hourly_cost_dollars) / ({tokens} * 3600) * 1e6",
-                 "{{variant}}")], 12, 58, "currencyUSD",
+                 "{{variant}}")], 12, 66, "currencyUSD",
                description="Hourly cost of each backend (settings: baseline/candidate hourly_cost_usd) divided by "
                            "the tokens it generated through the gateway."),
     ]
