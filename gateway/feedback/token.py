@@ -7,7 +7,10 @@ of the key's SHA-256) picks the key at verification, so a rotation keeps tokens 
 while both keys are configured. Layout before base64url (no padding):
 
     key id (4) | version (1) | issued at, unix seconds (4) | variant (1) | stratum, hundredths of a percent (2) |
-    key group (1) | category length (1) | category (UTF-8, at most 64 bytes) | MAC (16)
+    key group (1) | answer nonce (8) | category length (1) | category (UTF-8, at most 64 bytes) | MAC (16)
+
+The nonce makes every answer's token its own: two answers alike in everything else, in the same second, are two
+answers, and each may get its signal once.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
 import struct
 import time
 from dataclasses import dataclass
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 VERSION = 1
 MAC_BYTES = 16
 MAX_CATEGORY_BYTES = 64
-_HEAD = struct.Struct(">4sBIBHBB")
+_HEAD = struct.Struct(">4sBIBHB8sB")
 # The longest token there can be, as text: longer input is refused before any decoding.
 MAX_TOKEN_CHARS = (_HEAD.size + MAX_CATEGORY_BYTES + MAC_BYTES) * 4 // 3 + 4
 VARIANTS = ("baseline", "candidate")
@@ -68,7 +72,8 @@ class FeedbackTokens:
         # Cut at a character boundary: the category is bounded already (the gateway's labels), this only guards.
         name = category.encode("utf-8")[:MAX_CATEGORY_BYTES].decode("utf-8", "ignore").encode("utf-8")
         body = _HEAD.pack(self._signing_id, VERSION, self._now() & 0xFFFFFFFF, VARIANTS.index(variant),
-                          max(0, min(10_000, round(candidate_share * 100))), key_group & 0xFF, len(name)) + name
+                          max(0, min(10_000, round(candidate_share * 100))), key_group & 0xFF, os.urandom(8),
+                          len(name)) + name
         mac = hmac.new(self._signing, body, hashlib.sha256).digest()[:MAC_BYTES]
         return base64.urlsafe_b64encode(body + mac).rstrip(b"=").decode("ascii")
 
@@ -83,7 +88,7 @@ class FeedbackTokens:
         if len(raw) < _HEAD.size + MAC_BYTES:
             raise InvalidToken("not a feedback token (too short)")
         body, mac = raw[:-MAC_BYTES], raw[-MAC_BYTES:]
-        kid, version, issued, variant, stratum, group, length = _HEAD.unpack_from(body)
+        kid, version, issued, variant, stratum, group, _nonce, length = _HEAD.unpack_from(body)
         key = self._keys.get(kid)
         if key is None:
             raise InvalidToken("signed with a key this gateway does not have (rotated out, or forged)")

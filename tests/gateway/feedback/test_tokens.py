@@ -41,12 +41,17 @@ def _flip(token: str, index: int) -> str:
 def test_a_token_moved_to_the_other_arm_or_category_or_signed_elsewhere_is_refused() -> None:
     tokens = FeedbackTokens([NEW.encode()], ttl_s=3600)
     token = tokens.issue("baseline", "json", 50.0, 3)
-    # Byte 9 is the variant, 16 onwards the category: flipping either breaks the signature.
-    for index in (9, 16):
+    # Byte 9 is the variant, 24 onwards the category: flipping either breaks the signature.
+    for index in (9, 24):
         with pytest.raises(InvalidToken, match="signature"):
             tokens.verify(_flip(token, index))
     with pytest.raises(InvalidToken, match="key"):
         tokens.verify(FeedbackTokens([("x" * 40).encode()], ttl_s=3600).issue("baseline", "json", 50.0, 3))
+
+
+def test_two_answers_alike_in_everything_get_two_tokens() -> None:
+    tokens = FeedbackTokens([NEW.encode()], ttl_s=3600, clock=_Clock())
+    assert tokens.issue("candidate", "json", 5.0, 1) != tokens.issue("candidate", "json", 5.0, 1)
 
 
 def test_a_token_past_its_expiry_is_refused() -> None:
