@@ -21,7 +21,7 @@ from monitors.analysis.clustering import (
 )
 from monitors.analysis.confidence_sequences import quantile_ranks
 from monitors.analysis.live import read_live_counts, unpaired_verdicts
-from monitors.analysis.policy import LatencyTolerance
+from monitors.analysis.policy import LatencyTolerance, SimilarityTolerance
 from monitors.analysis.samples import PairSample
 from monitors.analysis.verdicts import ANYTIME, IMPROVEMENT, REGRESSION, SINGLE, build_report, report_from_samples
 from monitors.metrics import GatewayMetrics, RequestRecord
@@ -144,3 +144,27 @@ def test_live_answers_and_ttfts_are_counted_per_key_group_for_the_verdicts_and_k
     # The per-group series are the verdicts' input, not something Prometheus scrapes.
     exposed = metrics.render(None)[0].decode()
     assert "quantgate_live_answers_total" in exposed and "key_group" not in exposed
+
+
+def test_sign_tests_and_p95_allow_for_one_users_pairs_from_the_sampled_keys() -> None:
+    rng = np.random.default_rng(8)
+    judged = {"refused": False}
+
+    def pairs(keyed: bool) -> list[PairSample]:
+        out = []
+        for user in range(200):
+            similar, slow = user % 2 == 0, user % 10 == 0  # half the users' answers drift, a tenth are slow
+            for _ in range(10):
+                ttft = float(rng.lognormal(np.log(0.5 if slow else 0.05), 0.1))
+                out.append(PairSample("chat", judged, judged, 1.0, 0.9 if similar else 0.3, ttft, ttft,
+                                      routing_key=f"user-{user}" if keyed else None))
+        return out
+
+    policy = POLICY.model_copy(update={"defaults": POLICY.defaults.model_copy(update={
+        "similarity": SimilarityTolerance(min_median=0.6), "ttft_p95": LatencyTolerance(max_increase_pct=20)})})
+    clustered = {v.metric: v for v in report_from_samples(pairs(True), policy, {}, {}, looks=SINGLE).verdicts}
+    independent = {v.metric: v for v in report_from_samples(pairs(False), policy, {}, {}, looks=SINGLE).verdicts}
+    for metric in ("similarity", "ttft_p95"):
+        assert clustered[metric].design_effect > 2 and independent[metric].design_effect == 1.0
+        width = clustered[metric].interval[1] - clustered[metric].interval[0]
+        assert width > independent[metric].interval[1] - independent[metric].interval[0]
