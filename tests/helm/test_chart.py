@@ -87,3 +87,18 @@ def test_grace_period_must_cover_the_pre_stop_pause_and_the_drain() -> None:
 def test_missing_secrets_fail_therender() -> None:
     with pytest.raises(helm_python.HelmRenderError, match="adminToken"):
         helm_python.Chart.load(str(CHART)).render({}, name="quantgate", namespace="llm")
+
+
+def test_feedback_keys_reach_the_gateway_from_the_secret_as_the_list_it_parses() -> None:
+    from gateway.settings import GatewaySettings
+
+    keys = ["a" * 40, "b" * 40]
+    docs = render({**production_values(), "secrets": {**production_values()["secrets"], "feedbackKeys": keys}})
+    secret = next(d for d in docs["Secret"])
+    gateway = next(d for d in docs["Deployment"] if d["metadata"]["name"] == "quantgate")
+    env = {e["name"]: e for e in gateway["spec"]["template"]["spec"]["containers"][0]["env"]}
+    ref = env["QUANTGATE_FEEDBACK__KEYS"]["valueFrom"]["secretKeyRef"]
+    assert ref["key"] == "feedback-keys" and ref["optional"] is True  # an existing Secret without it: no feedback
+    value = secret["stringData"]["feedback-keys"]
+    assert [k.get_secret_value() for k in GatewaySettings(feedback={"keys": json.loads(value)}).feedback.keys] == keys
+    assert "feedback-keys" not in next(d for d in render(production_values())["Secret"])["stringData"]

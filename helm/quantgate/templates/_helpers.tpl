@@ -36,6 +36,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   valueFrom: {secretKeyRef: {name: {{ include "quantgate.secretName" . }}, key: admin-token}}
 - name: QUANTGATE_FLAG_STORE_URL
   valueFrom: {secretKeyRef: {name: {{ include "quantgate.secretName" . }}, key: database-url}}
+- name: QUANTGATE_FEEDBACK__KEYS
+  valueFrom: {secretKeyRef: {name: {{ include "quantgate.secretName" . }}, key: feedback-keys, optional: true}}
 - name: QUANTGATE_CONFIG_FILE
   value: /etc/quantgate/quantgate.yaml
 {{- end -}}
