@@ -19,6 +19,8 @@ def test_demo_ramps_rolls_back_and_cleans_up() -> None:
     assert "gate: rollout refused (409)" in out and "disclosure card:" in out
     assert "Requests per variant" in out and "TTFT p50" in out and "Flag audit trail" in out
     assert "/metrics" in out
+    # The users' feedback went back through the answers' tokens and is judged per category.
+    assert "thumbs-down sent back" in out and "User feedback: thumbs-down per answer" in out
     leftovers = [p for p in psutil.process_iter(["pid", "cmdline"])
                  if p.pid not in before and "gateway.cli.main" in " ".join(p.info["cmdline"] or [])]
     assert not leftovers

@@ -22,7 +22,7 @@ from rich.console import Console, RenderableType
 from gateway.cli.fitted_table import Column, fitted_table
 from gateway.cli.tables import audit_table
 from gateway.demo.stack import LocalStack, free_port, gateway_env, quantgate_argv, simulator_argv
-from gateway.demo.traffic import Outcome, drive, load_prompts
+from gateway.demo.traffic import Outcome, drive, load_prompts, send_feedback
 from gateway.demo.vllm_backends import runtime_version, stamp_from_checkpoint, start_pair
 
 DEMO_POLICY = Path(__file__).parent / "data" / "preship-policy.yaml"
@@ -81,6 +81,7 @@ class DemoStack:
         """Backends first, then the gateway on SQLite in front of them."""
         env = self._start_vllm(self.vllm) if self.vllm else self._start_simulators()
         env["QUANTGATE_POLICY_FILE"] = str(DEMO_POLICY)
+        env["QUANTGATE_FEEDBACK__KEYS"] = json.dumps([secrets.token_hex(24)])
         self.env = env
         self.stack.start("gateway", quantgate_argv("serve", "--port", str(self.gateway_port)), env).wait_ready(
             f"{self.url}/readyz")
@@ -143,6 +144,18 @@ def _shadow_table(console: Console, demo: DemoStack) -> RenderableType:
                         columns, rows)
 
 
+def _feedback_table(console: Console, demo: DemoStack) -> RenderableType:
+    """The live verdicts on what the users sent back, per category."""
+    with demo.admin() as admin:
+        verdicts = admin.get("/admin/verdicts").json()["live_verdicts"]
+    rows = [(v["category"], v["verdict"], f"{v['baseline_value']:.0%}", f"{v['candidate_value']:.0%}", str(v["n"]))
+            for v in verdicts if v["metric"] == "feedback:thumbs_down"]
+    columns = [Column("category"), Column("verdict"), *(Column(name, justify="right") for name in (
+        "baseline thumbs-down", "candidate thumbs-down", "answers (smaller arm)"))]
+    return fitted_table(console, "User feedback: thumbs-down per answer (POST /v1/feedback), live verdicts within "
+                                 "routing strata", columns, rows)
+
+
 def _run_phases(demo: DemoStack, console: Console, requests_per_phase: int, concurrency: int) -> list[Outcome]:
     prompts = load_prompts()
     outcomes: list[Outcome] = []
@@ -158,8 +171,9 @@ def _run_phases(demo: DemoStack, console: Console, requests_per_phase: int, conc
             batch = asyncio.run(drive(demo.url, phase, prompts, requests_per_phase, concurrency,
                                       offset=index * requests_per_phase))
             candidate = sum(o.variant == "candidate" for o in batch)
+            disliked = asyncio.run(send_feedback(demo.url, batch, seed=index))
             console.print(f"  {phase:<12} {len(batch)} requests in {time.perf_counter() - started:.1f}s, "
-                          f"{candidate} on the candidate")
+                          f"{candidate} on the candidate, {disliked} thumbs-down sent back")
             outcomes += batch
     return outcomes
 
@@ -188,6 +202,7 @@ def _summarize(demo: DemoStack, console: Console, outcomes: list[Outcome]) -> bo
     with demo.admin() as admin:
         console.print(audit_table(console, admin.get("/admin/audit", params={"limit": 20}).json()["entries"]))
     console.print(_shadow_table(console, demo))
+    console.print(_feedback_table(console, demo))
     after_rollback = [o for o in outcomes if o.phase == "rollback"]
     clean = bool(after_rollback) and all(o.variant == "baseline" and o.status == 200 for o in after_rollback)
     if clean:

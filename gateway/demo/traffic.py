@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -36,6 +37,7 @@ class Outcome:
     streamed: bool
     ttft_s: float | None
     total_s: float
+    feedback_token: str | None = None
 
 
 def load_prompts() -> list[Prompt]:
@@ -67,7 +69,7 @@ async def _one(client: httpx.AsyncClient, phase: str, prompt: Prompt, user: str,
             if ttft is None and stream and b'"content":"' in chunk.replace(b'"content":""', b""):
                 ttft = time.perf_counter() - started
     return Outcome(phase, prompt.category, response.headers.get("x-quantgate-variant", "?"), response.status_code,
-                   stream, ttft, time.perf_counter() - started)
+                   stream, ttft, time.perf_counter() - started, response.headers.get("x-quantgate-feedback-token"))
 
 
 async def drive(url: str, phase: str, prompts: list[Prompt], count: int, concurrency: int,
@@ -83,3 +85,24 @@ async def drive(url: str, phase: str, prompts: list[Prompt], count: int, concurr
                 return await _one(client, phase, prompts[n % len(prompts)], f"user-{n % 97}", stream=n % 2 == 0)
 
         return list(await asyncio.gather(*(bounded(i) for i in range(count))))
+
+
+# The demo's users: a thumbs-down for 5% of answers, and for 60% of the candidate's math answers (a slice the
+# quantized model got worse on as users see it, though the validation passed it; json, which it fails, is pinned).
+FEEDBACK_CATEGORY, BASE_THUMBS_DOWN, CANDIDATE_THUMBS_DOWN = "math", 0.05, 0.60
+
+
+async def send_feedback(url: str, outcomes: list[Outcome], seed: int) -> int:
+    """Post a thumbs-down for the answers the demo's users disliked; returns how many were recorded."""
+    rng = random.Random(seed)
+    recorded = 0
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        for outcome in outcomes:
+            disliked = CANDIDATE_THUMBS_DOWN if (outcome.variant, outcome.category) == (
+                "candidate", FEEDBACK_CATEGORY) else BASE_THUMBS_DOWN
+            if outcome.feedback_token and rng.random() < disliked:
+                response = await client.post("/v1/feedback", json={"token": outcome.feedback_token,
+                                                                    "signal": "thumbs_down"})
+                recorded += response.status_code == 200 and response.json().get("recorded", False)
+    return recorded
+
