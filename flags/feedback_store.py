@@ -68,7 +68,13 @@ class FeedbackStore:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
                 inserted = {(r.token_sha256, r.signal) for r in conn.execute(statement, values)} if values else set()
-        return [(row.token_sha256, row.signal) in inserted for row in rows]
+        # A key inserted once answers "new" once: the same signal twice in one batch is one new row and a duplicate.
+        fresh = []
+        for row in rows:
+            key = (row.token_sha256, row.signal)
+            fresh.append(key in inserted)
+            inserted.discard(key)
+        return fresh
 
     def tally(self, since: datetime | None = None) -> list[FeedbackTally]:
         """Counts per variant, category and signal (since a time, or all)."""

@@ -1,0 +1,28 @@
+"""Stored feedback on both databases: one row per (answer's token, signal) and per idempotency key, in one batch
+or across batches, and per-row answers saying which were new."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flags.feedback_store import FeedbackRow, FeedbackStore
+from flags.model import utcnow
+
+
+def _row(token: str, signal: str = "thumbs_down", key: str | None = None, category: str = "json") -> FeedbackRow:
+    now = utcnow()
+    return FeedbackRow(received_at=now, issued_at=now - timedelta(seconds=5), variant="candidate", category=category,
+                       candidate_share=50.0, key_group=3, signal=signal, token_sha256=token.ljust(64, "0"),
+                       idempotency_key=key)
+
+
+def test_each_signal_about_an_answer_is_kept_once(database_url: str) -> None:
+    store = FeedbackStore(database_url)
+    first = store.insert_new([_row("a"), _row("a", "escalated"), _row("b", key="k1"), _row("a")])
+    # The same token and signal twice in one batch: the second is the duplicate.
+    assert first == [True, True, True, False]
+    again = store.insert_new([_row("a"), _row("c", key="k1"), _row("d", category="chat")])
+    assert again == [False, False, True]
+    tally = {(t.category, t.signal): t.count for t in store.tally()}
+    assert tally == {("json", "thumbs_down"): 2, ("json", "escalated"): 1, ("chat", "thumbs_down"): 1}
+    store.engine.dispose()
