@@ -31,8 +31,12 @@ PHASES: list[tuple[str, dict[str, Any]]] = [
                     "reason": "demo: everything on the baseline, half of the users mirrored to the candidate"}),
     ("rollout 10%", {"rollout_percent": 10, "reason": "demo: canary 10% of users"}),
     ("rollout 50%", {"rollout_percent": 50, "reason": "demo: widen to 50%"}),
+    # No flag change: a day of users at 50%, long enough for their thumbs-down to be judged per category.
+    ("feedback", {}),
     ("rollback", {"rollback": True, "reason": "demo: roll back with one flip"}),
 ]
+# The feedback phase sends this many times the requests of the others.
+FEEDBACK_TRAFFIC = 20
 
 
 @dataclass
@@ -156,19 +160,25 @@ def _feedback_table(console: Console, demo: DemoStack) -> RenderableType:
                                  "routing strata", columns, rows)
 
 
+def _apply(admin: httpx.Client, phase: str, change: dict[str, Any]) -> None:
+    response = admin.post("/admin/rollback", json={"reason": change["reason"]}) if change.get("rollback") \
+        else admin.put("/admin/flags", json=change)
+    if response.status_code == 409:
+        raise RuntimeError(f"{phase} refused: {response.json()['error']['message']}")
+    response.raise_for_status()
+    time.sleep(0.6)  # a little over two flag polls: every worker now routes on the new flags
+
+
 def _run_phases(demo: DemoStack, console: Console, requests_per_phase: int, concurrency: int) -> list[Outcome]:
     prompts = load_prompts()
     outcomes: list[Outcome] = []
     with demo.admin() as admin:
         for index, (phase, change) in enumerate(PHASES):
-            response = admin.post("/admin/rollback", json={"reason": change["reason"]}) if change.get("rollback") \
-                else admin.put("/admin/flags", json=change)
-            if response.status_code == 409:
-                raise RuntimeError(f"{phase} refused: {response.json()['error']['message']}")
-            response.raise_for_status()
-            time.sleep(0.6)  # a little over two flag polls: every worker now routes on the new flags
+            if change:
+                _apply(admin, phase, change)
             started = time.perf_counter()
-            batch = asyncio.run(drive(demo.url, phase, prompts, requests_per_phase, concurrency,
+            count = requests_per_phase * (FEEDBACK_TRAFFIC if phase == "feedback" else 1)
+            batch = asyncio.run(drive(demo.url, phase, prompts, count, concurrency,
                                       offset=index * requests_per_phase))
             candidate = sum(o.variant == "candidate" for o in batch)
             disliked = asyncio.run(send_feedback(demo.url, batch, seed=index))
