@@ -68,6 +68,16 @@ class RequestRecord:
     routing_key: str | None = None
 
 
+def _live_ttft_series(r: CollectorRegistry) -> tuple[Histogram, Counter]:
+    """The live verdicts' TTFT histogram per stratum, and (not exported) the same TTFTs per key group and bucket."""
+    vc = ("variant", "category")
+    return (Histogram("quantgate_live_ttft_seconds", "TTFT of streamed requests by the candidate's traffic share "
+                      "when routed (the strata of the live verdicts).", (*vc, "stratum"), buckets=TTFT_BUCKETS,
+                      registry=r),
+            Counter(KEY_GROUP_TTFT_SERIES, "Live TTFTs per routing-key group and bucket.", (*vc, "key_group", "le"),
+                    registry=r))
+
+
 class GatewayMetrics:
     """All gateway metrics, registered on one registry (one per app, so tests can build many apps)."""
 
@@ -77,12 +87,7 @@ class GatewayMetrics:
         vc = ("variant", "category")
         self.requests = Counter("quantgate_requests", "Proxied requests by outcome (HTTP status; 499 = client went "
                                 "away).", (*vc, "endpoint", "status"), registry=r)
-        self.live_ttft = Histogram("quantgate_live_ttft_seconds", "TTFT of streamed requests by the candidate's "
-                                   "traffic share when routed (the strata of the live verdicts).",
-                                   (*vc, "stratum"), buckets=TTFT_BUCKETS, registry=r)
-        # Not exported (an analysis input): the same TTFTs per routing-key group and bucket.
-        self.live_ttft_groups = Counter(KEY_GROUP_TTFT_SERIES, "Live TTFTs per routing-key group and bucket.",
-                                        (*vc, "key_group", "le"), registry=r)
+        self.live_ttft, self.live_ttft_groups = _live_ttft_series(r)
         self._strata = StratumLabels()
         self.ttft = Histogram("quantgate_time_to_first_token_seconds",
                               "Time from request arrival to the first content token forwarded (streamed requests).",
