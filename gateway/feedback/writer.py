@@ -89,7 +89,5 @@ class FeedbackWriter:
             except asyncio.CancelledError:
                 pass
             self._task = None
-        while not self._queue.empty():
-            _, future = self._queue.get_nowait()
-            if not future.done():
-                future.set_exception(FeedbackRefused("the gateway is stopping; nothing was recorded"))
+        queued = [self._queue.get_nowait() for _ in range(self._queue.qsize())]
+        _refuse(queued, "the gateway is stopping; nothing was recorded")

@@ -132,12 +132,17 @@ def _from_tally(grouped: GroupedTally) -> CategoryWindow:
     tally = grouped.total
     window = CategoryWindow(tally.category, tally.pairs, _rate_counts(tally), ShareCount(0, 0), ShareCount(0, 0),
                             ShareCount(0, 0), tally.timed_pairs, tally.censored)
-    per_group = [_rate_counts(t) for t in grouped.groups.values()]
-    for name in window.rates:
+    _add_groups(window, window.rates, [_rate_counts(t) for t in grouped.groups.values()])
+    return window
+
+
+def _add_groups(window: CategoryWindow, rates: dict[str, PairedCounts],
+                per_group: list[dict[str, PairedCounts]]) -> None:
+    """Each of `rates` counted per key group (a group without the rate counts zero)."""
+    for name in rates:
         cells = np.array([[g[name].worse, g[name].better, g[name].n] if name in g else [0, 0, 0] for g in per_group],
                          dtype=float).reshape(-1, 3)
         window.groups[name] = GroupedCounts(cells[:, 0], cells[:, 1], cells[:, 2])
-    return window
 
 
 def _set_design_effects(window: CategoryWindow) -> None:
@@ -285,12 +290,9 @@ def _category_from_samples(name: str, group: list[tuple[str, PairSample]]) -> Ca
     samples = [sample for _, sample in group]
     window = _from_tally(GroupedTally(_tally_samples(name, samples),
                                       {g: _tally_samples(name, members) for g, members in by_group.items()}))
-    window.rates.update(_checked_rates(samples))
-    per_group = [_checked_rates(members) for members in by_group.values()]
-    for metric in _checked_rates(samples):
-        cells = np.array([[r[metric].worse, r[metric].better, r[metric].n] if metric in r else [0, 0, 0]
-                          for r in per_group], dtype=float).reshape(-1, 3)
-        window.groups[metric] = GroupedCounts(cells[:, 0], cells[:, 1], cells[:, 2])
+    checked = _checked_rates(samples)
+    window.rates.update(checked)
+    _add_groups(window, checked, [_checked_rates(members) for members in by_group.values()])
     return window
 
 
