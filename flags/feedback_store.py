@@ -33,6 +33,32 @@ class FeedbackRow(SQLModel, table=True):
     idempotency_key: str | None = Field(default=None, max_length=128, unique=True)
 
 
+class ServedRow(SQLModel, table=True):
+    """Answers that carried a feedback token, per hour and cell: the signals' denominators, aggregated (nothing per
+    request), so a guard in another process or pod reads the same rates the live verdicts do."""
+
+    __tablename__ = "quantgate_feedback_served"
+
+    hour: datetime = Field(primary_key=True)
+    variant: str = Field(primary_key=True, max_length=16)
+    category: str = Field(primary_key=True, max_length=200)
+    candidate_share: float = Field(primary_key=True)
+    key_group: int = Field(primary_key=True)
+    answers: int
+
+
+# (variant, category, candidate share, key group): one cell of the served counts and of the signal counts.
+ServedCell = tuple[str, str, float, int]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackCells:
+    """Answers served and judged signals per cell (signals: per signal name), since a time."""
+
+    served: dict[ServedCell, int]
+    signals: dict[str, dict[ServedCell, int]]
+
+
 @dataclass(frozen=True, slots=True)
 class FeedbackTally:
     """Signals counted per (variant, category, signal)."""
@@ -85,3 +111,41 @@ class FeedbackStore:
             query = query.where(t.received_at >= since)
         with self.engine.connect() as conn:
             return [FeedbackTally(*row) for row in conn.execute(query).all()]
+
+    def add_served(self, hour: datetime, counts: dict[ServedCell, int]) -> None:
+        """Add answers served to the hour's cells in one transaction (an upsert that increments)."""
+        if not counts:
+            return
+        self.ensure_schema()
+        table = ServedRow.__table__  # type: ignore[attr-defined]
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=["hour", "variant", "category", "candidate_share", "key_group"],
+            set_={"answers": table.c.answers + statement.excluded.answers})
+        values = [{"hour": hour, "variant": v, "category": c, "candidate_share": share, "key_group": group,
+                   "answers": n} for (v, c, share, group), n in counts.items()]
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                conn.execute(statement, values)
+
+    def cells(self, since: datetime, judged: dict[str, float | None]) -> FeedbackCells:
+        """Answers served from `since`'s hour on and the signals about them, per cell; `judged` names the signals
+        to count, each with the score at or below which a score counts (None: an event, every one counts)."""
+        self.ensure_schema()
+        hour = since.replace(minute=0, second=0, microsecond=0)
+        s, f = ServedRow.__table__.c, FeedbackRow.__table__.c  # type: ignore[attr-defined]
+        cell_of = (s.variant, s.category, s.candidate_share, s.key_group)
+        with self.engine.connect() as conn:
+            served = {(v, c, float(share), int(g)): int(n) for v, c, share, g, n in conn.execute(
+                select(*cell_of, func.sum(s.answers)).where(s.hour >= hour).group_by(*cell_of)).all()}
+            signals: dict[str, dict[ServedCell, int]] = {}
+            for signal, low_at_most in judged.items():
+                query = (select(f.variant, f.category, f.candidate_share, f.key_group, func.count())
+                         .where(f.signal == signal, f.issued_at >= hour)
+                         .group_by(f.variant, f.category, f.candidate_share, f.key_group))
+                if low_at_most is not None:
+                    query = query.where(f.value <= low_at_most)
+                signals[signal] = {(v, c, float(share), int(g)): int(n) for v, c, share, g, n in conn.execute(query)}
+        return FeedbackCells(served, signals)

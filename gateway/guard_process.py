@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flags.comparisons import ComparisonStore
+from flags.feedback_store import FeedbackStore
 from flags.gate import GateContext
 from flags.model import Variant
 from flags.store import FlagStore
@@ -40,7 +41,8 @@ def build_guard(config_file: Path | None) -> RolloutGuard:
     policy = load_policy(settings.policy_file)
     return RolloutGuard(settings=settings.guard, policy=policy, flags=store,
                         comparisons=ComparisonStore(settings.flag_store_url), categories=list(settings.categories),
-                        max_categories=settings.max_categories, gate=gate_reader(settings, policy))
+                        max_categories=settings.max_categories, gate=gate_reader(settings, policy),
+                        feedback=FeedbackStore(settings.flag_store_url, settings.flag_store_timeouts))
 
 
 async def run_guard(guard: RolloutGuard) -> None:

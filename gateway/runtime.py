@@ -17,6 +17,7 @@ from flags.model import FlagSet, Variant
 from flags.store import FlagStore
 from gateway.auth_throttle import LoginThrottle
 from gateway.backend_check import BackendCheck, check_backends
+from gateway.feedback.served import ServedAnswers
 from gateway.feedback.token import FeedbackTokens
 from gateway.feedback.writer import FeedbackWriter
 from gateway.public_model import PublicModelName
@@ -59,6 +60,8 @@ class GatewayRuntime:
     # Signs the feedback token of every answer, and writes the signals sent back (None: not configured).
     feedback_tokens: FeedbackTokens | None = None
     feedback_writer: FeedbackWriter | None = None
+    # Answers that carried a token, written to the store for the guard's feedback rates (None: not configured).
+    feedback_served: ServedAnswers | None = None
     primaries_in_flight: int = 0
     backend_checks: list[BackendCheck] = field(default_factory=list)
     _check_task: asyncio.Task[None] | None = None
@@ -113,7 +116,9 @@ class GatewayRuntime:
             validation=ValidationState.of(settings, policy),
             feedback_tokens=(FeedbackTokens(settings.feedback.secrets(), settings.feedback.token_ttl_s)
                              if settings.feedback.keys else None),
-            feedback_writer=_feedback_writer(settings, quality),
+            feedback_writer=_feedback_writer(settings, quality, policy),
+            feedback_served=(ServedAnswers(FeedbackStore(settings.flag_store_url, settings.flag_store_timeouts),
+                                           settings.feedback.served_flush_s) if settings.feedback.keys else None),
         )
 
     async def start(self, serves_traffic: bool = True) -> None:
@@ -136,6 +141,8 @@ class GatewayRuntime:
         self.shadow.start()
         if self.feedback_writer is not None and serves_traffic:
             self.feedback_writer.start()
+        if self.feedback_served is not None and serves_traffic:
+            self.feedback_served.start()
 
     async def refresh_backends(self) -> None:
         """Check every backend's identity now and re-read the validation in force (the gate's inputs)."""
@@ -170,6 +177,8 @@ class GatewayRuntime:
         await self.writer.stop()
         if self.feedback_writer is not None:
             await self.feedback_writer.stop()
+        if self.feedback_served is not None:
+            await self.feedback_served.stop()
         await self.flags.stop()
         for backend in self.backends.values():
             await backend.close()
@@ -178,12 +187,18 @@ class GatewayRuntime:
         await self.tracing.shutdown()
 
 
-def _feedback_writer(settings: GatewaySettings, quality: QualityMetrics) -> FeedbackWriter | None:
+def _feedback_writer(settings: GatewaySettings, quality: QualityMetrics,
+                     policy: RegressionPolicy) -> FeedbackWriter | None:
     """The feedback writer over the flag store's database; each recorded signal counted for the live verdicts."""
     if not settings.feedback.keys:
         return None
 
+    signals = policy.feedback
+
     def recorded(row: FeedbackRow) -> None:
-        quality.observe_feedback(row.variant, row.category, row.candidate_share, row.key_group, row.signal)
+        # A score is stored whatever it is; only a low one is the judged event the verdicts and the alert count.
+        declared = signals.get(row.signal)
+        if declared is not None and declared.counts(row.value):
+            quality.observe_feedback(row.variant, row.category, row.candidate_share, row.key_group, row.signal)
 
     return FeedbackWriter(FeedbackStore(settings.flag_store_url, settings.flag_store_timeouts), recorded)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -21,6 +22,12 @@ def test_demo_ramps_rolls_back_and_cleans_up() -> None:
     assert "/metrics" in out
     # The users' feedback went back through the answers' tokens and is judged per category.
     assert "thumbs-down sent back" in out and "User feedback: thumbs-down per answer" in out
+    # The candidate's math answers draw many more thumbs-down: that category is the regression, and no other.
+    feedback = out.split("User feedback: thumbs-down per answer")[1].split("After the rollback flip")[0]
+    rows = [[cell.strip() for cell in re.split(r"[│┃|]", line)[1:-1]] for line in feedback.splitlines()]
+    verdicts = {row[0]: row[1] for row in rows if len(row) > 2 and row[0] and row[0] != "category"}
+    assert verdicts.get("math") == "regression", feedback
+    assert [c for c, v in verdicts.items() if v == "regression"] == ["math"], feedback
     leftovers = [p for p in psutil.process_iter(["pid", "cmdline"])
                  if p.pid not in before and "gateway.cli.main" in " ".join(p.info["cmdline"] or [])]
     assert not leftovers

@@ -36,7 +36,7 @@ PHASES: list[tuple[str, dict[str, Any]]] = [
     ("rollback", {"rollback": True, "reason": "demo: roll back with one flip"}),
 ]
 # The feedback phase sends this many times the requests of the others.
-FEEDBACK_TRAFFIC = 20
+FEEDBACK_TRAFFIC = 40
 
 
 @dataclass

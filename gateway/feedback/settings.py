@@ -15,6 +15,8 @@ class FeedbackSettings(BaseModel):
     # Rotation: put the new key first, keep the old one second until its tokens have expired.
     keys: list[SecretStr] = Field(default_factory=list, max_length=2)
     token_ttl_s: float = Field(default=7 * 24 * 3600, ge=60, le=90 * 24 * 3600)
+    # How often each worker adds the answers it gave tokens to to the store (the guard's denominators).
+    served_flush_s: float = Field(default=15.0, gt=0, le=3600)
 
     @field_validator("keys", mode="before")
     @classmethod

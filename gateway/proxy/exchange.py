@@ -67,10 +67,7 @@ class ProxyExchange:
                 if self.plan.shadowed:
                     self._start_shadow()
                 if runtime.feedback_tokens is not None:
-                    request = self.request
-                    self.relay.feedback_token = runtime.feedback_tokens.issue(
-                        self.call.variant.value, request.category, self.plan.decision.candidate_share,
-                        live_key_group(request.routing_key)).encode("ascii")
+                    self._issue_feedback_token()
                 await self.relay.relay(response, first, self.call.variant, self.call.failed_over)
             except BaseException:
                 # Cancelled (the client left) or failed: drop the connection so the backend stops generating.
@@ -83,6 +80,16 @@ class ProxyExchange:
             self._gauge.dec()
             self._hand_over_answer()
             self.call.finish_span({"quantgate.output_tokens": self.relay.output_tokens})
+
+    def _issue_feedback_token(self) -> None:
+        """Sign the answer's token, and count the answer among those that can get a signal (the guard's rates)."""
+        request, runtime = self.request, self.runtime
+        variant, share = self.call.variant.value, self.plan.decision.candidate_share
+        group = live_key_group(request.routing_key)
+        self.relay.feedback_token = runtime.feedback_tokens.issue(  # type: ignore[union-attr]
+            variant, request.category, share, group).encode("ascii")
+        if runtime.feedback_served is not None:
+            runtime.feedback_served.count(variant, request.category, share, group)
 
     def _start_shadow(self) -> None:
         """Mirror to the other arm now that the primary has started; never after a failover."""

@@ -6,7 +6,9 @@ the same one the report shows) is read at α / family: a check fails when any lo
 policy's tolerance, and after `threshold` consecutive failed checks the guard flips the rollback flag with
 an audit reason quoting that bound. The ramp raises `rollout_percent` by `step` up to `max` only when every
 test with enough pairs has its upper bound inside the tolerance. The counts persist in the flag store, so
-a restart continues the same sequences (no fresh alpha), and clearing a rollback starts them over.
+a restart continues the same sequences (no fresh alpha), and clearing a rollback starts them over. Feedback
+signals the policy marks `guard: true` join the tests (`monitors.analysis.feedback_guard`), read from the store
+over the same window at the same alpha.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from flags.comparisons import ComparisonStore, key_group
+from flags.feedback_store import FeedbackStore
 from flags.gate import GateContext, RolloutGated
 from flags.model import GuardStateRow, utcnow
 from flags.store import FlagStore
 from flags.updates import FlagUpdate
 from monitors.analysis import confidence_sequences as cs
 from monitors.analysis.clustering import GroupedCounts, design_effect
+from monitors.analysis.feedback_guard import FeedbackFinding, counts_from_cells, feedback_findings, guarded_signals
 from monitors.analysis.guard_settings import GuardSettings, RampSettings
 from monitors.analysis.metric_definitions import GUARD_TESTS, definition
 from monitors.analysis.policy import RateTolerance, RatioTolerance, RegressionPolicy, SimilarityTolerance
@@ -178,16 +182,21 @@ class RolloutGuard:
     evidence: GuardEvidence | None = None
     # The pre-ship gate's inputs, read before each ramp step (None: ramps are not gated, as in simulations).
     gate: Callable[[], GateContext] | None = None
+    # Where the feedback signals and the answers served are (None: the guard judges shadow pairs only).
+    feedback: FeedbackStore | None = None
+    # This check's feedback tests, by (category, test name).
+    _findings: dict[tuple[str, str], FeedbackFinding] = field(default_factory=dict, init=False, repr=False)
 
     def family(self) -> int:
-        """How many tests share alpha: every (category, metric) test the guard can ever run."""
+        """How many tests share alpha: every (category, metric) test the guard can ever run, feedback signals
+        the policy marks `guard: true` included."""
         if self.settings.family_size is not None:
             return self.settings.family_size
         if self.categories:
             labels = len(set(self.categories)) + 1
         else:
             labels = len(self.policy.categories) + self.max_categories + 1
-        return labels * len(GUARDED)
+        return labels * (len(GUARDED) + len(guarded_signals(self.policy)))
 
     def _alpha(self) -> float:
         # Bonferroni over the family, each bound one-sided: rollback and ramp both hold family-wise.
@@ -241,19 +250,33 @@ class RolloutGuard:
                 if x is not None:
                     evidence.add((category, metric), x, group)
 
+    def _read_feedback(self) -> None:
+        """This check's feedback tests, from the window's start (the pairs' `since`)."""
+        signals, since = guarded_signals(self.policy), self._evidence().since
+        self._findings = {}
+        if self.feedback is None or not signals or since is None:
+            return
+        live = counts_from_cells(self.feedback.cells(since, signals), self._category)
+        for finding in feedback_findings(live, self.policy, self._alpha()):
+            self._findings[(finding.category, finding.test)] = finding
+
     def _regressions(self) -> list[tuple[str, str]]:
-        return beyond_tolerance(self._evidence(), self.policy, self._alpha())
+        found = beyond_tolerance(self._evidence(), self.policy, self._alpha())
+        return found + sorted(key for key, finding in self._findings.items() if finding.regression)
 
     def _unproven(self) -> list[str]:
         """Every test, whatever its size, whose upper bound is not yet inside the tolerance: a category with few
         pairs is not shown within tolerance, so more users must not see the candidate on its account."""
         evidence, alpha = self._evidence(), self._alpha()
-        return [f"{category}/{metric}" for category, metric in sorted(evidence.counts)
-                if not cs.upper_bound(evidence.judged_tally((category, metric)), alpha)
-                < self._margin(category, metric)]
+        pairs = [f"{category}/{metric}" for category, metric in sorted(evidence.counts)
+                 if not cs.upper_bound(evidence.judged_tally((category, metric)), alpha)
+                 < self._margin(category, metric)]
+        return pairs + [f"{c}/{t}" for (c, t), finding in sorted(self._findings.items()) if not finding.within]
 
     def _describe(self, category: str, metric: str) -> str:
         evidence, key, alpha = self._evidence(), (category, metric), self._alpha()
+        if key in self._findings:
+            return self._findings[key].describe(alpha)
         tally, design = evidence.tally(key), evidence.design_effect(key)
         bound = cs.lower_bound(evidence.judged_tally(key), alpha)
         if definition(metric).is_rate:
@@ -289,6 +312,7 @@ class RolloutGuard:
             return GuardDecision([], evidence.failed_checks, "halted", flags.rollout_percent, "rollback is active")
         self._sync()
         self._feed(self._read_new())
+        self._read_feedback()
         decision = self._decide(flags.rollout_percent, self._regressions())
         self._save()
         return decision

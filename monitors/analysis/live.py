@@ -298,6 +298,15 @@ def _rate_test(live: LiveCounts, category: str, metric: str, tol: RateTolerance,
                      _rate_estimator(strata, shares, tol.max_increase_pp / 100, looks), design)
 
 
+def feedback_estimate(live: LiveCounts, category: str, signal: str, tol: RateTolerance,
+                      looks: str = ANYTIME) -> tuple[int, Callable[[float], Estimate], float]:
+    """One feedback signal's live test in a category: its answers, its estimate at a given two-sided alpha, and the
+    design effect its counts were divided by."""
+    outcome = f"{FEEDBACK_OUTCOME}{signal}"
+    test = _rate_test(live, category, outcome, tol, (outcome, "judged"), looks)
+    return test.n, test.estimate, max(test.design or (1.0,))
+
+
 def live_tests(live: LiveCounts, policy: RegressionPolicy) -> int:
     """How many live (category, metric) tests have enough answers to run (for the analysis' shared family)."""
     return sum(test.n >= policy.min_samples(test.category) for test in _live_plan(live, policy))

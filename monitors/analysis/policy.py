@@ -48,31 +48,51 @@ class LatencyTolerance(BaseModel):
 
 class FeedbackSignal(BaseModel):
     """A signal applications send about an answer (`POST /v1/feedback`): an event (a thumbs-down, an escalation, a
-    downstream error) judged per answer like a rate, or a score kept with its range."""
+    downstream error) judged per answer served like a rate, or a score with its range whose low scores (at most
+    `low_at_most`, the survey practice of a "bottom-box" share) are judged so."""
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["event", "score"] = "event"
     min: float | None = None
     max: float | None = None
-    # Events: how many percentage points more answers of the candidate may get this signal (None: not judged).
+    # Scores: a score at or below this counts as a low score, the judged event (None: scores are stored only).
+    low_at_most: float | None = None
+    # How many percentage points more answers of the candidate may get this signal (None: not judged).
     max_increase_pp: float | None = Field(default=None, ge=0, le=100)
     # Per-category tolerances (pp), over `max_increase_pp`.
     categories: dict[str, float] = Field(default_factory=dict, max_length=64)
+    # Whether the rollback guard acts on this signal too (off: the verdicts and the alert show it, nothing flips).
+    guard: bool = False
 
     @model_validator(mode="after")
     def _kind(self) -> FeedbackSignal:
         if self.kind == "score" and (self.min is None or self.max is None or self.min >= self.max):
             raise ValueError("a score signal needs min < max")
-        if self.kind == "event" and (self.min is not None or self.max is not None):
+        if self.kind == "event" and (self.min is not None or self.max is not None or self.low_at_most is not None):
             raise ValueError("an event signal has no range (it happened or not)")
+        if self.kind == "score" and self.low_at_most is not None and not self.min <= self.low_at_most < self.max:  # type: ignore[operator]
+            raise ValueError("`low_at_most` must lie in [min, max): some scores must not be low")
         if any(not 0 <= pp <= 100 for pp in self.categories.values()):
             raise ValueError("a category's tolerance is in percentage points, 0 to 100")
+        if self.guard and self.max_increase_pp is None and not self.categories:
+            raise ValueError("`guard: true` needs a tolerance (`max_increase_pp` or `categories`) to act on")
         return self
 
+    @property
+    def judged(self) -> bool:
+        """Whether the signal is counted as an event per answer (events, and scores with `low_at_most`)."""
+        return self.kind == "event" or self.low_at_most is not None
+
+    def counts(self, value: float | None) -> bool:
+        """Whether one recorded signal is a judged event (an event, or a low score)."""
+        if self.kind == "event":
+            return True
+        return self.low_at_most is not None and value is not None and value <= self.low_at_most
+
     def tolerance(self, category: str) -> RateTolerance | None:
-        """The rate tolerance in force for a category (events only)."""
+        """The rate tolerance in force for a category (None: not judged there)."""
         pp = self.categories.get(category, self.max_increase_pp)
-        return None if self.kind != "event" or pp is None else RateTolerance(max_increase_pp=pp)
+        return None if not self.judged or pp is None else RateTolerance(max_increase_pp=pp)
 
 
 class MetricTolerances(BaseModel):

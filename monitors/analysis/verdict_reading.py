@@ -8,6 +8,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitors.strata_labels import FEEDBACK_OUTCOME
+
 # Worst first: a category reads as its worst verdict.
 SEVERITY = ("regression", "inconclusive", "insufficient data", "ok", "improvement")
 
@@ -60,6 +62,9 @@ class CategoryView:
 
 def tolerance_text(metric: str, tolerance: dict[str, Any]) -> str:
     """The committed tolerance in words."""
+    if "max_increase_pp" in tolerance and metric.startswith(FEEDBACK_OUTCOME):
+        signal = metric.removeprefix(FEEDBACK_OUTCOME)
+        return f"answers getting `{signal}` may rise at most {tolerance['max_increase_pp']:g} pp"
     if "max_increase_pp" in tolerance:
         return f"may rise at most {tolerance['max_increase_pp']:g} pp"
     if "max_increase_pct" in tolerance:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 
-from tests.conftest import ADMIN_TOKEN, Gateway
+from tests.conftest import ADMIN_TOKEN, Gateway, GatewayFactory, chat_body
 
 
 @asynccontextmanager
@@ -120,3 +121,23 @@ async def test_the_admin_api_filters_pairs_by_flip_kind_and_similarity(shadowed_
     assert flipped["total"] > 0 and all(c["refusal_flip"] for c in flipped["comparisons"])
     assert all(c["similarity"] >= 0.99 for c in close["comparisons"])
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "flip"
+
+
+async def test_feedback_verdicts_show_on_the_overview_beside_the_other_live_rates(make_gateway: GatewayFactory,
+                                                                                 tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("name: console-feedback\nmin_paired_samples: 1\ndefaults:\n  refusal_rate: {max_increase_pp: 1}\n"
+                      "feedback:\n  thumbs_down: {max_increase_pp: 2}\n")
+    gateway = await make_gateway(feedback={"keys": ["k" * 40]}, policy_file=str(policy))
+    await gateway.set_flags(rollout_percent=50)
+    async with gateway.client() as client:
+        for user in range(12):
+            answer = await client.post("/v1/chat/completions", json=chat_body("hi"),
+                                       headers={"x-quantgate-key": f"user-{user}", "x-quantgate-category": "json"})
+            token = answer.headers["x-quantgate-feedback-token"]
+            sent = await client.post("/v1/feedback", json={"token": token, "signal": "thumbs_down"})
+            assert sent.json()["recorded"]
+    async with _logged_in(gateway) as client:
+        overview = (await client.get("/console")).text
+    row = overview.split("<td>feedback:thumbs_down</td>")[1].split("</tr>")[0]
+    assert "live traffic" in row and "answers getting `thumbs_down` may rise at most 2 pp" in row
