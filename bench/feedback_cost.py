@@ -2,9 +2,10 @@
 
 Run: .venv/bin/python -m bench.feedback_cost [--concurrency 16] [--seconds 10]
 
-The token: `FeedbackTokens.issue` plus the key group's hash, timed over 200,000 answers in this process, and the
-header's size on the wire. The endpoint: a gateway (one worker, SQLite, group-committed batches) started by the
-project's own stack, each request a distinct answer's token, so every one is a new row.
+The token: `FeedbackTokens.issue` plus the key group's hash and the answer's count among those served, timed over
+200,000 answers in this process, and the header's size on the wire. The endpoint: a gateway (one worker, SQLite,
+group-committed batches) started by the project's own stack, each request a distinct answer's token, so every one
+is a new row.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from rich.console import Console
 from rich.table import Table
 
 from flags.bucketing import live_key_group
+from flags.feedback_store import FeedbackStore
 from gateway.demo.stack import LocalStack, free_port, gateway_env, quantgate_argv, simulator_argv
+from gateway.feedback.served import ServedAnswers
 from gateway.feedback.token import FeedbackTokens
 from gateway.proxy.relay import FEEDBACK_HEADER
 
@@ -29,12 +32,16 @@ POLICY = "name: feedback-bench\ndefaults: {}\nfeedback:\n  thumbs_down: {max_inc
 
 
 def token_cost(answers: int = 200_000) -> tuple[float, int]:
-    """(CPU µs per answer, header bytes on the wire)."""
+    """(CPU µs per answer, header bytes on the wire): the token and the answer's count among those served."""
     tokens = FeedbackTokens([KEY.encode()], ttl_s=3600)
+    # The store is never written here (no flush task): only the hot path's in-memory count is timed.
+    served = ServedAnswers(FeedbackStore("sqlite://"), flush_s=3600)
     started = time.process_time()
     token = ""
     for i in range(answers):
-        token = tokens.issue("candidate", "json", 12.5, live_key_group(f"user-{i}"))
+        group = live_key_group(f"user-{i}")
+        token = tokens.issue("candidate", "json", 12.5, group)
+        served.count("candidate", "json", 12.5, group)
     per_answer = (time.process_time() - started) / answers * 1e6
     return per_answer, len(FEEDBACK_HEADER) + 2 + len(token) + 2  # "name: value\r\n"
 
