@@ -31,7 +31,8 @@ def _settings(servers: list, store: Path) -> dict:
     for server in servers:
         backends[server.variant] = {"name": server.variant, "base_url": server.url,
                                     "served_model_name": server.served_name,
-                                    "stamp": stamp_from_checkpoint(server.model_dir, runtime_version(server.url))}
+                                    "stamp": stamp_from_checkpoint(server.model_dir, runtime_version(server.url),
+                                                          server.log_path)}
     return {"flag_store_url": f"sqlite:///{store.resolve()}", "policy_file": str(POLICY.resolve()), **backends}
 
 

@@ -19,9 +19,15 @@ PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 OUTCOMES = (PASS, FAIL, INCONCLUSIVE)
 
 
+# Stamp fields added after validations were first stored: hashed only when set, so a validation recorded before
+# they existed stays bound to the same stamp, and setting one (a kernel change) binds to a new one.
+LATER_STAMP_FIELDS = ("kernel", "compute_dtype")
+
+
 def stamp_sha256(stamp: dict[str, Any]) -> str:
     """Hash of a provenance stamp (as its label dict): what a validation is bound to."""
-    return hashlib.sha256(json.dumps(stamp, sort_keys=True, default=str).encode()).hexdigest()
+    hashed = {key: value for key, value in stamp.items() if value not in ("", None) or key not in LATER_STAMP_FIELDS}
+    return hashlib.sha256(json.dumps(hashed, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class ValidationRow(SQLModel, table=True):

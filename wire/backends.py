@@ -23,6 +23,11 @@ class ProvenanceStamp(BaseModel):
     source_sha256: str = ""
     runtime_version: str = ""
     hardware: str = ""
+    # The linear-layer kernel the runtime chose for this checkpoint on this hardware, and the dtype it computes in:
+    # the same weights run at very different speeds on another kernel (a dequantizing fallback can be slower than
+    # the unquantized baseline). The local vLLM deploy reads both from vLLM's log; remote backends set them.
+    kernel: str = ""
+    compute_dtype: str = ""
 
     def as_labels(self) -> dict[str, str]:
         """The stamp as Prometheus label values (all strings, empty when unknown)."""

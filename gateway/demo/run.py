@@ -78,7 +78,8 @@ class DemoStack:
             prefix = f"QUANTGATE_{server.variant.upper()}__"
             env[prefix + "BASE_URL"] = server.url
             env[prefix + "SERVED_MODEL_NAME"] = server.served_name
-            env[prefix + "STAMP"] = json.dumps(stamp_from_checkpoint(server.model_dir, runtime_version(server.url)))
+            env[prefix + "STAMP"] = json.dumps(stamp_from_checkpoint(server.model_dir, runtime_version(server.url),
+                                                                  server.log_path))
         return env
 
     def start(self) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from gateway.demo.stack import LocalStack, free_port
+from gateway.demo.vllm_log import compute_dtype, linear_kernel, read_log
 
 SERVER_ENV = {"HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "VLLM_CPU_KVCACHE_SPACE": "1",
               "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -40,6 +41,8 @@ class VllmServer:
     url: str
     served_name: str
     model_dir: Path
+    # Its start-up log: the kernel and dtype it chose are read from it into the stamp.
+    log_path: Path | None = None
 
 
 @functools.cache
@@ -85,8 +88,8 @@ def start_server(stack: LocalStack, python: Path, models_dir: Path, checkpoint: 
         raise RuntimeError(f"{model_dir} is not built: run `deploy/local/vllm.sh models`")
     port = port or free_port()
     env = {**SERVER_ENV, "VLLM_CPU_OMP_THREADS_BIND": cores}
-    stack.start(f"vllm-{variant}", vllm_argv(python, model_dir, served_name(checkpoint), port), env)
-    return VllmServer(variant, f"http://127.0.0.1:{port}", served_name(checkpoint), model_dir)
+    proc = stack.start(f"vllm-{variant}", vllm_argv(python, model_dir, served_name(checkpoint), port), env)
+    return VllmServer(variant, f"http://127.0.0.1:{port}", served_name(checkpoint), model_dir, proc.log_path)
 
 
 def start_pair(stack: LocalStack, python: Path, models_dir: Path, candidate: str = "gptq-w4a16",
@@ -111,12 +114,16 @@ def runtime_version(url: str) -> str:
         return "vllm-unknown"
 
 
-def stamp_from_checkpoint(model_dir: Path, runtime: str) -> dict[str, Any]:
-    """A provenance stamp from the build's own record (`quantgate-stamp.json`) and the serving runtime."""
+def stamp_from_checkpoint(model_dir: Path, runtime: str, log_path: Path | None = None) -> dict[str, Any]:
+    """A provenance stamp from the build's own record (`quantgate-stamp.json`), the serving runtime, and the
+    kernel and dtype the server's log says it chose (read once it is ready: it logs them while loading)."""
     built = json.loads((model_dir / STAMP_FILE).read_text())
     stamp = {field: built.get(field) for field in STAMP_FIELDS}
+    log = read_log(log_path)
     stamp.update(runtime_version=runtime, hardware=f"cpu:{cpu_isa()}:{serving_dtype()}",
-                 calibration_samples=(built.get("calibration") or {}).get("samples"))
+                 calibration_samples=(built.get("calibration") or {}).get("samples"),
+                 kernel=linear_kernel(log, str(built.get("quantization") or "none")) if log else None,
+                 compute_dtype=compute_dtype(log) or None)
     return {key: value for key, value in stamp.items() if value is not None}
 
 

@@ -48,7 +48,7 @@ def vllm_servers() -> Iterator[dict[str, VllmServer]]:
 
 def vllm_backend(server: VllmServer, **extra: Any) -> BackendSettings:
     """Backend settings with the stamp read off the checkpoint and the server."""
-    stamp = ProvenanceStamp(**stamp_from_checkpoint(server.model_dir, runtime_version(server.url)))
+    stamp = ProvenanceStamp(**stamp_from_checkpoint(server.model_dir, runtime_version(server.url), server.log_path))
     return BackendSettings(name=server.variant, base_url=server.url, served_model_name=server.served_name,
                            stamp=stamp, **extra)
 
