@@ -241,7 +241,12 @@ def create_simulator_app(config: SimulatorConfig | None = None) -> Starlette:
         return Response(status_code=200)
 
     async def metrics(_: Request) -> Response:
-        return Response(generate_latest(state.stats.registry), media_type=CONTENT_TYPE_PLAIN_0_0_4)
+        body = generate_latest(state.stats.registry)
+        if state.config.resident_memory_bytes is not None:
+            body += (b"# HELP process_resident_memory_bytes Resident memory size in bytes (simulated model server).\n"
+                     b"# TYPE process_resident_memory_bytes gauge\n"
+                     b"process_resident_memory_bytes %d\n" % state.config.resident_memory_bytes)
+        return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
     async def stats(_: Request) -> Response:
         return JSONResponse({**state.stats.totals(), "last_traceparent": state.stats.last_traceparent})

@@ -69,6 +69,9 @@ class SimulatorConfig(BaseModel):
     # and changing them at run time is how tests stand in for a redeployed checkpoint or runtime.
     model_root: str = Field(default="", max_length=512)
     runtime_version: str = Field(default="quantgate-simulator", min_length=1, max_length=64)
+    # The memory a model server would hold, reported as `process_resident_memory_bytes` on /metrics (None: not
+    # reported): a quantized profile reports less, as a smaller checkpoint would.
+    resident_memory_bytes: int | None = Field(default=None, ge=0)
 
     def faults_for(self, category: str) -> FaultRates | None:
         """The fault rates that apply to a category, or None when answers are untouched."""
@@ -86,6 +89,7 @@ class ControlUpdate(BaseModel):
     operational: OperationalFaults | None = None
     model_root: str | None = Field(default=None, max_length=512)
     runtime_version: str | None = Field(default=None, min_length=1, max_length=64)
+    resident_memory_bytes: int | None = Field(default=None, ge=0)
 
 
 def candidate_profile() -> dict[str, FaultRates]:

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from monitors.analysis.performance_policy import PerformancePolicy
+
 
 class RateTolerance(BaseModel):
     """A rate may rise by at most this many percentage points, candidate minus baseline."""
@@ -137,6 +139,8 @@ class RegressionPolicy(BaseModel):
     # Signals applications may send about answers, by name (`thumbs_down`, `escalated`, `downstream_error`, ...).
     feedback: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")], FeedbackSignal] = Field(
         default_factory=dict, max_length=16)
+    # The payoff half: how `quantgate validate` measures speed, memory and cost, and the targets it judges.
+    performance: PerformancePolicy = Field(default_factory=PerformancePolicy)
 
     def tolerance(self, category: str, metric: str) -> BaseModel | None:
         """The tolerance in force for (category, metric): the category's own, else the default."""
@@ -152,7 +156,10 @@ class RegressionPolicy(BaseModel):
 
     def stamp(self) -> str:
         """Name plus a content hash: which policy a verdict was judged under."""
-        digest = hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+        # The performance section, added later, is hashed only when set: policies committed before keep their stamp.
+        exclude = {"performance"} if self.performance == PerformancePolicy() else set()
+        digest = hashlib.sha256(json.dumps(self.model_dump(mode="json", exclude=exclude),
+                                           sort_keys=True).encode()).hexdigest()
         return f"{self.name}@{digest[:12]}"
 
 

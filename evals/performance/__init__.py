@@ -1,0 +1,1 @@
+"""The performance stage of `quantgate validate`: the payoff half, measured next to the baseline."""

@@ -1,0 +1,112 @@
+"""The performance stage: measure both arms on the policy's batch profile, read their memory, judge the ratios."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from evals.performance.judging import IMPROVED, LABELS, NOT_SHOWN, PerformanceRow, concurrency_ratios, cost_ratio, row
+from evals.performance.measure import ARMS, measure
+from evals.performance.memory import resident_memory
+from evals.performance.ratios import Ratio
+from evals.suite import SuiteItem
+from monitors.analysis.performance_policy import PerformancePolicy
+from wire.backends import BackendSettings
+
+# Ratios with an interval per concurrency (cost joins them when both hourly costs are configured).
+PER_CONCURRENCY = 9
+
+
+@dataclass(frozen=True)
+class PerformanceResult:
+    """The payoff half of one validation."""
+
+    profile: dict[str, Any]
+    level: float
+    family: int
+    rows: list[PerformanceRow]
+    stamps: dict[str, dict[str, str]]
+    gates: bool
+
+    def outcome(self) -> str:
+        """pass / fail / inconclusive against the targets (pass when there are none)."""
+        met = [r.target_met for r in self.rows if r.target is not None]
+        if any(m is False for m in met):
+            return "fail"
+        return "inconclusive" if any(m is None for m in met) else "pass"
+
+    def _where(self, r: PerformanceRow) -> str:
+        stamp = self.stamps.get("candidate", {})
+        kernel = stamp.get("kernel") or "an unrecorded kernel"
+        hardware = stamp.get("hardware") or "unrecorded hardware"
+        streams = "" if r.concurrency is None else f" at {r.concurrency} stream{'s' if r.concurrency > 1 else ''}"
+        return f"{streams} on {hardware} with {kernel}"
+
+    def callouts(self) -> list[str]:
+        """Each figure the candidate is shown worse on, by name, with the kernel it ran on."""
+        return [f"{LABELS[r.metric]} {r.ratio:.2f}x the baseline [{r.interval[0]:.2f}, {r.interval[1]:.2f}]"
+                f"{self._where(r)}: {r.verdict} than the baseline; check kernel support before shipping"
+                for r in self.rows if r.verdict not in (IMPROVED, NOT_SHOWN)]
+
+    def headline(self) -> str:
+        """One line for the top of the card: is the candidate faster, smaller, cheaper, and how sure."""
+        worse = [r for r in self.rows if r.verdict not in (IMPROVED, NOT_SHOWN)]
+        better = [r for r in self.rows if r.verdict == IMPROVED]
+
+        def said(rows: list[PerformanceRow]) -> str:
+            return "; ".join(f"{LABELS[r.metric]}{'' if r.concurrency is None else f' @{r.concurrency}'} "
+                             f"{r.ratio:.2f}x [{r.interval[0]:.2f}, {r.interval[1]:.2f}]" for r in rows[:4])
+
+        parts = []
+        if worse:
+            parts.append(f"worse than the baseline on {len(worse)} figure(s): {said(worse)}")
+        if better:
+            parts.append(f"better on {len(better)}: {said(better)}")
+        if not parts:
+            parts.append("no difference from the baseline shown on any figure")
+        return (f"{'; '.join(parts)} (candidate / baseline, {self.level:.1%} intervals; targets "
+                f"{'gate' if self.gates else 'warn'}: {self.outcome()})")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stored form (inside the validation record)."""
+        return {"profile": self.profile, "level": self.level, "family": self.family, "gates": self.gates,
+                "outcome": self.outcome(), "headline": self.headline(), "callouts": self.callouts(),
+                "kernels": {arm: self.stamps.get(arm, {}).get("kernel", "") for arm in ARMS},
+                "hardware": {arm: self.stamps.get(arm, {}).get("hardware", "") for arm in ARMS},
+                "rows": [r.as_dict() for r in self.rows],
+                "method": "arms timed one after the other, order alternating by round, after discarded warm-up "
+                          "requests, every answer forced to the same length; Bonferroni over every interval"}
+
+
+async def _memory(backends: dict[str, BackendSettings]) -> dict[str, float | None]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        readings = await asyncio.gather(*(resident_memory(session, backends[arm]) for arm in ARMS))
+    return dict(zip(ARMS, readings, strict=True))
+
+
+async def run_stage(backends: dict[str, BackendSettings], items: list[SuiteItem], policy: PerformancePolicy,
+                    significance: float, seed: int = 0) -> PerformanceResult:
+    """Time both arms, read their memory, and judge every ratio at a family-wise `significance`."""
+    timings = await measure(backends, items, policy)
+    memory = await _memory(backends)
+    hourly = {arm: backends[arm].hourly_cost_usd for arm in ARMS}
+    with_cost = all(hourly[arm] is not None for arm in ARMS)
+    family = len(policy.concurrency) * (PER_CONCURRENCY + int(with_cost))
+    level = 1 - significance / family
+    rows: list[PerformanceRow] = []
+    for concurrency, arms in timings.items():
+        ratios = concurrency_ratios(arms, level, seed + concurrency)
+        for metric, (ratio, kind) in ratios.items():
+            rows.append(row(metric, concurrency, ratio, kind, policy))
+        cost = cost_ratio(ratios["aggregate_tokens_per_s"][0], hourly)
+        if cost is not None:
+            rows.append(row("cost_per_million_tokens", concurrency, cost, "cost", policy))
+    if memory["baseline"] and memory["candidate"]:
+        share = memory["candidate"] / memory["baseline"]
+        rows.append(row("memory_bytes", None, Ratio(memory["baseline"], memory["candidate"], share, share, share),
+                        "reading", policy))
+    stamps = {arm: backends[arm].stamp.as_labels() for arm in ARMS}
+    return PerformanceResult(policy.model_dump(mode="json"), level, family, rows, stamps, policy.gates)
