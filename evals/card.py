@@ -1,7 +1,9 @@
-"""The disclosure card of a validation: what a reader needs to trust a quantization claim, in six parts.
+"""The disclosure card of a validation: what a reader needs to trust a quantization claim.
 
-Task, model, metric, baseline, calibration, and the per-category results with their intervals and sample
-sizes. There is deliberately no overall score: an average hides the one slice that got worse.
+First the answer in two halves (did it break? did it improve?), then the six parts: task, model, metric,
+baseline, calibration, and the per-category results with their intervals and sample sizes; then the token-level
+early warning and the trade table (speed, memory, cost next to the baseline). There is deliberately no overall
+score: an average hides the one slice that got worse, and a speed-up does not pay for a regression.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ import html
 import math
 from typing import Any
 
+from evals.card_payoff import early_warning_section, payoff_section
 from monitors.analysis.metric_definitions import RATES
 
 MODEL_FIELDS = ("model", "revision", "quantization", "method", "scheme", "bits", "group_size", "tool",
-                "runtime_version", "hardware", "source_package")
+                "runtime_version", "hardware", "kernel", "compute_dtype", "source_package")
 PERCENT_METRICS = tuple(metric.name for metric in RATES)
 
 
@@ -63,14 +66,41 @@ def sections(summary: dict[str, Any], result: dict[str, Any]) -> list[tuple[str,
                 f"({run['sampling']}), answers paired by item; concurrency {run['concurrency']} per backend. "
                 f"Policy {summary['policy']}; one planned look, Bonferroni over "
                 f"{sum(v['verdict'] != 'insufficient data' for v in report['verdicts'])} tests at "
-                f"alpha {report['significance']}. Latency is judged on live traffic, not here."]
+                f"alpha {report['significance']}. {_payoff_basis(result)}"]
     calibration = [f"Calibration set {stamps['candidate'].get('calibration_set') or '-'} "
                    f"({stamps['candidate'].get('calibration_samples') or '?'} samples, sha256 "
                    f"{stamps['candidate'].get('calibration_sha256') or '-'}), built from the calibration split, "
                    "disjoint from the evaluation prompts."]
-    return [("Task", task, []), ("Model", [], model_rows), ("Metric", [], metric_rows),
+    return [("The answer", answer_lines(summary, result), []),
+            ("Task", task, []), ("Model", [], model_rows), ("Metric", [], metric_rows),
             ("Baseline", baseline, []), ("Calibration", calibration, []),
-            ("Results per category", _outcome_lines(summary, result), _result_rows(result))]
+            ("Did it break? Results per category", _outcome_lines(summary, result), _result_rows(result)),
+            *early_warning_section(result.get("early_warning")), *payoff_section(result.get("performance"))]
+
+
+def answer_lines(summary: dict[str, Any], result: dict[str, Any]) -> list[str]:
+    """Both halves in two lines, before any table: the quality verdict, and whether it is faster, smaller,
+    cheaper (and how sure), with each figure it is worse on named."""
+    quality = result.get("quality_outcome") or summary["outcome"]
+    broke = (f"Did it break? **{quality}**" + (f" (regressed: {', '.join(summary['failing'])})"
+                                               if summary["failing"] else "")
+             + (f" (not yet decided: {', '.join(summary['inconclusive'])})" if summary["inconclusive"] else ""))
+    performance = result.get("performance")
+    if not performance:
+        return [broke + ".", "Did it improve? Not measured in this validation (the performance stage was off)."]
+    lines = [broke + ".", f"Did it improve? {performance['headline']}."]
+    lines += [f"Warning: {callout}." for callout in performance["callouts"]]
+    return lines
+
+
+def _payoff_basis(result: dict[str, Any]) -> str:
+    performance = result.get("performance")
+    if not performance:
+        return "Speed, memory and cost were not measured in this validation."
+    profile = performance["profile"]
+    return (f"Speed on the batch profile: concurrency {profile['concurrency']}, {profile['rounds']} rounds of "
+            f"{profile['requests']} requests per arm after {profile['warmup']} warm-up, "
+            f"{profile['output_tokens']} output tokens forced; {performance['method']}.")
 
 
 def _outcome_lines(summary: dict[str, Any], result: dict[str, Any]) -> list[str]:

@@ -84,10 +84,27 @@ class ValidationResult:
     scores: dict[str, dict[str, dict[str, float | int]]]
     failing: list[str] = field(default_factory=list)
     inconclusive: list[str] = field(default_factory=list)
+    # The payoff half (`evals.performance`) and the token-level early warning, when measured.
+    performance: dict[str, Any] | None = None
+    early_warning: dict[str, Any] | None = None
+    # The quality half's own outcome, before gating payoff targets could change the validation's.
+    quality_outcome: str = ""
 
     def pins(self) -> dict[str, str]:
         """The category pins that would ship the candidate only where it passed."""
         return {category: "baseline" for category in sorted(set(self.failing) | set(self.inconclusive))}
+
+    def with_performance(self, performance: dict[str, Any]) -> None:
+        """Attach the payoff half; where the policy makes its targets gate, a missed target fails the validation
+        and an undecided one leaves a pass inconclusive (by default they only warn)."""
+        self.performance = performance
+        self.quality_outcome = self.outcome
+        if not performance["gates"]:
+            return
+        if performance["outcome"] == FAIL:
+            self.outcome = FAIL
+        elif performance["outcome"] == INCONCLUSIVE and self.outcome == PASS:
+            self.outcome = INCONCLUSIVE
 
 
 def evaluate(suite: EvalSuite, baseline: dict[str, ArmAnswer], candidate: dict[str, ArmAnswer],
@@ -126,6 +143,8 @@ def record_of(result: ValidationResult, facts: RunFacts) -> ValidationRow:
     """The row to store: bound to both stamps, the policy and the suite, with the full results."""
     body = {"outcome": result.outcome, "categories": result.categories, "gated": result.gated,
             "scores": result.scores, "report": result.report.as_dict(), "pins_to_ship": result.pins(),
+            "performance": result.performance, "early_warning": result.early_warning,
+            "quality_outcome": result.quality_outcome or result.outcome,
             "suite": {"version": facts.suite.version, "sha256": facts.suite.sha256, "counts": facts.suite.counts()},
             "stamps": {"baseline": facts.stamps[0], "candidate": facts.stamps[1]}, "backends": facts.backends,
             "policy": {"stamp": facts.policy.stamp(), "document": facts.policy.model_dump(mode="json")},

@@ -54,19 +54,21 @@ def gateway_config(settings: Any, tmp_path: Path) -> Path:
     """A gateway's own settings as a YAML file, as an operator would pass it to `quantgate validate`."""
     data = {"flag_store_url": settings.flag_store_url, "policy_file": settings.policy_file,
             **{v: {"name": b.name, "base_url": b.base_url, "served_model_name": b.served_model_name,
-                   "stamp": b.stamp.model_dump()} for v, b in (("baseline", settings.baseline),
-                                                                ("candidate", settings.candidate))}}
+                   "stamp": b.stamp.model_dump(), "hourly_cost_usd": b.hourly_cost_usd}
+               for v, b in (("baseline", settings.baseline), ("candidate", settings.candidate))}}
     path = tmp_path / "gateway.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
 
 
 async def run_validate(settings: Any, tmp_path: Path, per_category: int, *extra: str) -> tuple[int, str]:
-    """`quantgate validate` on the gateway's backends (exit code, output); its record lands in the gateway's store."""
+    """`quantgate validate` on the gateway's backends (exit code, output); its record lands in the gateway's store.
+    The performance stage is off unless `extra` asks for it (tests/gateway/cli/test_validate_performance.py)."""
     from gateway.cli.main import app
 
+    timing = [] if "--performance" in extra else ["--no-performance"]
     args = ["validate", "--config", str(gateway_config(settings, tmp_path)), "--per-category", str(per_category),
             "--concurrency", "8", "--cache-dir", str(tmp_path / "answers"), "--card-dir", str(tmp_path / "cards"),
-            "--actor", "ml-carol", *extra]
+            "--actor", "ml-carol", *timing, *extra]
     result = await asyncio.to_thread(CliRunner().invoke, app, args, env={"COLUMNS": "100"})
     return result.exit_code, result.output

@@ -18,6 +18,8 @@ from wire.backends import BackendSettings
 
 # Ratios with an interval per concurrency (cost joins them when both hourly costs are configured).
 PER_CONCURRENCY = 9
+# The figures the headline and the warnings name (the table has every one).
+HEADLINE = ("aggregate_tokens_per_s", "ttft_p95", "itl_p95", "memory_bytes", "cost_per_million_tokens")
 
 
 @dataclass(frozen=True)
@@ -49,22 +51,23 @@ class PerformanceResult:
         """Each figure the candidate is shown worse on, by name, with the kernel it ran on."""
         return [f"{LABELS[r.metric]} {r.ratio:.2f}x the baseline [{r.interval[0]:.2f}, {r.interval[1]:.2f}]"
                 f"{self._where(r)}: {r.verdict} than the baseline; check kernel support before shipping"
-                for r in self.rows if r.verdict not in (IMPROVED, NOT_SHOWN)]
+                for r in self.rows if r.verdict not in (IMPROVED, NOT_SHOWN) and r.metric in HEADLINE]
 
     def headline(self) -> str:
         """One line for the top of the card: is the candidate faster, smaller, cheaper, and how sure."""
-        worse = [r for r in self.rows if r.verdict not in (IMPROVED, NOT_SHOWN)]
-        better = [r for r in self.rows if r.verdict == IMPROVED]
+        shown = [r for r in self.rows if r.metric in HEADLINE]
+        worse = [r for r in shown if r.verdict not in (IMPROVED, NOT_SHOWN)]
+        better = [r for r in shown if r.verdict == IMPROVED]
 
         def said(rows: list[PerformanceRow]) -> str:
-            return "; ".join(f"{LABELS[r.metric]}{'' if r.concurrency is None else f' @{r.concurrency}'} "
-                             f"{r.ratio:.2f}x [{r.interval[0]:.2f}, {r.interval[1]:.2f}]" for r in rows[:4])
+            return ", ".join(f"{LABELS[r.metric]}{'' if r.concurrency is None else f' @{r.concurrency}'} "
+                             f"{r.ratio:.2f}x [{r.interval[0]:.2f}, {r.interval[1]:.2f}]" for r in rows)
 
         parts = []
         if worse:
-            parts.append(f"worse than the baseline on {len(worse)} figure(s): {said(worse)}")
+            parts.append(f"worse than the baseline: {said(worse)}")
         if better:
-            parts.append(f"better on {len(better)}: {said(better)}")
+            parts.append(f"better: {said(better)}")
         if not parts:
             parts.append("no difference from the baseline shown on any figure")
         return (f"{'; '.join(parts)} (candidate / baseline, {self.level:.1%} intervals; targets "

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
 
 if TYPE_CHECKING:
     pass
@@ -56,10 +57,33 @@ async def _identities(settings: Any) -> dict[str, Any]:
     return {check.variant: check.identity() for check in checks}
 
 
+def _performance(settings: Any, suite: Any, policy: Any) -> dict[str, Any]:
+    """The payoff half: both arms timed on the policy's batch profile, one after the other."""
+    import asyncio
+
+    from evals.performance.measure import PerformanceRunError
+    from evals.performance.stage import run_stage
+
+    profile = policy.performance
+    console.print(f"timing both arms: concurrency {profile.concurrency}, {profile.rounds} rounds of "
+                  f"{profile.requests} requests each after {profile.warmup} warm-up, {profile.output_tokens} tokens")
+    backends = {"baseline": settings.baseline, "candidate": settings.candidate}
+    try:
+        stage = asyncio.run(run_stage(backends, suite.items, profile, policy.significance))
+    except PerformanceRunError as exc:
+        fail(f"the performance stage failed: {exc}")
+    return stage.as_dict()
+
+
 def _print_result(summary: dict[str, Any], result: dict[str, Any]) -> None:
     """One line per category (80 columns); the card has every test."""
     out = console.rich()
     out.print(validation_table(out, summary, result))
+    performance = result.get("performance")
+    if performance:
+        out.print(f"Did it improve? {performance['headline']}", markup=False)
+        for callout in performance["callouts"]:
+            out.print(f"[bold yellow]warning:[/bold yellow] {escape(callout)}")
 
 
 def validate(
@@ -74,6 +98,9 @@ def validate(
     actor: ActorOption = None,
     apply_pins: Annotated[bool, typer.Option(help="Pin categories that did not pass to the baseline (audited).")]
     = False,
+    performance: Annotated[Optional[bool], typer.Option(
+        "--performance/--no-performance", help="Time both arms on the policy's batch profile (default: the "
+        "policy's `performance.enabled`).")] = None,
 ) -> None:
     """Evaluate the candidate against the baseline on the suite, store the record, write its disclosure card.
 
@@ -117,6 +144,8 @@ def validate(
         return
     stamps = (settings.baseline.stamp.as_labels(), settings.candidate.stamp.as_labels())
     result = evaluate(suite, baseline, candidate, policy, stamps, AnswerJudge(settings.detectors))
+    if policy.performance.enabled if performance is None else performance:
+        result.with_performance(_performance(settings, suite, policy))
     facts = RunFacts(actor, policy, suite, stamps, identity,
                      {v: {"base_url": b.base_url, "served_model_name": b.served_model_name}
                       for v, b in (("baseline", settings.baseline), ("candidate", settings.candidate))},

@@ -54,7 +54,7 @@ class PerformancePolicy(BaseModel):
                                                                     max_length=8)
     # Requests per arm, per concurrency, per round; arms alternate every round (ABBA...).
     requests: int = Field(default=8, ge=2, le=10_000)
-    rounds: int = Field(default=3, ge=2, le=100)
+    rounds: int = Field(default=4, ge=2, le=100)
     # Requests per arm per concurrency sent first and discarded (caches, lazy initialisation, JIT).
     warmup: int = Field(default=2, ge=0, le=1000)
     # Every answer forced to this many tokens (min_tokens = max_tokens): speed is compared on equal work.

@@ -16,10 +16,12 @@ from simulator.profile import LatencyProfile
 from tests.conftest import Simulator, backend
 from wire.backends import ProvenanceStamp
 
-BASE = LatencyProfile(ttft_ms=12, ttft_sigma=0.1, itl_ms=4, itl_sigma=0.1)
-SLOW = LatencyProfile(ttft_ms=24, ttft_sigma=0.1, itl_ms=8, itl_sigma=0.1)
-FAST = LatencyProfile(ttft_ms=6, ttft_sigma=0.1, itl_ms=2, itl_sigma=0.1)
-PROFILE = PerformancePolicy(concurrency=[1, 4], requests=6, rounds=4, warmup=1, output_tokens=10, targets=[
+# Sleeps well above a busy machine's scheduling noise, and rounds enough for the paired t interval (5 degrees of
+# freedom at 99.7%) to separate a 2x difference however loaded the machine is.
+BASE = LatencyProfile(ttft_ms=16, ttft_sigma=0.1, itl_ms=5, itl_sigma=0.1)
+SLOW = LatencyProfile(ttft_ms=32, ttft_sigma=0.1, itl_ms=10, itl_sigma=0.1)
+FAST = LatencyProfile(ttft_ms=8, ttft_sigma=0.1, itl_ms=2.5, itl_sigma=0.1)
+PROFILE = PerformancePolicy(concurrency=[1, 4], requests=6, rounds=6, warmup=1, output_tokens=10, targets=[
     PerformanceTarget(metric="aggregate_tokens_per_s", concurrency=4, min_ratio=1.3),
     PerformanceTarget(metric="ttft_p95", max_ratio=1.2),
     PerformanceTarget(metric="memory_bytes", max_ratio=0.7)])

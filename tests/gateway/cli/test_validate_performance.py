@@ -1,0 +1,59 @@
+"""`quantgate validate` with its performance stage: the card answers both halves before any table, a candidate
+slower than its baseline is named with its kernel, and the targets warn by default and gate when the policy says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from simulator.profile import LatencyProfile
+from tests.conftest import GatewayFactory, Simulator, backend
+from tests.helpers import run_validate
+from wire.backends import ProvenanceStamp
+
+POLICY = {"name": "payoff-test", "min_paired_samples": 5, "defaults": {"refusal_rate": {"max_increase_pp": 30}},
+          "performance": {"concurrency": [1, 2], "requests": 4, "rounds": 3, "warmup": 1, "output_tokens": 8,
+                          "targets": [{"metric": "aggregate_tokens_per_s", "concurrency": 2, "min_ratio": 1.2}]}}
+BASE = LatencyProfile(ttft_ms=6, ttft_sigma=0.05, itl_ms=3, itl_sigma=0.05)
+SLOW = LatencyProfile(ttft_ms=12, ttft_sigma=0.05, itl_ms=6, itl_sigma=0.05)
+
+
+async def _validate(make_gateway: GatewayFactory, baseline_sim: Simulator, candidate_sim: Simulator,
+                    tmp_path: Path, gates: bool) -> tuple[int, str, str]:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump({**POLICY, "performance": {**POLICY["performance"], "gates": gates}}))
+    await baseline_sim.control(latency=BASE.model_dump(), resident_memory_bytes=800 * 2**20)
+    await candidate_sim.control(latency=SLOW.model_dump(), resident_memory_bytes=300 * 2**20)
+    stamp = ProvenanceStamp(model="tiny", quantization="w4a16", bits=4, kernel="DequantWNA16LinearKernel",
+                            hardware="cpu:avx2:float32")
+    gateway = await make_gateway(
+        policy_file=str(policy),
+        baseline=backend("baseline", baseline_sim.url, baseline_sim.name).model_copy(update={"hourly_cost_usd": 2.0}),
+        candidate=backend("candidate", candidate_sim.url, candidate_sim.name).model_copy(
+            update={"hourly_cost_usd": 1.0, "stamp": stamp}))
+    code, output = await run_validate(gateway.settings, tmp_path, 5, "--performance")
+    card = next((tmp_path / "cards").glob("validation-*.md")).read_text()
+    return code, output, card
+
+
+async def test_the_card_answers_both_halves_first_and_names_a_slower_candidate(
+        make_gateway: GatewayFactory, baseline_sim: Simulator, candidate_sim: Simulator, tmp_path: Path) -> None:
+    code, output, card = await _validate(make_gateway, baseline_sim, candidate_sim, tmp_path, gates=False)
+    assert code in (0, 4), output  # the targets warn: the quality half decides
+    first_table = card.index("| category | metric |")
+    broke, improved = card.index("Did it break? **"), card.index("Did it improve? worse than the baseline")
+    assert broke < improved < first_table  # both halves before any quality table
+    warning = card[card.index("Warning: tokens/s, all streams"):].split("\n")[0]
+    assert "DequantWNA16LinearKernel" in warning and "cpu:avx2:float32" in warning and "slower" in warning
+    trade = card[card.index("## Did it improve? Speed, memory and cost"):]
+    assert "| resident memory | - | 800 MiB | 300 MiB | 0.38x |" in trade
+    assert "cost per million output tokens" in trade and "at least 1.2x (missed)" in trade
+    assert "Did it improve? worse than the baseline" in output and "warning:" in output
+
+
+async def test_targets_that_gate_fail_the_validation(make_gateway: GatewayFactory, baseline_sim: Simulator,
+                                                     candidate_sim: Simulator, tmp_path: Path) -> None:
+    code, output, card = await _validate(make_gateway, baseline_sim, candidate_sim, tmp_path, gates=True)
+    assert code == 3, output
+    assert "targets gate: fail" in card
