@@ -21,6 +21,7 @@ from starlette.routing import Route
 from simulator.generation import SimAnswer, SimRequest, generate
 from simulator.profile import ControlUpdate, SimulatorConfig
 from simulator.protocol import sampling_fields
+from simulator.scoring import chat_tokens, prompt_logprobs
 from wire.asgi import header_value, read_body, run_unless_disconnected
 from wire.errors import ClientGone
 
@@ -165,9 +166,23 @@ class CompletionEndpoint:
         else:
             choice["text"] = answer.text
         body = {**head, "object": self.object_name, "choices": [choice], "usage": _usage(answer),
-                "system_fingerprint": SYSTEM_FINGERPRINT}
+                "system_fingerprint": SYSTEM_FINGERPRINT, **self._scoring(request, payload)}
         await send({"type": "http.response.start", "status": 200, "headers": _JSON_HEADERS})
         await send({"type": "http.response.body", "body": orjson.dumps(body)})
+
+    def _scoring(self, request: SimRequest, payload: dict[str, Any]) -> dict[str, Any]:
+        """vLLM's `prompt_logprobs` and `prompt_token_ids` (chat, when asked for)."""
+        k = payload.get("prompt_logprobs")
+        if not self.chat or not isinstance(k, int) or isinstance(k, bool) or k < 0:
+            return {}
+        generation = bool(payload.get("add_generation_prompt", True)) and not payload.get("continue_final_message")
+        tokens = chat_tokens(payload["messages"], generation)
+        faults = self.state.config.faults_for(request.category)
+        noise = faults.logit_noise if faults is not None else 0.0
+        out: dict[str, Any] = {"prompt_logprobs": prompt_logprobs(tokens, k, noise, self.state.config.fault_salt)}
+        if payload.get("return_token_ids"):
+            out["prompt_token_ids"] = tokens
+        return out
 
     def _chunk(self, head: dict[str, Any], piece: str | None, finish: str | None, first: bool = False,
                fingerprint: bool = False) -> bytes:
@@ -237,6 +252,17 @@ def create_simulator_app(config: SimulatorConfig | None = None) -> Starlette:
     async def version(_: Request) -> Response:
         return JSONResponse({"version": state.config.runtime_version})
 
+    async def tokenize(request: Request) -> Response:
+        try:
+            payload = orjson.loads(await request.body())
+            messages = payload["messages"]
+            if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+                raise ValueError("'messages' must be a list of objects")
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            return _error(400, f"tokenize needs `messages`: {exc}")
+        tokens = chat_tokens(messages, bool(payload.get("add_generation_prompt", True)))
+        return JSONResponse({"tokens": tokens, "count": len(tokens), "max_model_len": state.config.max_model_len})
+
     async def health(_: Request) -> Response:
         return Response(status_code=200)
 
@@ -266,6 +292,7 @@ def create_simulator_app(config: SimulatorConfig | None = None) -> Starlette:
         Route("/v1/completions", CompletionEndpoint(state, chat=False), methods=["POST"]),
         Route("/v1/models", models),
         Route("/version", version),
+        Route("/tokenize", tokenize, methods=["POST"]),
         Route("/health", health),
         Route("/metrics", metrics),
         Route("/stats", stats),

@@ -30,6 +30,9 @@ class FaultRates(BaseModel):
     drift: float = Field(default=0.0, ge=0, le=1)
     # Share of this category's requests answered 503 before any byte: a candidate failing on hard prompts.
     error: float = Field(default=0.0, ge=0, le=1)
+    # Standard deviation of the Gaussian noise on its `prompt_logprobs` logits (not a probability): how far its
+    # token distribution drifts from the baseline's (`simulator.scoring`).
+    logit_noise: float = Field(default=0.0, ge=0, le=5)
 
     def any(self) -> bool:
         """True when this profile changes any answer."""
@@ -97,6 +100,6 @@ def candidate_profile() -> dict[str, FaultRates]:
     return {
         "benign-sensitive": FaultRates(refusal=0.15),
         "json": FaultRates(broken_json=0.12),
-        "long": FaultRates(drift=0.35, longer=0.1),
-        "math": FaultRates(truncated=0.05, repetition=0.05),
+        "long": FaultRates(drift=0.35, longer=0.1, logit_noise=0.5),
+        "math": FaultRates(truncated=0.05, repetition=0.05, logit_noise=0.8),
     }

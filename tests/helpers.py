@@ -63,10 +63,12 @@ def gateway_config(settings: Any, tmp_path: Path) -> Path:
 
 async def run_validate(settings: Any, tmp_path: Path, per_category: int, *extra: str) -> tuple[int, str]:
     """`quantgate validate` on the gateway's backends (exit code, output); its record lands in the gateway's store.
-    The performance stage is off unless `extra` asks for it (tests/gateway/cli/test_validate_performance.py)."""
+    The performance stage and the early warning are off unless `extra` asks for them
+    (tests/gateway/cli/test_validate_performance.py)."""
     from gateway.cli.main import app
 
-    timing = [] if "--performance" in extra else ["--no-performance"]
+    timing = ([] if "--performance" in extra else ["--no-performance"]) + \
+        ([] if "--early-warning" in extra else ["--no-early-warning"])
     args = ["validate", "--config", str(gateway_config(settings, tmp_path)), "--per-category", str(per_category),
             "--concurrency", "8", "--cache-dir", str(tmp_path / "answers"), "--card-dir", str(tmp_path / "cards"),
             "--actor", "ml-carol", *timing, *extra]

@@ -57,6 +57,22 @@ async def _identities(settings: Any) -> dict[str, Any]:
     return {check.variant: check.identity() for check in checks}
 
 
+def _early_warning(settings: Any, suite: Any, baseline: dict[str, Any], concurrency: int) -> dict[str, Any] | None:
+    """The token-level early warning; None (with a warning) when a backend does not serve prompt_logprobs."""
+    import asyncio
+
+    import aiohttp
+
+    from evals.early_warning import ScoringError, early_warning
+
+    backends = {"baseline": settings.baseline, "candidate": settings.candidate}
+    try:
+        return asyncio.run(early_warning(backends, suite.items, baseline, concurrency))
+    except (ScoringError, aiohttp.ClientError, TimeoutError) as exc:
+        console.print(f"warning: no token-level early warning: {escape(str(exc))}")
+        return None
+
+
 def _performance(settings: Any, suite: Any, policy: Any) -> dict[str, Any]:
     """The payoff half: both arms timed on the policy's batch profile, one after the other."""
     import asyncio
@@ -101,6 +117,9 @@ def validate(
     performance: Annotated[Optional[bool], typer.Option(
         "--performance/--no-performance", help="Time both arms on the policy's batch profile (default: the "
         "policy's `performance.enabled`).")] = None,
+    early_warning: Annotated[bool, typer.Option(
+        "--early-warning/--no-early-warning", help="Score the baseline's answers with both arms (prompt_logprobs): "
+        "perplexity ratio, KL divergence and top-1 agreement per category, beside the verdicts.")] = True,
 ) -> None:
     """Evaluate the candidate against the baseline on the suite, store the record, write its disclosure card.
 
@@ -144,6 +163,8 @@ def validate(
         return
     stamps = (settings.baseline.stamp.as_labels(), settings.candidate.stamp.as_labels())
     result = evaluate(suite, baseline, candidate, policy, stamps, AnswerJudge(settings.detectors))
+    if early_warning:
+        result.early_warning = _early_warning(settings, suite, baseline, concurrency)
     if policy.performance.enabled if performance is None else performance:
         result.with_performance(_performance(settings, suite, policy))
     facts = RunFacts(actor, policy, suite, stamps, identity,

@@ -72,9 +72,13 @@ async def _one(client: httpx.AsyncClient, phase: str, prompt: Prompt, user: str,
                    stream, ttft, time.perf_counter() - started, response.headers.get("x-quantgate-feedback-token"))
 
 
+USERS = 997
+
+
 async def drive(url: str, phase: str, prompts: list[Prompt], count: int, concurrency: int,
                 offset: int = 0) -> list[Outcome]:
-    """Send `count` requests (every other one streamed) from a pool of 97 sticky users."""
+    """Send `count` requests (every other one streamed) from a pool of sticky users (997: enough that the feedback
+    phase's verdicts rest on many users, not on a few users' many answers)."""
     semaphore = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
@@ -82,7 +86,7 @@ async def drive(url: str, phase: str, prompts: list[Prompt], count: int, concurr
         async def bounded(i: int) -> Outcome:
             async with semaphore:
                 n = offset + i
-                return await _one(client, phase, prompts[n % len(prompts)], f"user-{n % 97}", stream=n % 2 == 0)
+                return await _one(client, phase, prompts[n % len(prompts)], f"user-{n % USERS}", stream=n % 2 == 0)
 
         return list(await asyncio.gather(*(bounded(i) for i in range(count))))
 

@@ -32,7 +32,7 @@ async def _validate(make_gateway: GatewayFactory, baseline_sim: Simulator, candi
         baseline=backend("baseline", baseline_sim.url, baseline_sim.name).model_copy(update={"hourly_cost_usd": 2.0}),
         candidate=backend("candidate", candidate_sim.url, candidate_sim.name).model_copy(
             update={"hourly_cost_usd": 1.0, "stamp": stamp}))
-    code, output = await run_validate(gateway.settings, tmp_path, 5, "--performance")
+    code, output = await run_validate(gateway.settings, tmp_path, 5, "--performance", "--early-warning")
     card = next((tmp_path / "cards").glob("validation-*.md")).read_text()
     return code, output, card
 
@@ -50,6 +50,10 @@ async def test_the_card_answers_both_halves_first_and_names_a_slower_candidate(
     assert "| resident memory | - | 800 MiB | 300 MiB | 0.38x |" in trade
     assert "cost per million output tokens" in trade and "at least 1.2x (missed)" in trade
     assert "Did it improve? worse than the baseline" in output and "warning:" in output
+    # The early warning sits between the halves: after the quality results, before the trade table.
+    early = card.index("## Early warning: token-level agreement with the baseline")
+    assert card.index("## Did it break? Results per category") < early < card.index("## Did it improve? Speed")
+    assert "| chat | " in card[early:card.index("## Did it improve? Speed")]
 
 
 async def test_targets_that_gate_fail_the_validation(make_gateway: GatewayFactory, baseline_sim: Simulator,
