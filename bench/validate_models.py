@@ -6,6 +6,10 @@ the stamps read off the checkpoints, and validated with the project's own CLI un
 `bench/results/validations/`. The answer cache is shared, so the baseline answers once for all three.
 
     .venv/bin/python -m bench.validate_models --per-category 50
+    .venv/bin/python -m bench.validate_models --per-category 10 --policy deploy/policies/smollm2-payoff.yaml
+
+Every validation also runs the token-level early warning and, when the policy enables it (the default), the
+performance stage: with both servers up and each on its own core, the arms are timed one after the other.
 """
 
 from __future__ import annotations
@@ -26,14 +30,14 @@ RESULTS = Path("bench/results/validations")
 POLICY = Path("deploy/policies/smollm2-preship.yaml")
 
 
-def _settings(servers: list, store: Path) -> dict:
+def _settings(servers: list, store: Path, policy: Path) -> dict:
     backends = {}
     for server in servers:
         backends[server.variant] = {"name": server.variant, "base_url": server.url,
                                     "served_model_name": server.served_name,
                                     "stamp": stamp_from_checkpoint(server.model_dir, runtime_version(server.url),
                                                           server.log_path)}
-    return {"flag_store_url": f"sqlite:///{store.resolve()}", "policy_file": str(POLICY.resolve()), **backends}
+    return {"flag_store_url": f"sqlite:///{store.resolve()}", "policy_file": str(policy.resolve()), **backends}
 
 
 def validate_candidate(candidate: str, args: argparse.Namespace) -> float:
@@ -42,7 +46,7 @@ def validate_candidate(candidate: str, args: argparse.Namespace) -> float:
     try:
         servers = start_pair(stack, args.vllm_python, args.models_dir, candidate)
         config = stack.workdir / "gateway.yaml"
-        config.write_text(yaml.safe_dump(_settings(servers, RESULTS / "validations.db")))
+        config.write_text(yaml.safe_dump(_settings(servers, RESULTS / "validations.db", args.policy)))
         argv = [sys.executable, "-m", "gateway.cli.main", "validate", "--config", str(config), "--concurrency",
                 str(args.concurrency), "--cache-dir", str(RESULTS / "answers"), "--card-dir", str(RESULTS),
                 "--actor", "bench.validate_models"]
@@ -63,6 +67,8 @@ def main() -> None:
     parser.add_argument("--candidates", nargs="+", choices=CANDIDATES, default=list(CANDIDATES))
     parser.add_argument("--per-category", type=int, default=None, help="first N items per category (default: all)")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--policy", type=Path, default=POLICY,
+                        help="deploy/policies/smollm2-payoff.yaml adds the performance stage's targets")
     parser.add_argument("--vllm-python", type=Path, default=Path(".venv-vllm/bin/python"))
     parser.add_argument("--models-dir", type=Path, default=Path.home() / ".cache/quantgate/models")
     args = parser.parse_args()

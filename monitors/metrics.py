@@ -11,7 +11,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 
 from flags.bucketing import live_key_group
-from monitors.strata_labels import KEY_GROUP_FAMILIES, KEY_GROUP_TTFT_SERIES, StratumLabels
+from monitors.strata_labels import KEY_GROUP_FAMILIES, KEY_GROUP_ITL_SERIES, KEY_GROUP_TTFT_SERIES, StratumLabels
 from wire.endpoints import COMPLETION_ENDPOINTS
 
 # Buckets follow vLLM's own serving histograms, with finer steps at the fast end so a
@@ -68,13 +68,14 @@ class RequestRecord:
     routing_key: str | None = None
 
 
-def _live_ttft_series(r: CollectorRegistry) -> tuple[Histogram, Counter]:
-    """The live verdicts' TTFT histogram per stratum, and (not exported) the same TTFTs per key group and bucket."""
+def _live_latency_series(r: CollectorRegistry, what: str, name: str, group_series: str,
+                         buckets: tuple[float, ...]) -> tuple[Histogram, Counter]:
+    """A live verdict's latency histogram per stratum, and (not exported) the same values per key group and
+    bucket (the p95's design effect)."""
     vc = ("variant", "category")
-    return (Histogram("quantgate_live_ttft_seconds", "TTFT of streamed requests by the candidate's traffic share "
-                      "when routed (the strata of the live verdicts).", (*vc, "stratum"), buckets=TTFT_BUCKETS,
-                      registry=r),
-            Counter(KEY_GROUP_TTFT_SERIES, "Live TTFTs per routing-key group and bucket.", (*vc, "key_group", "le"),
+    return (Histogram(name, f"{what} of streamed requests by the candidate's traffic share when routed (the strata "
+                      "of the live verdicts).", (*vc, "stratum"), buckets=buckets, registry=r),
+            Counter(group_series, f"Live {what} per routing-key group and bucket.", (*vc, "key_group", "le"),
                     registry=r))
 
 
@@ -87,7 +88,10 @@ class GatewayMetrics:
         vc = ("variant", "category")
         self.requests = Counter("quantgate_requests", "Proxied requests by outcome (HTTP status; 499 = client went "
                                 "away).", (*vc, "endpoint", "status"), registry=r)
-        self.live_ttft, self.live_ttft_groups = _live_ttft_series(r)
+        self.live_ttft, self.live_ttft_groups = _live_latency_series(
+            r, "TTFT", "quantgate_live_ttft_seconds", KEY_GROUP_TTFT_SERIES, TTFT_BUCKETS)
+        self.live_itl, self.live_itl_groups = _live_latency_series(
+            r, "Mean inter-token latency", "quantgate_live_itl_seconds", KEY_GROUP_ITL_SERIES, ITL_BUCKETS)
         self._strata = StratumLabels()
         self.ttft = Histogram("quantgate_time_to_first_token_seconds",
                               "Time from request arrival to the first content token forwarded (streamed requests).",
@@ -194,18 +198,25 @@ class GatewayMetrics:
             tokens.observe(record.output_tokens)  # type: ignore[attr-defined]
         if record.streamed and record.ttft_s is not None:
             ttft.observe(record.ttft_s, exemplar)  # type: ignore[attr-defined]
-            if record.candidate_share is not None:
-                stratum = self._strata.label(record.candidate_share)
-                self.live_ttft.labels(record.variant, record.category, stratum).observe(record.ttft_s)
-                if record.routing_key is not None:
-                    self._observe_ttft_group(record.variant, record.category, record.routing_key, record.ttft_s)
+            gap = None
             if record.output_tokens and record.output_tokens > 1:
-                itl.observe((record.total_s - record.ttft_s) / (record.output_tokens - 1))  # type: ignore[attr-defined]
+                gap = (record.total_s - record.ttft_s) / (record.output_tokens - 1)
+                itl.observe(gap)  # type: ignore[attr-defined]
+            if record.candidate_share is not None:
+                self._observe_live(record, gap)
 
-    def _observe_ttft_group(self, variant: str, category: str, routing_key: str, ttft_s: float) -> None:
-        """Count one live TTFT in its bucket (`le`, not cumulative) and the user's key group."""
-        edge = next((f"{b:g}" for b in TTFT_BUCKETS if ttft_s <= b), "+Inf")
-        self.live_ttft_groups.labels(variant, category, str(live_key_group(routing_key)), edge).inc()
+    def _observe_live(self, record: RequestRecord, gap: float | None) -> None:
+        """A routed streamed answer's TTFT (and mean inter-token gap) in its stratum and the user's key group."""
+        stratum = self._strata.label(record.candidate_share)  # type: ignore[arg-type]
+        observed = [(self.live_ttft, self.live_ttft_groups, TTFT_BUCKETS, record.ttft_s)]
+        if gap is not None:
+            observed.append((self.live_itl, self.live_itl_groups, ITL_BUCKETS, gap))
+        for histogram, groups, buckets, value in observed:
+            histogram.labels(record.variant, record.category, stratum).observe(value)
+            if record.routing_key is not None:
+                edge = next((f"{b:g}" for b in buckets if value <= b), "+Inf")  # `le`, not cumulative
+                groups.labels(record.variant, record.category, str(live_key_group(record.routing_key)),
+                              edge).inc()
 
     def create_known_series(self, variants: tuple[str, ...], categories: tuple[str, ...]) -> None:
         """Create every known (variant, category) label set at zero when a worker starts.

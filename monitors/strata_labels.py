@@ -12,7 +12,9 @@ OVERFLOW = "other"
 KEY_GROUP_SERIES = "quantgate_live_key_group_answers"
 # Live TTFTs per routing-key group and bucket (`le` the bucket's upper edge, counts not cumulative).
 KEY_GROUP_TTFT_SERIES = "quantgate_live_key_group_ttft"
-KEY_GROUP_FAMILIES = frozenset({KEY_GROUP_SERIES, KEY_GROUP_TTFT_SERIES})
+# Live inter-token latencies (mean per streamed answer) per routing-key group and bucket, the same way.
+KEY_GROUP_ITL_SERIES = "quantgate_live_key_group_itl"
+KEY_GROUP_FAMILIES = frozenset({KEY_GROUP_SERIES, KEY_GROUP_TTFT_SERIES, KEY_GROUP_ITL_SERIES})
 # Feedback signals counted among a key group's outcomes as `feedback:<signal>` (and read into the live counts so).
 FEEDBACK_OUTCOME = "feedback:"
 

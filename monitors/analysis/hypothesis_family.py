@@ -64,7 +64,7 @@ class HypothesisFamily:
 
 def stored_pair_metric(metric: MetricDefinition) -> bool:
     """What a window of stored shadow pairs measures (the admin verdicts, the guard)."""
-    return not metric.is_rate or metric.stored
+    return metric.paired and (not metric.is_rate or metric.stored)
 
 
 def live_metric(metric: MetricDefinition) -> bool:

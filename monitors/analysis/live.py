@@ -32,11 +32,19 @@ from monitors.analysis.policy import LatencyTolerance, RateTolerance, Regression
 from monitors.analysis.stats import Estimate
 from monitors.analysis.stratified import RateStratum, stratified_rates
 from monitors.analysis.verdicts import ANYTIME, INTERVAL_KINDS, SINGLE, Verdict, screened
-from monitors.strata_labels import FEEDBACK_OUTCOME, KEY_GROUP_SERIES, KEY_GROUP_TTFT_SERIES, OVERFLOW
+from monitors.strata_labels import (
+    FEEDBACK_OUTCOME,
+    KEY_GROUP_ITL_SERIES,
+    KEY_GROUP_SERIES,
+    KEY_GROUP_TTFT_SERIES,
+    OVERFLOW,
+)
 
 # What live traffic measures: the counted rates, and TTFT from its histogram (the only latency recorded per answer).
 _LIVE = tuple(metric for metric in METRICS if metric.live)
 _Key = tuple[str, str, str]  # variant, category, stratum
+# Live latencies judged by their p95 from histograms.
+_P95_METRICS = ("ttft_p95", "itl_p95")
 _RATE_METHODS = {
     ANYTIME: "unpaired, within routing strata: Mantel-Haenszel estimate; interval and p-value from betting on "
              "inverse-propensity differences (the routing share is known)",
@@ -55,6 +63,18 @@ class LiveCounts:
     # TTFTs per (variant, category), key group and bucket upper edge (not cumulative), across strata.
     ttft_groups: dict[tuple[str, str], dict[int, dict[float, float]]] = field(
         default_factory=lambda: defaultdict(dict))
+    # Inter-token latency (mean per streamed answer), as TTFT is kept: per stratum, and per key group.
+    itl: dict[_Key, dict[float, float]] = field(default_factory=lambda: defaultdict(dict))
+    itl_groups: dict[tuple[str, str], dict[int, dict[float, float]]] = field(
+        default_factory=lambda: defaultdict(dict))
+
+    def histograms(self, times: str) -> dict[_Key, dict[float, float]]:
+        """The cumulative histograms per stratum of a latency (`ttft` or `itl`)."""
+        return self.itl if times == "itl" else self.ttft
+
+    def latency_groups(self, times: str) -> dict[tuple[str, str], dict[int, dict[float, float]]]:
+        """The per-key-group buckets of a latency."""
+        return self.itl_groups if times == "itl" else self.ttft_groups
 
     def design_effect(self, variant: str, category: str, hits: str, total: str) -> float | None:
         """Rao-Scott design effect of one arm's rate from its key groups (None: no key groups were counted)."""
@@ -64,10 +84,10 @@ class LiveCounts:
         cells = np.array([[g.get(hits, 0.0), g.get(total, 0.0)] for g in groups.values()], dtype=float)
         return design_effect(GroupedCounts(cells[:, 0], np.zeros(len(cells)), cells[:, 1]))
 
-    def ttft_design_effect(self, variant: str, category: str, quantile: float) -> float | None:
-        """Design effect of one arm's share of TTFTs at or below `quantile` (Woodruff's interval for it), from the
-        key groups' buckets; None when TTFTs were counted without key groups."""
-        groups = self.ttft_groups.get((variant, category))
+    def ttft_design_effect(self, variant: str, category: str, quantile: float, times: str = "ttft") -> float | None:
+        """Design effect of one arm's share of TTFTs (or ITLs) at or below `quantile` (Woodruff's interval for it),
+        from the key groups' buckets; None when they were counted without key groups."""
+        groups = self.latency_groups(times).get((variant, category))
         if not groups:
             return None
         hits = [sum(n for edge, n in buckets.items() if edge <= quantile) for buckets in groups.values()]
@@ -77,7 +97,7 @@ class LiveCounts:
 
     def strata(self, category: str) -> list[str]:
         """The strata of a category (the overflow label left out: it may mix several splits)."""
-        return sorted({s for (_, c, s) in (*self.counts, *self.ttft) if c == category and s != OVERFLOW})
+        return sorted({s for (_, c, s) in (*self.counts, *self.ttft, *self.itl) if c == category and s != OVERFLOW})
 
 
 def read_live_counts(registry: CollectorRegistry) -> LiveCounts:
@@ -91,13 +111,16 @@ def read_live_counts(registry: CollectorRegistry) -> LiveCounts:
                 live.counts[key][labels["outcome"]] = sample.value
             elif sample.name == "quantgate_live_ttft_seconds_bucket":
                 live.ttft[key][float(labels["le"])] = sample.value
+            elif sample.name == "quantgate_live_itl_seconds_bucket":
+                live.itl[key][float(labels["le"])] = sample.value
             elif sample.name == "quantgate_feedback_total":
                 live.counts[key][f"{FEEDBACK_OUTCOME}{labels['signal']}"] = sample.value
             elif sample.name == f"{KEY_GROUP_SERIES}_total":
                 group = live.groups[(key[0], key[1])].setdefault(int(labels["key_group"]), {})
                 group[labels["outcome"]] = sample.value
-            elif sample.name == f"{KEY_GROUP_TTFT_SERIES}_total":
-                buckets = live.ttft_groups[(key[0], key[1])].setdefault(int(labels["key_group"]), {})
+            elif sample.name in (f"{KEY_GROUP_TTFT_SERIES}_total", f"{KEY_GROUP_ITL_SERIES}_total"):
+                kind = live.ttft_groups if sample.name.startswith(KEY_GROUP_TTFT_SERIES) else live.itl_groups
+                buckets = kind[(key[0], key[1])].setdefault(int(labels["key_group"]), {})
                 buckets[float(labels["le"])] = sample.value
     return live
 
@@ -176,21 +199,21 @@ def _rate_strata(live: LiveCounts, category: str, hits: str, total: str, design:
     return strata
 
 
-def _ttft_design(live: LiveCounts, category: str) -> Callable[[str, float], float] | None:
-    """Each arm's design effect at its p95, or None when TTFTs were counted without key groups."""
-    if not any(key[1] == category for key in live.ttft_groups):
+def _ttft_design(live: LiveCounts, category: str, times: str = "ttft") -> Callable[[str, float], float] | None:
+    """Each arm's design effect at its p95, or None when the latency was counted without key groups."""
+    if not any(key[1] == category for key in live.latency_groups(times)):
         return None
-    return lambda arm, p95: live.ttft_design_effect(arm, category, p95) or 1.0
+    return lambda arm, p95: live.ttft_design_effect(arm, category, p95, times) or 1.0
 
 
 def _ttft_designs(live: LiveCounts, category: str, base: dict[float, float],
-                  cand: dict[float, float]) -> tuple[float, float]:
+                  cand: dict[float, float], times: str = "ttft") -> tuple[float, float]:
     """(candidate, baseline) design effects at each arm's p95, for the verdict."""
     effects = []
     for arm, hist in (("candidate", cand), ("baseline", base)):
         edges = np.array(sorted(hist))
         counts = np.diff(np.concatenate(([0.0], [hist[e] for e in edges])))
-        effects.append(live.ttft_design_effect(arm, category, _quantile(edges, counts, 0.95)) or 1.0
+        effects.append(live.ttft_design_effect(arm, category, _quantile(edges, counts, 0.95), times) or 1.0
                        if counts.sum() else 1.0)
     return effects[0], effects[1]
 
@@ -203,12 +226,14 @@ def _arm_designs(live: LiveCounts, category: str, hits: str, total: str) -> tupl
     return effects[0] or 1.0, effects[1] or 1.0
 
 
-def _busiest_histograms(live: LiveCounts, category: str) -> tuple[dict[float, float], dict[float, float]]:
-    """Both arms' TTFT histograms in the stratum where the smaller arm is largest."""
+def _busiest_histograms(live: LiveCounts, category: str,
+                        times: str = "ttft") -> tuple[dict[float, float], dict[float, float]]:
+    """Both arms' TTFT (or ITL) histograms in the stratum where the smaller arm is largest."""
     best: tuple[float, dict[float, float], dict[float, float]] = (-1.0, {}, {})
+    histograms = live.histograms(times)
     for stratum in live.strata(category):
-        base = live.ttft.get(("baseline", category, stratum), {})
-        cand = live.ttft.get(("candidate", category, stratum), {})
+        base = histograms.get(("baseline", category, stratum), {})
+        cand = histograms.get(("candidate", category, stratum), {})
         size = min(max(base.values(), default=0.0), max(cand.values(), default=0.0))
         if size > best[0]:
             best = (size, base, cand)
@@ -250,8 +275,9 @@ class _LiveTest:
         """What one observation is, and how the interval allows for one user's answers together."""
         if self.design is None:
             return "answer (no routing-key groups counted: taken as independent)"
-        if self.metric == "ttft_p95":
-            return (f"user (routing key): TTFTs counted in {LIVE_KEY_GROUPS} key groups; design effect at the p95 "
+        if self.metric in _P95_METRICS:
+            what = "TTFTs" if self.metric == "ttft_p95" else "inter-token latencies"
+            return (f"user (routing key): {what} counted in {LIVE_KEY_GROUPS} key groups; design effect at the p95 "
                     f"candidate {self.design[0]:.2f}, baseline {self.design[1]:.2f} (Woodruff, Rao-Scott): each arm's "
                     "order-statistic ranks allow for its own")
         return (f"user (routing key): answers counted in {LIVE_KEY_GROUPS} key groups; design effect candidate "
@@ -267,25 +293,31 @@ def _rate_n(strata: list[RateStratum]) -> int:
 def _live_plan(live: LiveCounts, policy: RegressionPolicy, looks: str = ANYTIME) -> list[_LiveTest]:
     """Every live metric the policy judges, with its size known before any estimate is computed."""
     plan: list[_LiveTest] = []
-    for category in sorted({c for (_, c, _) in (*live.counts, *live.ttft)}):
+    for category in sorted({c for (_, c, _) in (*live.counts, *live.ttft, *live.itl)}):
         for metric in _LIVE:
             tol = policy.tolerance(category, metric.name)
             if metric.is_rate and isinstance(tol, RateTolerance):
                 plan.append(_rate_test(live, category, metric.name, tol, metric.live_outcomes, looks))
-            elif metric.times == "ttft" and isinstance(tol, LatencyTolerance):
-                base, cand = _busiest_histograms(live, category)
-                # Cumulative buckets: the largest count is the +Inf bucket, the arm's total.
-                n = int(min(max(base.values(), default=0.0), max(cand.values(), default=0.0)))
-                design = _ttft_design(live, category)
-                plan.append(_LiveTest(category, metric.name, tol, n,
-                                      lambda a, b=base, c=cand, d=design: _p95_change(b, c, a, looks, d),
-                                      None if design is None else _ttft_designs(live, category, base, cand)))
+            elif metric.times in ("ttft", "itl") and isinstance(tol, LatencyTolerance):
+                plan.append(_latency_test(live, category, metric.name, str(metric.times), tol, looks))
         # Feedback events per answer served, like any other live rate (`POST /v1/feedback`).
         for signal, declared in sorted(policy.feedback.items()):
             if (signal_tol := declared.tolerance(category)) is not None:
                 plan.append(_rate_test(live, category, f"{FEEDBACK_OUTCOME}{signal}", signal_tol,
                                        (f"{FEEDBACK_OUTCOME}{signal}", "judged"), looks))
     return plan
+
+
+def _latency_test(live: LiveCounts, category: str, metric: str, times: str, tol: LatencyTolerance,
+                  looks: str) -> _LiveTest:
+    """One live p95 (TTFT or inter-token latency) in the busiest stratum, each arm's ranks allowing for its design
+    effect."""
+    base, cand = _busiest_histograms(live, category, times)
+    # Cumulative buckets: the largest count is the +Inf bucket, the arm's total.
+    n = int(min(max(base.values(), default=0.0), max(cand.values(), default=0.0)))
+    design = _ttft_design(live, category, times)
+    return _LiveTest(category, metric, tol, n, lambda a, b=base, c=cand, d=design: _p95_change(b, c, a, looks, d),
+                     None if design is None else _ttft_designs(live, category, base, cand, times))
 
 
 def _rate_test(live: LiveCounts, category: str, metric: str, tol: RateTolerance, outcomes: tuple[str, str],
@@ -314,7 +346,7 @@ def live_tests(live: LiveCounts, policy: RegressionPolicy) -> int:
 
 def live_categories(live: LiveCounts) -> set[str]:
     """The categories live traffic has counts for."""
-    return {c for (_, c, _) in (*live.counts, *live.ttft)}
+    return {c for (_, c, _) in (*live.counts, *live.ttft, *live.itl)}
 
 
 def unpaired_verdicts(live: LiveCounts, policy: RegressionPolicy, other_tests: int = 0,
@@ -328,7 +360,7 @@ def unpaired_verdicts(live: LiveCounts, policy: RegressionPolicy, other_tests: i
     verdicts = []
     for test, enough in zip(plan, tested, strict=True):
         est = test.estimate(2 * side)
-        method = (_RATE_METHODS[looks] if test.metric != "ttft_p95" else
+        method = (_RATE_METHODS[looks] if test.metric not in _P95_METRICS else
                   "unpaired, busiest routing stratum: histogram p95, order-statistic interval to bucket edges")
         verdicts.append(Verdict(test.category, test.metric, screened(est, test.tolerance, enough), est.effect,
                                 (est.low, est.high), test.n, est.baseline, est.candidate,
@@ -337,14 +369,14 @@ def unpaired_verdicts(live: LiveCounts, policy: RegressionPolicy, other_tests: i
                                 method=method, interval_level=1 - 2 * side, interval_kind=INTERVAL_KINDS[looks],
                                 unit=test.unit, design_effect=max(test.design or (1.0,)),
                                 # Rate counts were divided by it already; the p95's n was not.
-                                independent_n=est.n if test.metric != "ttft_p95" else
+                                independent_n=est.n if test.metric not in _P95_METRICS else
                                 est.n / max(test.design or (1.0,))))
     return verdicts
 
 
 def live_window(live: LiveCounts) -> dict[str, Any]:
     """What the live verdicts were computed on, for the report."""
-    categories = sorted({c for (_, c, _) in (*live.counts, *live.ttft)})
+    categories = sorted({c for (_, c, _) in (*live.counts, *live.ttft, *live.itl)})
     overflow = sum(v.get("judged", 0.0) for (_, _, s), v in live.counts.items() if s == OVERFLOW)
     return {"basis": "since the server started, per routing stratum (candidate share % when routed); arms are "
                      "compared within a stratum, never pooled across a change of the split",

@@ -25,7 +25,7 @@ class MetricDefinition:
     `checked_by`: the field saying an answer was checked for it (rates over checked answers only; live, the
     outcome counted as the total, "judged" when every answer is); `stored`: counted on every stored comparison
     row, so a window read from the database (and the guard) can judge it; `live`: measured on unpaired live
-    traffic; `times`: which sampled times a latency metric compares.
+    traffic; `times`: which sampled times a latency metric compares; `paired`: judged on shadow pairs too.
     """
 
     name: str
@@ -37,6 +37,8 @@ class MetricDefinition:
     stored: bool = False
     live: bool = False
     times: str | None = None
+    # Judged on shadow pairs too (False: live traffic only).
+    paired: bool = True
 
     @property
     def is_rate(self) -> bool:
@@ -80,6 +82,10 @@ METRICS: tuple[MetricDefinition, ...] = (
     MetricDefinition("length_ratio", "length_ratio", RatioTolerance, "length ratio", stored=True),
     MetricDefinition("similarity", "similarity", SimilarityTolerance, "similarity", stored=True),
     MetricDefinition("ttft_p95", "latency", LatencyTolerance, "TTFT p95", live=True, times="ttft"),
+    # Mean time between tokens of a streamed answer, p95 over answers: live traffic only (stored pairs keep TTFT
+    # and total time, not the stream's gaps; the validation times it in its performance stage).
+    MetricDefinition("itl_p95", "latency", LatencyTolerance, "inter-token latency p95", live=True, times="itl",
+                     paired=False),
     # Arrival to last byte; long answers make it a length metric too, so policies opt in.
     MetricDefinition("total_p95", "latency", LatencyTolerance, "whole-answer p95", times="total"),
 )

@@ -97,6 +97,10 @@ class FeedbackSignal(BaseModel):
         return None if not self.judged or pp is None else RateTolerance(max_increase_pp=pp)
 
 
+# Metrics added after policies were first stamped (see `RegressionPolicy._stamped`).
+LATER_METRICS = ("itl_p95",)
+
+
 class MetricTolerances(BaseModel):
     """Tolerances for every metric of `monitors.analysis.metric_definitions`; a metric left out is not judged."""
 
@@ -115,6 +119,8 @@ class MetricTolerances(BaseModel):
     length_ratio: RatioTolerance | None = None
     similarity: SimilarityTolerance | None = None
     ttft_p95: LatencyTolerance | None = None
+    # Inter-token latency p95 (live traffic: the mean gap of each streamed answer); opt-in.
+    itl_p95: LatencyTolerance | None = None
     # Whole-answer latency p95 (arrival to last byte); opt-in: long answers make it a length metric too.
     total_p95: LatencyTolerance | None = None
 
@@ -154,12 +160,21 @@ class RegressionPolicy(BaseModel):
         own = self.categories.get(category)
         return own.min_paired_samples if own is not None and own.min_paired_samples else self.min_paired_samples
 
+    def _stamped(self) -> dict[str, object]:
+        """The document the stamp hashes: sections and metrics added later count only when set, so a policy
+        committed before they existed keeps its stamp (and the validations bound to it)."""
+        document = self.model_dump(mode="json")
+        if self.performance == PerformancePolicy():
+            del document["performance"]
+        for tolerances in (document["defaults"], *document["categories"].values()):
+            for name in LATER_METRICS:
+                if tolerances.get(name) is None:
+                    tolerances.pop(name, None)
+        return document
+
     def stamp(self) -> str:
         """Name plus a content hash: which policy a verdict was judged under."""
-        # The performance section, added later, is hashed only when set: policies committed before keep their stamp.
-        exclude = {"performance"} if self.performance == PerformancePolicy() else set()
-        digest = hashlib.sha256(json.dumps(self.model_dump(mode="json", exclude=exclude),
-                                           sort_keys=True).encode()).hexdigest()
+        digest = hashlib.sha256(json.dumps(self._stamped(), sort_keys=True).encode()).hexdigest()
         return f"{self.name}@{digest[:12]}"
 
 

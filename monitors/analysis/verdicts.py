@@ -343,7 +343,7 @@ def build_report(window: WindowData, policy: RegressionPolicy, baseline_stamp: d
                            sample_exhaustive=window.exhaustive, censored_shadows=window.censored)
     # A rate the window has no counts for (one that is only scored offline) is not a test here.
     tests = [(cw, metric, tol) for _, cw in sorted(window.categories.items())
-             for metric in METRICS if (tol := policy.tolerance(cw.category, metric.name)) is not None
+             for metric in METRICS if metric.paired and (tol := policy.tolerance(cw.category, metric.name)) is not None
              and (not metric.is_rate or metric.name in cw.rates)]
     tested = [sample_size(cw, metric) >= policy.min_samples(cw.category) for cw, metric, _ in tests]
     if family is None:

@@ -30,7 +30,7 @@ EVERY_TOLERANCE = MetricTolerances(
     task_failure_rate=RateTolerance(max_increase_pp=1),
     length_ratio=RatioTolerance(min=0.8, max=1.25),
     similarity=SimilarityTolerance(min_median=0.5), ttft_p95=LatencyTolerance(max_increase_pct=20),
-    total_p95=LatencyTolerance(max_increase_pct=20))
+    itl_p95=LatencyTolerance(max_increase_pct=20), total_p95=LatencyTolerance(max_increase_pct=20))
 POLICY = RegressionPolicy(name="every-metric", min_paired_samples=10, defaults=EVERY_TOLERANCE)
 
 
@@ -52,7 +52,9 @@ def _pair(i: int) -> PairSample:
 
 def test_paired_verdicts_judge_every_metric_of_the_table_in_its_order() -> None:
     report = report_from_samples([_pair(i) for i in range(200)], POLICY, {}, {})
-    assert [v.metric for v in report.verdicts] == [metric.name for metric in METRICS]
+    # Every metric but the live-only inter-token latency (pairs keep TTFT and total time, not the stream's gaps).
+    assert [v.metric for v in report.verdicts] == [metric.name for metric in METRICS if metric.paired]
+    assert [metric.name for metric in METRICS if not metric.paired] == ["itl_p95"]
     methods = {v.metric: v.method for v in report.verdicts}
     assert "whole-answer p95" in methods["total_p95"] and "TTFT p95" in methods["ttft_p95"]
 
@@ -70,6 +72,7 @@ def test_live_verdicts_judge_exactly_the_metrics_live_traffic_measures() -> None
     judged = [v.metric for v in unpaired_verdicts(read_live_counts(metrics.registry), POLICY)]
     assert judged == [metric.name for metric in METRICS if metric.live]
     assert "task_failure_rate" not in judged and "total_p95" not in judged  # no references, no per-answer total
+    assert "itl_p95" in judged
 
 
 def test_the_guard_runs_one_sequential_test_per_stored_bound_and_sizes_its_family_by_them() -> None:
