@@ -191,15 +191,31 @@ async def _verdicts(runtime: GatewayRuntime) -> dict[str, Any] | None:
     return report.as_dict()
 
 
+async def _payoff(runtime: GatewayRuntime) -> dict[str, Any]:
+    """The live payoff half, with the payoff half of the validation in force (if it measured one)."""
+    from gateway.console.payoff_view import live_payoff
+
+    in_force, body = runtime.validation.in_force, None
+    if in_force is not None:
+        try:
+            found = await asyncio.to_thread(runtime.store.validation, in_force.id)
+            body = {"id": in_force.id, **found[1]} if found else None
+        except FlagStoreUnavailable:
+            body = None
+    backends = {variant.value: backend.settings for variant, backend in runtime.backends.items()}
+    return await live_payoff(runtime.metrics.collecting_registry(), backends, body)
+
+
 @router.get("")
 async def overview(request: Request, session: Session) -> Response:
-    """Flags, the split, the validation state, the verdict per category, and the rollback form."""
+    """Flags, the split, the validation state, both halves (the verdict per category; speed, memory and cost next
+    to the baseline), and the rollback form."""
     runtime = _runtime(request)
     flags, source = await current_flags(runtime)
     report = await _verdicts(runtime)
     return _page(request, "overview.html", session, flags=flags.as_dict(), source=source,
                  validation=runtime.validation.as_dict(), report=report,
-                 categories=category_views(report) if report else [],
+                 categories=category_views(report) if report else [], payoff=await _payoff(runtime),
                  done=request.query_params.get("done"))
 
 

@@ -140,6 +140,13 @@ def _quantile(bounds: np.ndarray, counts: np.ndarray, q: float) -> float:
     return float(lower + (bounds[i] - lower) * (rank - before) / max(counts[i], 1e-12))
 
 
+def histogram_quantile(cumulative: dict[float, float], q: float) -> float:
+    """The q-quantile of a cumulative Prometheus histogram (`le` -> count), as `histogram_quantile` computes it."""
+    bounds = np.array(sorted(cumulative))
+    counts = np.diff(np.concatenate(([0.0], [cumulative[b] for b in bounds])))
+    return _quantile(bounds, counts, q)
+
+
 def _bucket_quantile_interval(bounds: np.ndarray, counts: np.ndarray, q: float, alpha: float,
                               looks: str = SINGLE, design: float = 1.0) -> tuple[float, float]:
     """Interval of the q-quantile from bucketed counts: the order statistics' ranks (binomial, as in

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import ADMIN_TOKEN, Gateway, GatewayFactory, chat_body
+from tests.conftest import ADMIN_TOKEN, Gateway, GatewayFactory, Simulator, chat_body
+from tests.helpers import run_validate
 
 
 @asynccontextmanager
@@ -141,3 +142,30 @@ async def test_feedback_verdicts_show_on_the_overview_beside_the_other_live_rate
         overview = (await client.get("/console")).text
     row = overview.split("<td>feedback:thumbs_down</td>")[1].split("</tr>")[0]
     assert "live traffic" in row and "answers getting `thumbs_down` may rise at most 2 pp" in row
+
+
+async def test_the_overview_shows_both_arms_speed_memory_and_the_validations_payoff(
+        make_gateway: GatewayFactory, baseline_sim: Simulator, candidate_sim: Simulator, tmp_path: Path) -> None:
+    await baseline_sim.control(resident_memory_bytes=800 * 2**20)
+    await candidate_sim.control(resident_memory_bytes=300 * 2**20)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("name: console-payoff\ndefaults:\n  refusal_rate: {max_increase_pp: 30}\nperformance:\n"
+                      "  concurrency: [1]\n  requests: 3\n  rounds: 2\n  warmup: 0\n  output_tokens: 4\n")
+    gateway = await make_gateway(policy_file=str(policy), backend_check_interval_s=0.2)
+    async with _logged_in(gateway) as client:
+        before = (await client.get("/console")).text
+    assert "No payoff half measured" in before
+    await gateway.set_flags(rollout_percent=50)
+    async with gateway.client() as client:
+        for user in range(10):
+            await client.post("/v1/chat/completions", json=chat_body("hi", stream=True),
+                              headers={"x-quantgate-key": f"user-{user}"})
+    code, output = await run_validate(gateway.settings, tmp_path, 2, "--performance")
+    assert code in (0, 3, 4), output
+    await gateway.runtime.refresh_backends()  # the validation in force, as the periodic check would read it
+    async with _logged_in(gateway) as client:
+        overview = (await client.get("/console")).text
+    card = overview.split('id="payoff"')[1].split('id="rollback-card"')[0]
+    assert "Validation #1:" in card and "resident memory 0.38x" in card
+    assert "800 MiB" in card and "300 MiB" in card and "decode tokens/s per stream" in card
+    assert card.count(" ms</td>") >= 2  # both arms have a live TTFT p95
