@@ -21,7 +21,7 @@ OUTCOMES = (PASS, FAIL, INCONCLUSIVE)
 
 # Stamp fields added after validations were first stored: hashed only when set, so a validation recorded before
 # they existed stays bound to the same stamp, and setting one (a kernel change) binds to a new one.
-LATER_STAMP_FIELDS = ("kernel", "compute_dtype")
+LATER_STAMP_FIELDS = ("kernel", "compute_dtype", "weights_bytes")
 
 
 def stamp_sha256(stamp: dict[str, Any]) -> str:

@@ -29,7 +29,7 @@ KNOWN_STATUSES = ("200", "400", "499", "500", "502", "503", "504")
 
 STAMP_LABELS = ("model", "revision", "quantization", "method", "scheme", "bits", "group_size", "calibration_set",
                 "calibration_sha256", "calibration_samples", "tool", "source_package", "source_sha256",
-                "runtime_version", "hardware", "kernel", "compute_dtype")
+                "runtime_version", "hardware", "kernel", "compute_dtype", "weights_bytes")
 
 
 def share_between_processes(directory: str) -> None:

@@ -28,6 +28,8 @@ class ProvenanceStamp(BaseModel):
     # the unquantized baseline). The local vLLM deploy reads both from vLLM's log; remote backends set them.
     kernel: str = ""
     compute_dtype: str = ""
+    # The checkpoint's weights on disk (bytes): the size half of the trade, compared by the validation.
+    weights_bytes: int | None = None
 
     def as_labels(self) -> dict[str, str]:
         """The stamp as Prometheus label values (all strings, empty when unknown)."""

@@ -13,19 +13,21 @@ from evals.performance.ratios import Ratio, clustered_quantile_ratio, quantile_r
 from monitors.analysis.performance_policy import HIGHER_IS_BETTER, PerformancePolicy
 
 IMPROVED, NOT_SHOWN = "improved", "not shown"
-WORSE = {"memory_bytes": "larger", "cost_per_million_tokens": "costlier"}  # everything else: "slower"
+# Everything else: "slower".
+WORSE = {"memory_bytes": "larger", "weights_bytes": "larger", "cost_per_million_tokens": "costlier"}
 UNITS = {"stream_tokens_per_s": "tokens/s", "aggregate_tokens_per_s": "tokens/s", "requests_per_s": "requests/s",
-         "memory_bytes": "bytes", "cost_per_million_tokens": "USD"}
+         "memory_bytes": "bytes", "weights_bytes": "bytes", "cost_per_million_tokens": "USD"}
 LABELS = {"stream_tokens_per_s": "tokens/s per stream (median)", "aggregate_tokens_per_s": "tokens/s, all streams",
           "requests_per_s": "requests/s", "ttft_p50": "TTFT p50", "ttft_p95": "TTFT p95", "itl_p50": "ITL p50",
           "itl_p95": "ITL p95", "total_p50": "total time p50", "total_p95": "total time p95",
-          "memory_bytes": "resident memory", "cost_per_million_tokens": "cost per million output tokens"}
+          "memory_bytes": "resident memory", "weights_bytes": "weights on disk",
+          "cost_per_million_tokens": "cost per million output tokens"}
 _PER_REQUEST = {"ttft_p50": ("ttft_s", 0.5), "ttft_p95": ("ttft_s", 0.95), "total_p50": ("total_s", 0.5),
                 "total_p95": ("total_s", 0.95), "stream_tokens_per_s": ("stream_tokens_per_s", 0.5)}
 _METHODS = {"round": "rounds paired: t interval of the log ratios (geometric mean)",
             "request": "percentile bootstrap of the quantile ratio, arms resampled independently",
             "gaps": "percentile bootstrap of the quantile ratio, requests resampled whole (cluster bootstrap)",
-            "reading": "a reading of each server, no sampling interval",
+            "reading": "a reading of each server (or its stamp), no sampling interval",
             "cost": "hourly cost over the aggregate throughput; interval carried from the throughput's"}
 
 

@@ -19,7 +19,8 @@ from wire.backends import BackendSettings
 # Ratios with an interval per concurrency (cost joins them when both hourly costs are configured).
 PER_CONCURRENCY = 9
 # The figures the headline and the warnings name (the table has every one).
-HEADLINE = ("aggregate_tokens_per_s", "ttft_p95", "itl_p95", "memory_bytes", "cost_per_million_tokens")
+HEADLINE = ("aggregate_tokens_per_s", "ttft_p95", "itl_p95", "memory_bytes", "weights_bytes",
+            "cost_per_million_tokens")
 
 
 @dataclass(frozen=True)
@@ -107,9 +108,11 @@ async def run_stage(backends: dict[str, BackendSettings], items: list[SuiteItem]
         cost = cost_ratio(ratios["aggregate_tokens_per_s"][0], hourly)
         if cost is not None:
             rows.append(row("cost_per_million_tokens", concurrency, cost, "cost", policy))
-    if memory["baseline"] and memory["candidate"]:
-        share = memory["candidate"] / memory["baseline"]
-        rows.append(row("memory_bytes", None, Ratio(memory["baseline"], memory["candidate"], share, share, share),
-                        "reading", policy))
+    weights = {arm: backends[arm].stamp.weights_bytes for arm in ARMS}
+    for metric, readings in (("memory_bytes", memory), ("weights_bytes", weights)):
+        if readings["baseline"] and readings["candidate"]:
+            share = readings["candidate"] / readings["baseline"]
+            rows.append(row(metric, None, Ratio(readings["baseline"], readings["candidate"], share, share, share),
+                            "reading", policy))
     stamps = {arm: backends[arm].stamp.as_labels() for arm in ARMS}
     return PerformanceResult(policy.model_dump(mode="json"), level, family, rows, stamps, policy.gates)

@@ -123,7 +123,8 @@ def stamp_from_checkpoint(model_dir: Path, runtime: str, log_path: Path | None =
     stamp.update(runtime_version=runtime, hardware=f"cpu:{cpu_isa()}:{serving_dtype()}",
                  calibration_samples=(built.get("calibration") or {}).get("samples"),
                  kernel=linear_kernel(log, str(built.get("quantization") or "none")) if log else None,
-                 compute_dtype=compute_dtype(log) or None)
+                 compute_dtype=compute_dtype(log) or None,
+                 weights_bytes=sum(f.stat().st_size for f in model_dir.glob("*.safetensors")) or None)
     return {key: value for key, value in stamp.items() if value is not None}
 
 

@@ -10,12 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # Per-stream and aggregate speed: higher is better. Latencies, memory and cost: lower is better.
 HIGHER_IS_BETTER = ("stream_tokens_per_s", "aggregate_tokens_per_s", "requests_per_s")
 LOWER_IS_BETTER = ("ttft_p50", "ttft_p95", "itl_p50", "itl_p95", "total_p50", "total_p95", "memory_bytes",
-                   "cost_per_million_tokens")
+                   "weights_bytes", "cost_per_million_tokens")
 PerformanceMetric = Literal["stream_tokens_per_s", "aggregate_tokens_per_s", "requests_per_s", "ttft_p50",
                             "ttft_p95", "itl_p50", "itl_p95", "total_p50", "total_p95", "memory_bytes",
-                            "cost_per_million_tokens"]
+                            "weights_bytes", "cost_per_million_tokens"]
 # Measured once per arm, not per concurrency.
-PER_ARM = ("memory_bytes",)
+PER_ARM = ("memory_bytes", "weights_bytes")
 
 
 class PerformanceTarget(BaseModel):

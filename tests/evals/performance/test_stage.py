@@ -31,8 +31,10 @@ async def _stage(make_simulator: Callable[..., Awaitable[Simulator]], latency: L
                  memory: int, kernel: str = "DequantWNA16LinearKernel") -> PerformanceResult:
     base = await make_simulator("base", latency=BASE, resident_memory_bytes=1_000_000_000)
     cand = await make_simulator("cand", latency=latency, resident_memory_bytes=memory)
-    stamp = ProvenanceStamp(model="m", quantization="w4a16", bits=4, kernel=kernel, hardware="cpu:avx2:float32")
-    backends = {"baseline": backend("baseline", base.url, base.name),
+    stamp = ProvenanceStamp(model="m", quantization="w4a16", bits=4, kernel=kernel, hardware="cpu:avx2:float32",
+                            weights_bytes=108_000_000)
+    base_stamp = ProvenanceStamp(model="m", weights_bytes=257_000_000)
+    backends = {"baseline": backend("baseline", base.url, base.name).model_copy(update={"stamp": base_stamp}),
                 "candidate": backend("candidate", cand.url, cand.name).model_copy(update={"stamp": stamp})}
     items = builtin_suite().reduced(2).items
     return await run_stage(backends, items, PROFILE, significance=0.05)
@@ -67,4 +69,6 @@ async def test_a_faster_smaller_candidate_is_improved_and_meets_its_targets(
     assert throughput.verdict == "improved" and throughput.interval[0] > 1 and throughput.target_met is True
     assert rows[("itl_p50", 1)].verdict == "improved" and rows[("total_p50", 1)].verdict == "improved"
     assert result.callouts() == [] and result.outcome() == "pass"
+    # The size half from the stamps: a reading, like memory.
+    assert rows[("weights_bytes", None)].verdict == "improved" and rows[("weights_bytes", None)].ratio < 0.5
     assert result.level == pytest.approx(1 - 0.05 / result.family) and result.family == 18
