@@ -76,7 +76,8 @@ async def test_unvalidated_refused_validated_accepted_changed_stack_frozen_reval
     record = listed["validations"][0]
     assert (record["outcome"], record["actor"], listed["in_force"]["id"]) == ("pass", "ml-carol", record["id"])
     shown = await _get(gated, f"/admin/validations/{record['id']}")
-    for part in ("## Task", "## Model", "## Metric", "## Baseline", "## Calibration", "## Results per category"):
+    for part in ("## The answer", "## Task", "## Model", "## Metric", "## Baseline", "## Calibration",
+                 "## Did it break? Results per category"):
         assert part in shown["card_markdown"]
     assert (tmp_path / "cards" / f"validation-{record['id']}.html").exists()
     auth = ["--url", gated.url, "--token", ADMIN_TOKEN]
