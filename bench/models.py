@@ -1,16 +1,17 @@
-"""SmolLM2's bf16 baseline and its quantized candidates on vLLM's CPU build: cost, speed and per-category quality.
+"""SmolLM2's bf16 baseline and its quantized candidates on vLLM's CPU build: per-category quality.
 
 Run (after `deploy/local/vllm.sh models`):
     .venv/bin/python -m bench.models [--per-category 50] [--checkpoints bf16 gptq-w4a16 w8a8 rtn-w4a16]
 
-Phase `perf`: each checkpoint served alone on core 0 while this process runs on the other core: size on disk,
-server RSS, TTFT p50/p95 and tokens/s at 1 and 4 streams (64 forced tokens per request). Phase `quality`: each
-checkpoint answers the same generated prompts (split `eval`) at temperature 0 with a fixed seed;
-then per candidate and category against the baseline: exact-match share, median similarity, refusal rate, format
-validity, repetition, task accuracy and median length ratio. Answers are kept under bench/results/models/ and
-reused by a `--phases perf` run on the same prompts, so the two phases can run at different times.
-"""
+Each checkpoint answers the same generated prompts (split `eval`) at temperature 0 with a fixed seed; then per
+candidate and category against the baseline: exact-match share, median similarity, refusal rate, format validity,
+repetition, task accuracy and median length ratio. Answers are kept under bench/results/models/ and reused.
 
+Speed, memory and size are not measured here any more: one checkpoint at a time, minutes apart, is no comparison
+(this table once read W8A8 at 0.39x the baseline's tokens/s, another run 1.22x). `quantgate validate`'s performance
+stage (`bench.validate_models --policy deploy/policies/smollm2-payoff.yaml`) times both arms together, alternating,
+with intervals: it is the one figure of speed.
+"""
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,6 @@ import asyncio
 import hashlib
 import json
 import os
-import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 from rich.console import Console
 from rich.table import Table
 
@@ -36,59 +35,7 @@ from gateway.demo.stack import LocalStack
 from gateway.demo.vllm_backends import BASELINE_CHECKPOINT, CANDIDATES, START_TIMEOUT_S, VllmServer, start_server
 
 RESULTS = Path("bench/results/models")
-PERF_TOKENS = 64
 LONG_CAP = 192  # long answers capped so that four checkpoints fit in a benchmark run on two cores
-
-
-@dataclass
-class Speed:
-    """Streaming figures at one concurrency."""
-
-    streams: int
-    ttft_s: list[float]
-    tokens: int
-    elapsed_s: float
-
-    def pct(self, q: float) -> float:
-        """TTFT quantile in ms."""
-        return statistics.quantiles(self.ttft_s, n=100, method="inclusive")[int(q * 100) - 1] * 1000
-
-    @property
-    def tokens_per_s(self) -> float:
-        """Generated tokens per second over all streams."""
-        return self.tokens / self.elapsed_s
-
-
-async def _stream_once(client: httpx.AsyncClient, server: VllmServer, i: int) -> tuple[float, int]:
-    body = {"model": server.served_name, "stream": True, "max_tokens": PERF_TOKENS, "min_tokens": PERF_TOKENS,
-            "temperature": 0, "stream_options": {"include_usage": True},
-            "messages": [{"role": "user", "content": f"Tell me a long story about lighthouse number {i}."}]}
-    started, first, tokens = time.perf_counter(), None, 0
-    async with client.stream("POST", f"{server.url}/v1/chat/completions", json=body) as response:
-        async for line in response.aiter_lines():
-            if not line.startswith("data: {"):
-                continue
-            event = json.loads(line[6:])
-            if first is None and any((c.get("delta") or {}).get("content") for c in event.get("choices", [])):
-                first = time.perf_counter()
-            if event.get("usage"):
-                tokens = event["usage"]["completion_tokens"]
-    return (first or time.perf_counter()) - started, tokens
-
-
-async def measure_speed(server: VllmServer, streams: int, requests: int) -> Speed:
-    """`requests` streamed requests, `streams` at a time."""
-    results: list[tuple[float, int]] = []
-    counter = iter(range(requests))
-    async with httpx.AsyncClient(timeout=300) as client:
-        async def worker() -> None:
-            for i in counter:
-                results.append(await _stream_once(client, server, i))
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(streams)))
-        elapsed = time.perf_counter() - started
-    return Speed(streams, [r[0] for r in results], sum(r[1] for r in results), elapsed)
 
 
 async def answer_all(server: VllmServer, items: list[dict[str, Any]], concurrency: int) -> list[ScoredAnswer]:
@@ -111,23 +58,11 @@ async def answer_all(server: VllmServer, items: list[dict[str, Any]], concurrenc
     return answers
 
 
-def _rss_mb(pid: int) -> float:
-    proc = psutil.Process(pid)
-    return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)]) / 2**20
-
-
-def _disk_mb(model_dir: Path) -> float:
-    return sum(p.stat().st_size for p in model_dir.glob("*.safetensors")) / 2**20
-
-
 @dataclass
 class CheckpointRun:
     """Everything measured on one checkpoint."""
 
     name: str
-    disk_mb: float
-    rss_mb: float
-    speeds: list[Speed]
     answers: list[ScoredAnswer]
 
 
@@ -151,7 +86,7 @@ def quality_pass(name: str, args: argparse.Namespace, items: list[dict[str, Any]
                  console: Console) -> list[ScoredAnswer]:
     """Every prompt on one checkpoint, served on core 0 (answers at temperature 0 do not depend on timing)."""
     path = _answers_file(name, items)
-    if path.exists() and "quality" not in args.phases:
+    if path.exists() and not args.fresh:
         return [ScoredAnswer(**json.loads(line)) for line in path.read_text().splitlines()]
     stack, server = _serve(name, args, "0")
     try:
@@ -165,40 +100,9 @@ def quality_pass(name: str, args: argparse.Namespace, items: list[dict[str, Any]
     return answers
 
 
-def perf_pass(name: str, args: argparse.Namespace) -> tuple[float, float, list[Speed]]:
-    """Size, RSS and streaming speed of one checkpoint served alone on core 0 (this process is on the other)."""
-    stack, server = _serve(name, args, "0")
-    try:
-        asyncio.run(measure_speed(server, 1, 2))  # warm-up
-        speeds = [asyncio.run(measure_speed(server, s, args.perf_requests * s)) for s in (1, 4)]
-        rss = _rss_mb(stack.processes[-1].process.pid)  # type: ignore[union-attr]
-    finally:
-        stack.stop()
-    return _disk_mb(server.model_dir), rss, speeds
-
-
 def run_checkpoint(name: str, args: argparse.Namespace, items: list[dict[str, Any]], console: Console) -> CheckpointRun:
-    """The phases asked for on one checkpoint; answers of an earlier quality pass are reused when not re-run."""
-    answers = quality_pass(name, args, items, console) if "quality" in args.phases or _answers_file(
-        name, items).exists() else []
-    disk, rss, speeds = perf_pass(name, args) if "perf" in args.phases else (0.0, 0.0, [])
-    return CheckpointRun(name, disk, rss, speeds, answers)
-
-
-def speed_table(runs: list[CheckpointRun]) -> Table:
-    """Size, memory and speed per checkpoint."""
-    table = Table(title=f"Serving cost on vLLM CPU (one core, {PERF_TOKENS} forced tokens per request)")
-    for column in ("checkpoint", "disk MB", "server RSS MB", "TTFT p50/p95 ms @1", "tok/s @1",
-                   "TTFT p50/p95 ms @4", "tok/s @4"):
-        table.add_column(column, justify="left" if column == "checkpoint" else "right")
-    for run in runs:
-        if not run.speeds:
-            continue
-        one, four = run.speeds
-        table.add_row(run.name, f"{run.disk_mb:.0f}", f"{run.rss_mb:.0f}", f"{one.pct(0.5):.0f} / {one.pct(0.95):.0f}",
-                      f"{one.tokens_per_s:.1f}", f"{four.pct(0.5):.0f} / {four.pct(0.95):.0f}",
-                      f"{four.tokens_per_s:.1f}")
-    return table
+    """One checkpoint's answers (those of an earlier run on the same prompts are reused)."""
+    return CheckpointRun(name, quality_pass(name, args, items, console))
 
 
 def _pair(values: tuple[float, float] | None) -> str:
@@ -226,9 +130,7 @@ def main() -> None:
     parser.add_argument("--checkpoints", nargs="+", default=[BASELINE_CHECKPOINT, *CANDIDATES])
     parser.add_argument("--per-category", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--perf-requests", type=int, default=6, help="streamed requests per stream and concurrency")
-    parser.add_argument("--phases", nargs="+", choices=["perf", "quality"], default=["perf", "quality"],
-                        help="without quality, the answers of the last quality pass on the same prompts are used")
+    parser.add_argument("--fresh", action="store_true", help="answer again even when answers are kept")
     args = parser.parse_args()
     console = Console(width=140)
     if (os.cpu_count() or 1) > 1:
@@ -236,8 +138,6 @@ def main() -> None:
     items = list(mixed(args.per_category, "eval"))
     console.print(f"{len(items)} prompts ({args.per_category} per category) on {', '.join(args.checkpoints)}")
     runs = [run_checkpoint(name, args, items, console) for name in args.checkpoints]
-    if "perf" in args.phases:
-        console.print(speed_table(runs))
     baseline = next((r for r in runs if r.name == BASELINE_CHECKPOINT), None)
     for run in runs:
         if baseline is None or run is baseline or not run.answers:

@@ -35,6 +35,8 @@ def payoff_section(performance: dict[str, Any] | None) -> list[Section]:
                   f"Intervals at {performance['level']:.2%} each (Bonferroni over {performance['family']}); the "
                   f"targets {'gate the rollout' if performance['gates'] else 'warn, they do not gate'}: "
                   f"{performance['outcome']}."]
+    methods = sorted({f"{r['label']}: {r['method']}" for r in performance["rows"]})
+    paragraphs.append("How each figure is compared: " + "; ".join(methods) + ".")
     return [("Did it improve? Speed, memory and cost next to the baseline", paragraphs, rows)]
 
 

@@ -27,7 +27,11 @@ _PER_REQUEST = {"ttft_p50": ("ttft_s", 0.5), "ttft_p95": ("ttft_s", 0.95), "tota
 _METHODS = {"round": "rounds paired: t interval of the log ratios (geometric mean)",
             "request": "percentile bootstrap of the quantile ratio, arms resampled independently",
             "gaps": "percentile bootstrap of the quantile ratio, requests resampled whole (cluster bootstrap)",
-            "reading": "a reading of each server (or its stamp), no sampling interval",
+            "reading": "a reading of each stamp, no sampling interval",
+            # vLLM V1 runs its engine (weights, KV cache) in a separate process from the API server that exports
+            # process_resident_memory_bytes: there the reading misses the model (measured: 742 vs 752 MiB).
+            "memory": "each server's process_resident_memory_bytes read after the timing, no sampling interval (vLLM: "
+                      "the API server process only, not the engine's)",
             "cost": "hourly cost over the aggregate throughput; interval carried from the throughput's"}
 
 
