@@ -85,10 +85,16 @@ def answer_lines(summary: dict[str, Any], result: dict[str, Any]) -> list[str]:
     broke = (f"Did it break? **{quality}**" + (f" (regressed: {', '.join(summary['failing'])})"
                                                if summary["failing"] else "")
              + (f" (not yet decided: {', '.join(summary['inconclusive'])})" if summary["inconclusive"] else ""))
+    lines = [broke + "."]
+    warning = result.get("early_warning") or {}
+    if warning.get("exceeded"):
+        effect = "this fails the validation" if warning["gates"] else "a warning: it does not gate"
+        lines.append(f"Early warning: mean KL shown above the ceiling {warning['max_kl_mean']:g} in "
+                     f"{', '.join(warning['exceeded'])} ({effect}).")
     performance = result.get("performance")
     if not performance:
-        return [broke + ".", "Did it improve? Not measured in this validation (the performance stage was off)."]
-    lines = [broke + ".", f"Did it improve? {performance['headline']}."]
+        return [*lines, "Did it improve? Not measured in this validation (the performance stage was off)."]
+    lines.append(f"Did it improve? {performance['headline']}.")
     lines += [f"Warning: {callout}." for callout in performance["callouts"]]
     return lines
 

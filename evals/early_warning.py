@@ -30,9 +30,10 @@ from wire.backends import BackendSettings
 
 TOP_K = 20
 RESAMPLES = 2000
-METHOD = (f"baseline answers scored by both arms with prompt_logprobs (teacher forcing, top-{TOP_K}); KL over the "
+METHOD = ("baseline answers scored by both arms with prompt_logprobs (teacher forcing, top-{k}); KL over the "
           "baseline's top-k tokens plus one bucket for the rest (top-k approximation); intervals: percentile "
-          "bootstrap over items at 95%. An early warning beside the task metrics: it does not gate.")
+          "bootstrap over items at 95%. An early warning beside the task metrics: it gates only where the policy "
+          "sets `early_warning.gates` with a `max_kl_mean`.")
 
 
 class ScoringError(RuntimeError):
@@ -168,5 +169,5 @@ async def early_warning(backends: dict[str, BackendSettings], items: list[SuiteI
     for tokens in scored:
         if tokens is not None and len(tokens.kl):
             by_category.setdefault(tokens.category, []).append(tokens)
-    return {"top_k": k, "method": METHOD,
+    return {"top_k": k, "method": METHOD.format(k=k),
             "categories": [category_figures(group) for _, group in sorted(by_category.items())]}

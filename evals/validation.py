@@ -17,6 +17,7 @@ from evals.scoring import ArmAnswer, score_pair
 from evals.suite import EvalSuite
 from flags.validations import FAIL, INCONCLUSIVE, PASS, ValidationRow, stamp_sha256
 from monitors.analysis.metric_definitions import METRICS, RATES
+from monitors.analysis.performance_policy import EarlyWarningPolicy
 from monitors.analysis.policy import RegressionPolicy
 from monitors.analysis.samples import PairSample
 from monitors.analysis.verdicts import IMPROVEMENT, OK, REGRESSION, SINGLE, VerdictReport, build_report
@@ -94,11 +95,21 @@ class ValidationResult:
         """The category pins that would ship the candidate only where it passed."""
         return {category: "baseline" for category in sorted(set(self.failing) | set(self.inconclusive))}
 
+    def with_early_warning(self, warning: dict[str, Any], policy: EarlyWarningPolicy) -> None:
+        """Attach the early warning; where the policy makes it gate, a category whose mean KL is shown above the
+        ceiling fails the validation."""
+        exceeded = policy.exceeded(warning["categories"])
+        self.early_warning = {**warning, "max_kl_mean": policy.max_kl_mean, "gates": policy.gates,
+                              "exceeded": exceeded}
+        if policy.gates and exceeded:
+            self.quality_outcome = self.quality_outcome or self.outcome
+            self.outcome = FAIL
+
     def with_performance(self, performance: dict[str, Any]) -> None:
         """Attach the payoff half; where the policy makes its targets gate, a missed target fails the validation
         and an undecided one leaves a pass inconclusive (by default they only warn)."""
         self.performance = performance
-        self.quality_outcome = self.outcome
+        self.quality_outcome = self.quality_outcome or self.outcome
         if not performance["gates"]:
             return
         if performance["outcome"] == FAIL:

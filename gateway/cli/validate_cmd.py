@@ -57,7 +57,8 @@ async def _identities(settings: Any) -> dict[str, Any]:
     return {check.variant: check.identity() for check in checks}
 
 
-def _early_warning(settings: Any, suite: Any, baseline: dict[str, Any], concurrency: int) -> dict[str, Any] | None:
+def _early_warning(settings: Any, suite: Any, baseline: dict[str, Any], concurrency: int,
+                   top_k: int) -> dict[str, Any] | None:
     """The token-level early warning; None (with a warning) when a backend does not serve prompt_logprobs."""
     import asyncio
 
@@ -67,7 +68,7 @@ def _early_warning(settings: Any, suite: Any, baseline: dict[str, Any], concurre
 
     backends = {"baseline": settings.baseline, "candidate": settings.candidate}
     try:
-        return asyncio.run(early_warning(backends, suite.items, baseline, concurrency))
+        return asyncio.run(early_warning(backends, suite.items, baseline, concurrency, top_k))
     except (ScoringError, aiohttp.ClientError, TimeoutError) as exc:
         console.print(f"warning: no token-level early warning: {escape(str(exc))}")
         return None
@@ -163,8 +164,9 @@ def validate(
         return
     stamps = (settings.baseline.stamp.as_labels(), settings.candidate.stamp.as_labels())
     result = evaluate(suite, baseline, candidate, policy, stamps, AnswerJudge(settings.detectors))
-    if early_warning:
-        result.early_warning = _early_warning(settings, suite, baseline, concurrency)
+    if early_warning and (warning := _early_warning(settings, suite, baseline, concurrency,
+                                                     policy.early_warning.top_k)) is not None:
+        result.with_early_warning(warning, policy.early_warning)
     if policy.performance.enabled if performance is None else performance:
         result.with_performance(_performance(settings, suite, policy))
     facts = RunFacts(actor, policy, suite, stamps, identity,

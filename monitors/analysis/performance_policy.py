@@ -44,6 +44,30 @@ class PerformanceTarget(BaseModel):
         return self.metric == metric and (self.concurrency is None or self.concurrency == concurrency)
 
 
+class EarlyWarningPolicy(BaseModel):
+    """The token-level early warning (`evals.early_warning`): how many top tokens to compare, and whether a
+    category whose mean KL divergence is shown above a ceiling fails the validation (default: it only warns)."""
+
+    model_config = ConfigDict(extra="forbid")
+    top_k: int = Field(default=20, ge=1, le=20)
+    # Mean KL (nats per token, top-k approximation) a category may reach; None: never judged.
+    max_kl_mean: float | None = Field(default=None, gt=0)
+    gates: bool = False
+
+    @model_validator(mode="after")
+    def _ceiling(self) -> EarlyWarningPolicy:
+        if self.gates and self.max_kl_mean is None:
+            raise ValueError("`gates: true` needs a `max_kl_mean` to judge against")
+        return self
+
+    def exceeded(self, categories: list[dict[str, object]]) -> list[str]:
+        """Categories whose mean KL interval lies wholly above the ceiling."""
+        if self.max_kl_mean is None:
+            return []
+        return [str(c["category"]) for c in categories
+                if float(c["kl_mean"]["low"]) > self.max_kl_mean]  # type: ignore[index]
+
+
 class PerformancePolicy(BaseModel):
     """How the payoff half is measured (the production batch profile) and judged."""
 

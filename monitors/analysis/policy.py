@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from monitors.analysis.performance_policy import PerformancePolicy
+from monitors.analysis.performance_policy import EarlyWarningPolicy, PerformancePolicy
 
 
 class RateTolerance(BaseModel):
@@ -147,6 +147,8 @@ class RegressionPolicy(BaseModel):
         default_factory=dict, max_length=16)
     # The payoff half: how `quantgate validate` measures speed, memory and cost, and the targets it judges.
     performance: PerformancePolicy = Field(default_factory=PerformancePolicy)
+    # The token-level early warning: shown always, gating only where this says so.
+    early_warning: EarlyWarningPolicy = Field(default_factory=EarlyWarningPolicy)
 
     def tolerance(self, category: str, metric: str) -> BaseModel | None:
         """The tolerance in force for (category, metric): the category's own, else the default."""
@@ -166,6 +168,8 @@ class RegressionPolicy(BaseModel):
         document = self.model_dump(mode="json")
         if self.performance == PerformancePolicy():
             del document["performance"]
+        if self.early_warning == EarlyWarningPolicy():
+            del document["early_warning"]
         for tolerances in (document["defaults"], *document["categories"].values()):
             for name in LATER_METRICS:
                 if tolerances.get(name) is None:

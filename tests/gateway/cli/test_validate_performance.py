@@ -61,3 +61,22 @@ async def test_targets_that_gate_fail_the_validation(make_gateway: GatewayFactor
     code, output, card = await _validate(make_gateway, baseline_sim, candidate_sim, tmp_path, gates=True)
     assert code == 3, output
     assert "targets gate: fail" in card
+
+
+async def test_an_early_warning_over_its_ceiling_fails_the_validation_only_when_the_policy_gates_on_it(
+        make_gateway: GatewayFactory, candidate_sim: Simulator, tmp_path: Path) -> None:
+    await candidate_sim.control(faults={"math": {"logit_noise": 1.0}})
+    outcomes = {}
+    for gates in (False, True):
+        folder = tmp_path / str(gates)
+        folder.mkdir()
+        policy = folder / "policy.yaml"
+        policy.write_text(yaml.safe_dump({"name": f"ew-{gates}", "min_paired_samples": 5,
+                                          "defaults": {"refusal_rate": {"max_increase_pp": 30}},
+                                          "early_warning": {"max_kl_mean": 0.05, "gates": gates}}))
+        gateway = await make_gateway(policy_file=str(policy))
+        code, output = await run_validate(gateway.settings, folder, 5, "--early-warning")
+        card = next((folder / "cards").glob("validation-*.md")).read_text()
+        outcomes[gates] = code
+        assert "Early warning: mean KL shown above the ceiling 0.05 in math (" in card, card[:2000]
+    assert outcomes[False] in (0, 4) and outcomes[True] == 3
