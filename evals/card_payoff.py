@@ -14,6 +14,8 @@ def _figure(value: float, unit: str) -> str:
         return f"{value / 2**20:.0f} MiB"
     if unit == "USD":
         return f"${value:.3g}"
+    if unit == "tokens":
+        return f"{value:,.0f} tokens"
     return f"{value:.3g} {unit}"
 
 

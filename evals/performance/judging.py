@@ -14,13 +14,15 @@ from monitors.analysis.performance_policy import HIGHER_IS_BETTER, PerformancePo
 
 IMPROVED, NOT_SHOWN = "improved", "not shown"
 # Everything else: "slower".
-WORSE = {"memory_bytes": "larger", "weights_bytes": "larger", "cost_per_million_tokens": "costlier"}
+WORSE = {"memory_bytes": "larger", "weights_bytes": "larger", "cost_per_million_tokens": "costlier",
+         "kv_cache_tokens": "smaller"}
 UNITS = {"stream_tokens_per_s": "tokens/s", "aggregate_tokens_per_s": "tokens/s", "requests_per_s": "requests/s",
-         "memory_bytes": "bytes", "weights_bytes": "bytes", "cost_per_million_tokens": "USD"}
+         "memory_bytes": "bytes", "weights_bytes": "bytes", "cost_per_million_tokens": "USD",
+         "kv_cache_tokens": "tokens"}
 LABELS = {"stream_tokens_per_s": "tokens/s per stream (median)", "aggregate_tokens_per_s": "tokens/s, all streams",
           "requests_per_s": "requests/s", "ttft_p50": "TTFT p50", "ttft_p95": "TTFT p95", "itl_p50": "ITL p50",
           "itl_p95": "ITL p95", "total_p50": "total time p50", "total_p95": "total time p95",
-          "memory_bytes": "resident memory", "weights_bytes": "weights on disk",
+          "memory_bytes": "resident memory", "weights_bytes": "weights on disk", "kv_cache_tokens": "KV cache capacity",
           "cost_per_million_tokens": "cost per million output tokens"}
 _PER_REQUEST = {"ttft_p50": ("ttft_s", 0.5), "ttft_p95": ("ttft_s", 0.95), "total_p50": ("total_s", 0.5),
                 "total_p95": ("total_s", 0.95), "stream_tokens_per_s": ("stream_tokens_per_s", 0.5)}
@@ -28,6 +30,8 @@ _METHODS = {"round": "rounds paired: t interval of the log ratios (geometric mea
             "request": "percentile bootstrap of the quantile ratio, arms resampled independently",
             "gaps": "percentile bootstrap of the quantile ratio, requests resampled whole (cluster bootstrap)",
             "reading": "a reading of each stamp, no sampling interval",
+            "kv": "vLLM's cache_config_info (KV blocks x tokens per block) read after the timing, no sampling "
+                  "interval",
             # vLLM V1 runs its engine (weights, KV cache) in a separate process from the API server that exports
             # process_resident_memory_bytes: there the reading misses the model (measured: 742 vs 752 MiB).
             "memory": "each server's process_resident_memory_bytes read after the timing, no sampling interval (vLLM: "

@@ -10,7 +10,7 @@ import aiohttp
 
 from evals.performance.judging import IMPROVED, LABELS, NOT_SHOWN, PerformanceRow, concurrency_ratios, cost_ratio, row
 from evals.performance.measure import ARMS, measure
-from evals.performance.memory import resident_memory
+from evals.performance.memory import memory_readings
 from evals.performance.ratios import Ratio
 from evals.suite import SuiteItem
 from monitors.analysis.performance_policy import PerformancePolicy
@@ -21,9 +21,10 @@ PER_CONCURRENCY = 9
 # What to do about a figure the candidate is worse on.
 SPEED_ADVICE = "; check kernel support before shipping"
 ADVICE = {"memory_bytes": " (as its /metrics reports it: for vLLM the API server process, not the engine's)",
-          "weights_bytes": "", "cost_per_million_tokens": "; it is slower per dollar"}
+          "weights_bytes": "", "kv_cache_tokens": ": fewer tokens in flight fit on the device",
+          "cost_per_million_tokens": "; it is slower per dollar"}
 # The figures the headline and the warnings name (the table has every one).
-HEADLINE = ("aggregate_tokens_per_s", "ttft_p95", "itl_p95", "memory_bytes", "weights_bytes",
+HEADLINE = ("aggregate_tokens_per_s", "ttft_p95", "itl_p95", "memory_bytes", "weights_bytes", "kv_cache_tokens",
             "cost_per_million_tokens")
 
 
@@ -89,10 +90,12 @@ class PerformanceResult:
                           "requests, every answer forced to the same length; Bonferroni over every interval"}
 
 
-async def _memory(backends: dict[str, BackendSettings]) -> dict[str, float | None]:
+async def _memory(backends: dict[str, BackendSettings]) -> dict[str, dict[str, float | None]]:
+    """Per reading (resident memory, KV cache capacity), each arm's value."""
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-        readings = await asyncio.gather(*(resident_memory(session, backends[arm]) for arm in ARMS))
-    return dict(zip(ARMS, readings, strict=True))
+        readings = await asyncio.gather(*(memory_readings(session, backends[arm]) for arm in ARMS))
+    return {name: {arm: reading[name] for arm, reading in zip(ARMS, readings, strict=True)}
+            for name in ("memory_bytes", "kv_cache_tokens")}
 
 
 async def run_stage(backends: dict[str, BackendSettings], items: list[SuiteItem], policy: PerformancePolicy,
@@ -113,7 +116,9 @@ async def run_stage(backends: dict[str, BackendSettings], items: list[SuiteItem]
         if cost is not None:
             rows.append(row("cost_per_million_tokens", concurrency, cost, "cost", policy))
     weights = {arm: backends[arm].stamp.weights_bytes for arm in ARMS}
-    for metric, readings, kind in (("memory_bytes", memory, "memory"), ("weights_bytes", weights, "reading")):
+    for metric, readings, kind in (("memory_bytes", memory["memory_bytes"], "memory"),
+                                   ("kv_cache_tokens", memory["kv_cache_tokens"], "kv"),
+                                   ("weights_bytes", weights, "reading")):
         if readings["baseline"] and readings["candidate"]:
             share = readings["candidate"] / readings["baseline"]
             rows.append(row(metric, None, Ratio(readings["baseline"], readings["candidate"], share, share, share),

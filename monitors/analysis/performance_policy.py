@@ -8,14 +8,15 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Per-stream and aggregate speed: higher is better. Latencies, memory and cost: lower is better.
-HIGHER_IS_BETTER = ("stream_tokens_per_s", "aggregate_tokens_per_s", "requests_per_s")
+HIGHER_IS_BETTER = ("stream_tokens_per_s", "aggregate_tokens_per_s", "requests_per_s", "kv_cache_tokens")
 LOWER_IS_BETTER = ("ttft_p50", "ttft_p95", "itl_p50", "itl_p95", "total_p50", "total_p95", "memory_bytes",
                    "weights_bytes", "cost_per_million_tokens")
-PerformanceMetric = Literal["stream_tokens_per_s", "aggregate_tokens_per_s", "requests_per_s", "ttft_p50",
+PerformanceMetric = Literal["stream_tokens_per_s", "aggregate_tokens_per_s", "requests_per_s", "kv_cache_tokens",
+                            "ttft_p50",
                             "ttft_p95", "itl_p50", "itl_p95", "total_p50", "total_p95", "memory_bytes",
                             "weights_bytes", "cost_per_million_tokens"]
 # Measured once per arm, not per concurrency.
-PER_ARM = ("memory_bytes", "weights_bytes")
+PER_ARM = ("memory_bytes", "weights_bytes", "kv_cache_tokens")
 
 
 class PerformanceTarget(BaseModel):
