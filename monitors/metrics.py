@@ -79,6 +79,13 @@ def _live_latency_series(r: CollectorRegistry, what: str, name: str, group_serie
                     registry=r))
 
 
+def _live_latency_families(r: CollectorRegistry) -> tuple[tuple[Histogram, Counter], tuple[Histogram, Counter]]:
+    """The live verdicts' TTFT and inter-token latency series."""
+    return (_live_latency_series(r, "TTFT", "quantgate_live_ttft_seconds", KEY_GROUP_TTFT_SERIES, TTFT_BUCKETS),
+            _live_latency_series(r, "Mean inter-token latency", "quantgate_live_itl_seconds", KEY_GROUP_ITL_SERIES,
+                                 ITL_BUCKETS))
+
+
 class GatewayMetrics:
     """All gateway metrics, registered on one registry (one per app, so tests can build many apps)."""
 
@@ -88,10 +95,7 @@ class GatewayMetrics:
         vc = ("variant", "category")
         self.requests = Counter("quantgate_requests", "Proxied requests by outcome (HTTP status; 499 = client went "
                                 "away).", (*vc, "endpoint", "status"), registry=r)
-        self.live_ttft, self.live_ttft_groups = _live_latency_series(
-            r, "TTFT", "quantgate_live_ttft_seconds", KEY_GROUP_TTFT_SERIES, TTFT_BUCKETS)
-        self.live_itl, self.live_itl_groups = _live_latency_series(
-            r, "Mean inter-token latency", "quantgate_live_itl_seconds", KEY_GROUP_ITL_SERIES, ITL_BUCKETS)
+        (self.live_ttft, self.live_ttft_groups), (self.live_itl, self.live_itl_groups) = _live_latency_families(r)
         self._strata = StratumLabels()
         self.ttft = Histogram("quantgate_time_to_first_token_seconds",
                               "Time from request arrival to the first content token forwarded (streamed requests).",

@@ -237,6 +237,23 @@ class SimulatorState:
         self.stats = SimulatorStats()
 
 
+def _tokenize_endpoint(state: SimulatorState) -> Any:
+    """vLLM's `POST /tokenize` for chat messages (what `simulator.scoring` tokenises)."""
+
+    async def tokenize(request: Request) -> Response:
+        try:
+            payload = orjson.loads(await request.body())
+            messages = payload["messages"]
+            if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+                raise ValueError("'messages' must be a list of objects")
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            return _error(400, f"tokenize needs `messages`: {exc}")
+        tokens = chat_tokens(messages, bool(payload.get("add_generation_prompt", True)))
+        return JSONResponse({"tokens": tokens, "count": len(tokens), "max_model_len": state.config.max_model_len})
+
+    return tokenize
+
+
 def create_simulator_app(config: SimulatorConfig | None = None) -> Starlette:
     """The simulator as an ASGI app."""
     state = SimulatorState(config or SimulatorConfig())
@@ -251,17 +268,6 @@ def create_simulator_app(config: SimulatorConfig | None = None) -> Starlette:
 
     async def version(_: Request) -> Response:
         return JSONResponse({"version": state.config.runtime_version})
-
-    async def tokenize(request: Request) -> Response:
-        try:
-            payload = orjson.loads(await request.body())
-            messages = payload["messages"]
-            if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-                raise ValueError("'messages' must be a list of objects")
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            return _error(400, f"tokenize needs `messages`: {exc}")
-        tokens = chat_tokens(messages, bool(payload.get("add_generation_prompt", True)))
-        return JSONResponse({"tokens": tokens, "count": len(tokens), "max_model_len": state.config.max_model_len})
 
     async def health(_: Request) -> Response:
         return Response(status_code=200)
@@ -292,7 +298,7 @@ def create_simulator_app(config: SimulatorConfig | None = None) -> Starlette:
         Route("/v1/completions", CompletionEndpoint(state, chat=False), methods=["POST"]),
         Route("/v1/models", models),
         Route("/version", version),
-        Route("/tokenize", tokenize, methods=["POST"]),
+        Route("/tokenize", _tokenize_endpoint(state), methods=["POST"]),
         Route("/health", health),
         Route("/metrics", metrics),
         Route("/stats", stats),

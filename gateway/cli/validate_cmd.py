@@ -130,8 +130,7 @@ def validate(
 
     from evals.runner import BackendAnswerError, Sampling
     from evals.suite import SuiteFileError, builtin_suite, load_suite
-    from evals.validation import RunFacts, evaluate, record_of
-    from flags.store import FlagStore, FlagStoreUnavailable
+    from evals.validation import RunFacts, evaluate
     from gateway.settings import load_settings
     from monitors.analysis.policy import load_policy
     from monitors.quality.detectors.answer import AnswerJudge
@@ -164,16 +163,32 @@ def validate(
         return
     stamps = (settings.baseline.stamp.as_labels(), settings.candidate.stamp.as_labels())
     result = evaluate(suite, baseline, candidate, policy, stamps, AnswerJudge(settings.detectors))
-    if early_warning and (warning := _early_warning(settings, suite, baseline, concurrency,
-                                                     policy.early_warning.top_k)) is not None:
-        result.with_early_warning(warning, policy.early_warning)
-    if policy.performance.enabled if performance is None else performance:
-        result.with_performance(_performance(settings, suite, policy))
+    _further_stages(result, settings, suite, policy, baseline, concurrency, early_warning,
+                    policy.performance.enabled if performance is None else performance)
     facts = RunFacts(actor, policy, suite, stamps, identity,
                      {v: {"base_url": b.base_url, "served_model_name": b.served_model_name}
                       for v, b in (("baseline", settings.baseline), ("candidate", settings.candidate))},
                      time.perf_counter() - started, concurrency,
                      {"temperature": sampling.temperature, "seed": sampling.seed})
+    _record(settings, result, facts, card_dir, apply_pins)
+    raise typer.Exit(0 if result.outcome == "pass" else EXIT_FAIL if result.outcome == "fail" else EXIT_INCONCLUSIVE)
+
+
+def _further_stages(result: Any, settings: Any, suite: Any, policy: Any, baseline: dict[str, Any], concurrency: int,
+                    early_warning: bool, performance: bool) -> None:
+    """The token-level early warning and the payoff half, after the quality half."""
+    if early_warning and (warning := _early_warning(settings, suite, baseline, concurrency,
+                                                     policy.early_warning.top_k)) is not None:
+        result.with_early_warning(warning, policy.early_warning)
+    if performance:
+        result.with_performance(_performance(settings, suite, policy))
+
+
+def _record(settings: Any, result: Any, facts: Any, card_dir: Path, apply_pins: bool) -> None:
+    """Store the record, write its card, print the table, and pin what did not pass when asked."""
+    from evals.validation import record_of
+    from flags.store import FlagStore, FlagStoreUnavailable
+
     store = FlagStore(settings.flag_store_url, settings.flag_store_timeouts)
     try:
         store.ensure_schema()
@@ -181,13 +196,11 @@ def validate(
         summary, body = store.validation(validation_id) or (None, {})
     except FlagStoreUnavailable as exc:
         fail(f"the validation ran but could not be stored: {exc}")
-        return
     assert summary is not None
     _write_card(card_dir, summary.as_dict(), body)
     _print_result(summary.as_dict(), body)
     if apply_pins and result.pins():
         _pin(store, result.pins(), validation_id, facts.actor)
-    raise typer.Exit(0 if result.outcome == "pass" else EXIT_FAIL if result.outcome == "fail" else EXIT_INCONCLUSIVE)
 
 
 def _write_card(card_dir: Path, summary: dict[str, Any], result: dict[str, Any]) -> None:

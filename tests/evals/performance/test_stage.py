@@ -22,7 +22,7 @@ BASE = LatencyProfile(ttft_ms=16, ttft_sigma=0.1, itl_ms=5, itl_sigma=0.1)
 SLOW = LatencyProfile(ttft_ms=32, ttft_sigma=0.1, itl_ms=10, itl_sigma=0.1)
 FAST = LatencyProfile(ttft_ms=8, ttft_sigma=0.1, itl_ms=2.5, itl_sigma=0.1)
 PROFILE = PerformancePolicy(concurrency=[1, 4], requests=6, rounds=6, warmup=1, output_tokens=10, targets=[
-    PerformanceTarget(metric="aggregate_tokens_per_s", concurrency=4, min_ratio=1.3),
+    PerformanceTarget(metric="stream_tokens_per_s", concurrency=4, min_ratio=1.3),
     PerformanceTarget(metric="ttft_p95", max_ratio=1.2),
     PerformanceTarget(metric="memory_bytes", max_ratio=0.7)])
 
@@ -48,11 +48,13 @@ async def test_a_candidate_twice_as_slow_is_slower_and_named_with_its_kernel(
         make_simulator: Callable[..., Awaitable[Simulator]]) -> None:
     result = await _stage(make_simulator, SLOW, memory=500_000_000)
     for concurrency in (1, 4):
-        throughput = _rows(result)[("aggregate_tokens_per_s", concurrency)]
-        assert throughput.verdict == "slower" and throughput.interval[1] < 1
-        assert 0.35 < throughput.ratio < 0.7
+        # Per stream (bootstrap over requests) the interval is tight at these sizes; the aggregate (a t interval
+        # over 6 paired rounds) says the same figure, more loosely.
+        stream = _rows(result)[("stream_tokens_per_s", concurrency)]
+        assert stream.verdict == "slower" and stream.interval[1] < 1
+        assert 0.35 < _rows(result)[("aggregate_tokens_per_s", concurrency)].ratio < 0.7
         assert _rows(result)[("ttft_p95", concurrency)].verdict == "slower"
-        named = [c for c in result.callouts() if c.startswith("tokens/s, all streams") and f"at {concurrency} " in c]
+        named = [c for c in result.callouts() if c.startswith("TTFT p95") and f"at {concurrency} " in c]
         assert named and "DequantWNA16LinearKernel" in named[0] and "cpu:avx2:float32" in named[0]
     assert result.outcome() == "fail"  # its throughput target is missed
     assert "worse than the baseline" in result.headline()
@@ -65,8 +67,9 @@ async def test_a_faster_smaller_candidate_is_improved_and_meets_its_targets(
         make_simulator: Callable[..., Awaitable[Simulator]]) -> None:
     result = await _stage(make_simulator, FAST, memory=400_000_000, kernel="CPUWNA16LinearKernel")
     rows = _rows(result)
-    throughput = rows[("aggregate_tokens_per_s", 4)]
-    assert throughput.verdict == "improved" and throughput.interval[0] > 1 and throughput.target_met is True
+    stream = rows[("stream_tokens_per_s", 4)]
+    assert stream.verdict == "improved" and stream.interval[0] > 1 and stream.target_met is True
+    assert rows[("aggregate_tokens_per_s", 4)].ratio > 1.3
     assert rows[("itl_p50", 1)].verdict == "improved" and rows[("total_p50", 1)].verdict == "improved"
     assert result.callouts() == [] and result.outcome() == "pass"
     # The size half from the stamps: a reading, like memory.

@@ -13,8 +13,8 @@ from tests.helpers import run_validate
 from wire.backends import ProvenanceStamp
 
 POLICY = {"name": "payoff-test", "min_paired_samples": 5, "defaults": {"refusal_rate": {"max_increase_pp": 30}},
-          "performance": {"concurrency": [1, 2], "requests": 4, "rounds": 3, "warmup": 1, "output_tokens": 8,
-                          "targets": [{"metric": "aggregate_tokens_per_s", "concurrency": 2, "min_ratio": 1.2}]}}
+          "performance": {"concurrency": [1, 2], "requests": 4, "rounds": 4, "warmup": 1, "output_tokens": 8,
+                          "targets": [{"metric": "stream_tokens_per_s", "concurrency": 2, "min_ratio": 1.2}]}}
 BASE = LatencyProfile(ttft_ms=6, ttft_sigma=0.05, itl_ms=3, itl_sigma=0.05)
 SLOW = LatencyProfile(ttft_ms=12, ttft_sigma=0.05, itl_ms=6, itl_sigma=0.05)
 
@@ -44,8 +44,10 @@ async def test_the_card_answers_both_halves_first_and_names_a_slower_candidate(
     first_table = card.index("| category | metric |")
     broke, improved = card.index("Did it break? **"), card.index("Did it improve? worse than the baseline")
     assert broke < improved < first_table  # both halves before any quality table
-    warning = card[card.index("Warning: tokens/s, all streams"):].split("\n")[0]
-    assert "DequantWNA16LinearKernel" in warning and "cpu:avx2:float32" in warning and "slower" in warning
+    # Whichever headline figures the intervals settle (TTFT and inter-token latency at these sizes), each warning
+    # names the kernel and the hardware.
+    warnings = [line for line in card.splitlines() if line.startswith("Warning: ") and "slower" in line]
+    assert warnings and all("DequantWNA16LinearKernel" in w and "cpu:avx2:float32" in w for w in warnings)
     trade = card[card.index("## Did it improve? Speed, memory and cost"):]
     assert "| resident memory | - | 800 MiB | 300 MiB | 0.38x |" in trade
     assert "cost per million output tokens" in trade and "at least 1.2x (missed)" in trade
