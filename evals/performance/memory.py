@@ -4,6 +4,8 @@ flight on the same device."""
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -44,10 +46,14 @@ def kv_cache_tokens(text: str) -> float | None:
     return total or None
 
 
-async def resident_memory(session: aiohttp.ClientSession, backend: BackendSettings) -> float | None:
-    """The server's resident memory in bytes; None when it does not say or does not answer."""
-    text = await _metrics_text(session, backend)
-    return resident_bytes(text) if text else None
+async def both_arms(backends: dict[str, BackendSettings], timeout_s: float) -> dict[str, dict[str, float | None]]:
+    """Per reading (resident memory, KV cache capacity), each arm's value; None where a server does not say or does
+    not answer within `timeout_s`."""
+    arms = ("baseline", "candidate")
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session:
+        readings = await asyncio.gather(*(memory_readings(session, backends[arm]) for arm in arms))
+    return {name: {arm: reading[name] for arm, reading in zip(arms, readings, strict=True)}
+            for name in ("memory_bytes", "kv_cache_tokens")}
 
 
 async def memory_readings(session: aiohttp.ClientSession, backend: BackendSettings) -> dict[str, float | None]:

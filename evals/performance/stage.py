@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
 from evals.performance.judging import IMPROVED, LABELS, NOT_SHOWN, PerformanceRow, concurrency_ratios, cost_ratio, row
 from evals.performance.measure import ARMS, measure
-from evals.performance.memory import memory_readings
+from evals.performance.memory import both_arms
 from evals.performance.ratios import Ratio
 from evals.suite import SuiteItem
 from monitors.analysis.performance_policy import PerformancePolicy
@@ -90,19 +87,11 @@ class PerformanceResult:
                           "requests, every answer forced to the same length; Bonferroni over every interval"}
 
 
-async def _memory(backends: dict[str, BackendSettings]) -> dict[str, dict[str, float | None]]:
-    """Per reading (resident memory, KV cache capacity), each arm's value."""
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-        readings = await asyncio.gather(*(memory_readings(session, backends[arm]) for arm in ARMS))
-    return {name: {arm: reading[name] for arm, reading in zip(ARMS, readings, strict=True)}
-            for name in ("memory_bytes", "kv_cache_tokens")}
-
-
 async def run_stage(backends: dict[str, BackendSettings], items: list[SuiteItem], policy: PerformancePolicy,
                     significance: float, seed: int = 0) -> PerformanceResult:
     """Time both arms, read their memory, and judge every ratio at a family-wise `significance`."""
     timings = await measure(backends, items, policy)
-    memory = await _memory(backends)
+    memory = await both_arms(backends, timeout_s=10)
     hourly = {arm: backends[arm].hourly_cost_usd for arm in ARMS}
     with_cost = all(hourly[arm] is not None for arm in ARMS)
     family = len(policy.concurrency) * (PER_CONCURRENCY + int(with_cost))

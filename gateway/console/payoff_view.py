@@ -10,15 +10,13 @@ profile's concurrencies, and says so.
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from prometheus_client import CollectorRegistry
 
-from evals.performance.memory import resident_memory
+from evals.performance.memory import both_arms
 from monitors.analysis.live import histogram_quantile
 from wire.backends import BackendSettings
 
@@ -62,20 +60,11 @@ def _ms(buckets: dict[float, float] | None, q: float) -> float | None:
     return histogram_quantile(buckets, q) * 1000
 
 
-async def _memory(backends: dict[str, BackendSettings]) -> dict[str, float | None]:
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1.0)) as session:
-            readings = await asyncio.gather(*(resident_memory(session, backends[arm]) for arm in ARMS))
-    except (aiohttp.ClientError, TimeoutError):
-        return dict.fromkeys(ARMS)
-    return dict(zip(ARMS, readings, strict=True))
-
-
 async def live_payoff(registry: CollectorRegistry, backends: dict[str, BackendSettings],
                       validation: dict[str, Any] | None) -> dict[str, Any]:
     """Both arms' live speed and memory, and the validation's payoff half (headline and cost rows) when it has one."""
     histograms = _histograms(registry)
-    memory = await _memory(backends)
+    memory = (await both_arms(backends, timeout_s=1.0))["memory_bytes"]
     arms = []
     for arm in ARMS:
         ttft, itl = histograms.get((arm, "ttft")), histograms.get((arm, "itl"))
